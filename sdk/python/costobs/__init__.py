@@ -1,0 +1,3 @@
+"""CostObs Python SDK."""
+
+__version__ = "0.1.0"
