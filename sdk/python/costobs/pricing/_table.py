@@ -1,0 +1,591 @@
+"""``PriceTable`` and ``Quote``: the pure pricing engine (no I/O here)."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ._compile import CompiledTable, Entry, Period, _Ctx, _timestamp, compile_entry, decimal_value
+from ._dims import (
+    COUNT_FIELDS,
+    CTX,
+    DECIMAL_FIELDS,
+    IMAGES_KEY,
+    PROMPT_FIELDS,
+    TEXT_FIELDS,
+    USAGE_FIELDS,
+    ZERO,
+    fmt,
+    quantize,
+)
+from ._errors import PricingError
+from ._match import Alias, Match, Matcher, ProviderIndex
+from ._rates import Discount, RateSet, find_tier, region_multiplier, resolve
+
+MAX_COUNT = 10**12
+_MATCH_CACHE_SIZE = 8192
+_STANDARD_TIERS = frozenset({"", "default", "standard", "auto", "on_demand", "on-demand", "scale"})
+_SCALE18 = 18
+
+
+def _from_atto(value: int) -> Decimal:
+    return Decimal(value).scaleb(-_SCALE18, CTX)
+
+
+class Quote:
+    """The price of one event. ``cost_usd`` is exact; ``breakdown`` sums to it."""
+
+    __slots__ = (
+        "_parts",
+        "_rates",
+        "cost_usd",
+        "entry",
+        "model",
+        "provider",
+        "unpriced",
+        "unrated",
+        "version",
+    )
+
+    def __init__(
+        self,
+        *,
+        cost_usd: Decimal,
+        entry: str | None,
+        version: str,
+        provider: str,
+        model: str,
+        parts: tuple[tuple[str, int], ...] = (),
+        rates: RateSet | None = None,
+        unrated: tuple[str, ...] = (),
+    ) -> None:
+        self.cost_usd = cost_usd
+        self.entry = entry
+        self.version = version
+        self.provider = provider
+        self.model = model
+        self.unpriced = entry is None
+        self.unrated = unrated
+        """Usage fields with a non-zero count that the matched entry has no rate for."""
+        self._parts = parts
+        self._rates = rates
+
+    @property
+    def breakdown(self) -> dict[str, Decimal]:
+        """Per-dimension cost, keyed by rate key (``input``, ``cached_input``, ``output``…)."""
+        return {key: _from_atto(atto) for key, atto in self._parts}
+
+    @property
+    def service_tier(self) -> str | None:
+        """The tier whose rates were applied (``None`` = standard)."""
+        return self._rates.tier if self._rates is not None else None
+
+    @property
+    def long_context(self) -> bool:
+        return self._rates.long_context if self._rates is not None else False
+
+    def to_dict(self) -> dict[str, Any]:
+        rates = self._rates
+        result: dict[str, Any] = {
+            "cost_usd": fmt(self.cost_usd),
+            "unpriced": self.unpriced,
+            "entry": self.entry,
+            "version": self.version,
+            "provider": self.provider,
+            "model": self.model,
+            "breakdown": {key: fmt(value) for key, value in self.breakdown.items()},
+        }
+        if rates is not None:
+            result.update(
+                service_tier=rates.tier,
+                long_context=rates.long_context,
+                region_key=rates.region_key,
+                region_multiplier=fmt(rates.region_multiplier),
+                discount=None
+                if rates.discount is None
+                else {"label": rates.discount.label, "multiplier": fmt(rates.discount.multiplier)},
+                rates=rates.shown(),
+            )
+        if self.unrated:
+            result["unrated"] = list(self.unrated)
+        return result
+
+    def __repr__(self) -> str:
+        return (
+            f"Quote(cost_usd={fmt(self.cost_usd)!s}, entry={self.entry!r}, "
+            f"unpriced={self.unpriced}, version={self.version!r})"
+        )
+
+
+def _count(key: str, value: object) -> int:
+    if type(value) is int:
+        count = value
+    elif isinstance(value, bool):
+        raise PricingError(f"usage field {key!r} must be a count, not {value!r}")
+    elif isinstance(value, int | Decimal | str):
+        try:
+            number = Decimal(value) if not isinstance(value, int) else Decimal(int(value))
+        except InvalidOperation:
+            raise PricingError(f"usage field {key!r} must be a count, not {value!r}") from None
+        if not number.is_finite() or number != number.to_integral_value():
+            raise PricingError(f"usage field {key!r} must be a whole count, not {value!r}")
+        count = int(number)
+    else:
+        raise PricingError(
+            f"usage field {key!r} must be an int, Decimal or decimal string, not "
+            f"{type(value).__name__} (floats are refused: they are not exact)"
+        )
+    if count < 0 or count > MAX_COUNT:
+        raise PricingError(f"usage field {key!r} out of range 0..1e12: {count}")
+    return count
+
+
+def _seconds(key: str, value: object) -> Decimal:
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | str) and not isinstance(value, bool):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise PricingError(f"usage field {key!r} must be a decimal, not {value!r}") from None
+    else:
+        raise PricingError(
+            f"usage field {key!r} must be a Decimal, int or decimal string, not "
+            f"{type(value).__name__}"
+        )
+    if not number.is_finite() or number < 0:
+        raise PricingError(f"usage field {key!r} must be a finite, non-negative decimal")
+    return number
+
+
+def parse_usage(usage: Mapping[str, object]) -> tuple[dict[str, Any], str | None, str | None]:
+    """Validate usage; return non-zero quantities plus image size and quality."""
+    values: dict[str, Any] = {}
+    size = quality = None
+    for key, value in usage.items():
+        if value is None or value == 0:
+            if key not in USAGE_FIELDS:
+                raise PricingError(f"unknown usage field {key!r}")
+            continue
+        if key in COUNT_FIELDS:
+            values[key] = _count(key, value)
+        elif key in DECIMAL_FIELDS:
+            seconds = _seconds(key, value)
+            if seconds:
+                values[key] = seconds
+        elif key in TEXT_FIELDS:
+            if not isinstance(value, str):
+                raise PricingError(f"usage field {key!r} must be a string")
+            if key == "image_size":
+                size = value.strip().lower()
+            else:
+                quality = value.strip().lower()
+        else:
+            raise PricingError(
+                f"unknown usage field {key!r} (known: {', '.join(sorted(USAGE_FIELDS))})"
+            )
+    if values.get("reasoning_tokens", 0) > values.get("output_tokens", 0):
+        raise PricingError("reasoning_tokens is part of output_tokens and cannot exceed it")
+    return values, size, quality
+
+
+def image_price_key(prices: Mapping[str, object], size: str | None, quality: str | None) -> str:
+    if size and quality and f"{size}/{quality}" in prices:
+        return f"{size}/{quality}"
+    if size and size in prices:
+        return size
+    if quality and quality in prices:
+        return quality
+    return "*"
+
+
+class PriceTable:
+    """A compiled, immutable price table. Build it with ``load_price_table``."""
+
+    def __init__(
+        self,
+        compiled: CompiledTable,
+        *,
+        custom_entries: Sequence[Entry] = (),
+        aliases: Mapping[tuple[str, str], Alias] | None = None,
+        discounts: Sequence[Discount] = (),
+        overrides: tuple[Mapping[str, Any], ...] = (),
+    ) -> None:
+        self._compiled = compiled
+        self.version: str = compiled.version
+        self._custom = tuple(custom_entries)
+        self._aliases = dict(aliases or {})
+        self._discounts = tuple(discounts)
+        self._overrides = overrides
+        self._providers = compiled.providers
+        indexes: dict[str, ProviderIndex] = {}
+        self._entries: dict[str, Entry] = {}
+        for entry in (*compiled.entries, *self._custom):
+            indexes.setdefault(entry.provider, ProviderIndex()).add(entry)
+            self._entries[entry.id] = entry
+        for index in indexes.values():
+            index.finish()
+        self._matcher = Matcher(self._providers, indexes, self._aliases)
+        self._match_cache: dict[str, dict[str, Match]] = {}
+        self._cache_size = 0
+        self._rate_cache: dict[tuple[Any, ...], RateSet] = {}
+
+    # -- introspection -------------------------------------------------------------
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        """Ids of every entry, custom ones included."""
+        return tuple(self._entries)
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        return tuple(self._providers)
+
+    def __repr__(self) -> str:
+        return f"PriceTable(version={self.version!r}, entries={len(self._entries)})"
+
+    # -- matching ------------------------------------------------------------------
+
+    def match(self, provider: str, model: str) -> Match:
+        by_model = self._match_cache.get(provider)
+        if by_model is not None:
+            found = by_model.get(model)
+            if found is not None:
+                return found
+        result = self._matcher.match(provider, model)
+        if self._cache_size >= _MATCH_CACHE_SIZE:
+            self._match_cache.clear()
+            self._cache_size = 0
+        self._match_cache.setdefault(provider, {})[model] = result
+        self._cache_size += 1
+        return result
+
+    def _period(self, entry: Entry, at: datetime | None) -> Period:
+        periods = entry.periods
+        if len(periods) == 1:
+            return periods[0]
+        if at is None:
+            at = datetime.now(UTC)
+        i = bisect_right(periods, at, key=lambda p: p.start)
+        return periods[max(i - 1, 0)]
+
+    def _discount(self, match: Match, entry: Entry, at: datetime | None) -> Discount | None:
+        best: Discount | None = None
+        best_rank = -1
+        when = at if at is not None else datetime.now(UTC)
+        for d in self._discounts:
+            if d.start is not None and when < d.start:
+                continue
+            if d.end is not None and when >= d.end:
+                continue
+            if d.provider is not None and d.provider not in (match.provider, entry.provider):
+                continue
+            if d.model is not None and d.model not in (entry.id.lower(), entry.model.lower()):
+                continue
+            rank = (2 if d.model is not None else 0) + (1 if d.provider is not None else 0)
+            if rank >= best_rank:
+                best, best_rank = d, rank
+        return best
+
+    # -- quoting -------------------------------------------------------------------
+
+    def quote(
+        self,
+        provider: str,
+        model: str,
+        usage: Mapping[str, object],
+        at: datetime | None = None,
+        service_tier: str | None = None,
+        batch: bool = False,
+        region: str | None = None,
+    ) -> Quote:
+        """Price one event. Never raises for an unknown model (it is $0 and ``unpriced``);
+        raises ``PricingError`` for an unknown usage field or an invalid count."""
+        values, size, quality = parse_usage(usage)
+        if at is not None and at.tzinfo is None:
+            raise PricingError("'at' must be timezone-aware (e.g. datetime.now(UTC))")
+        match = self.match(provider, model)
+        entry = match.entry
+        if entry is None:
+            return Quote(
+                cost_usd=ZERO, entry=None, version=self.version, provider=provider, model=model
+            )
+        period = self._period(entry, at)
+        tier_name = "batch" if batch else (service_tier.lower() if service_tier else None)
+        if tier_name in _STANDARD_TIERS:
+            tier_name = None
+        lc = period.long_context
+        long_context = False
+        if lc is not None:
+            prompt = 0
+            for name in PROMPT_FIELDS:
+                prompt += values.get(name, 0)
+            long_context = prompt > lc.above
+        region_key = match.geo or (region.lower() if region else None)
+        if region_key is None:
+            prov = self._providers.get(match.provider)
+            region_key = prov.default_region if prov is not None else None
+        discount = self._discount(match, entry, at) if self._discounts else None
+        key = (id(period), tier_name, long_context, match.provider, region_key, id(discount))
+        rates = self._rate_cache.get(key)
+        if rates is None:
+            tier = find_tier(tier_name, period, entry, self._providers, match.provider)
+            rates = resolve(
+                entry,
+                period,
+                self._providers,
+                tier=tier,
+                long_context=long_context,
+                request_provider=match.provider,
+                region_key=region_key,
+                discount=discount,
+            )
+            self._rate_cache[key] = rates
+        parts: list[tuple[str, int]] = []
+        total = 0
+        for dim in rates.dims:
+            qty = values.get(dim.field)
+            if not qty:
+                continue
+            if dim.key == "output" and rates.split_reasoning:
+                qty -= values.get("reasoning_tokens", 0)
+                if not qty:
+                    continue
+            if dim.atto is not None and type(qty) is int:
+                amount = qty * dim.atto
+            else:
+                exact = CTX.multiply(qty, dim.rate)
+                if dim.divisor != 1:
+                    exact = CTX.divide(exact, dim.divisor)
+                amount = int(quantize(exact).scaleb(_SCALE18, CTX))
+            parts.append((dim.key, amount))
+            total += amount
+        images = values.get(IMAGES_KEY)
+        if images and rates.images is not None and rates.images_atto is not None:
+            pkey = image_price_key(rates.images, size, quality)
+            atto = rates.images_atto[pkey]
+            if atto is None:
+                exact = CTX.multiply(images, rates.images[pkey])
+                amount = int(quantize(exact).scaleb(_SCALE18, CTX))
+            else:
+                amount = images * atto
+            parts.append((IMAGES_KEY, amount))
+            total += amount
+        unrated: tuple[str, ...] = ()
+        if not rates.fields.issuperset(values):
+            unrated = tuple(sorted(set(values) - rates.fields))
+        return Quote(
+            cost_usd=_from_atto(total),
+            entry=entry.id,
+            version=self.version,
+            provider=provider,
+            model=model,
+            parts=tuple(parts),
+            rates=rates,
+            unrated=unrated,
+        )
+
+    # -- explain -------------------------------------------------------------------
+
+    def explain(
+        self,
+        provider: str,
+        model: str,
+        at: datetime | None = None,
+        *,
+        service_tier: str | None = None,
+        batch: bool = False,
+        region: str | None = None,
+    ) -> dict[str, Any]:
+        """Which entry matches, the steps that led there, and the rates in force at ``at``."""
+        if at is not None and at.tzinfo is None:
+            raise PricingError("'at' must be timezone-aware")
+        match = self._matcher.match(provider, model)
+        result: dict[str, Any] = {
+            "provider": provider,
+            "model": model,
+            "version": self.version,
+            "matched": match.entry is not None,
+            "entry": None,
+            "steps": list(match.steps),
+        }
+        entry = match.entry
+        if entry is None:
+            return result
+        when = at if at is not None else datetime.now(UTC)
+        period = self._period(entry, when)
+        region_key = match.geo or (region.lower() if region else None)
+        if region_key is None:
+            prov = self._providers.get(match.provider)
+            region_key = prov.default_region if prov is not None else None
+        tier_name = "batch" if batch else (service_tier.lower() if service_tier else None)
+        if tier_name in _STANDARD_TIERS:
+            tier_name = None
+        tier = find_tier(tier_name, period, entry, self._providers, match.provider)
+        discount = self._discount(match, entry, when) if self._discounts else None
+        standard = resolve(
+            entry,
+            period,
+            self._providers,
+            tier=tier,
+            long_context=False,
+            request_provider=match.provider,
+            region_key=region_key,
+            discount=discount,
+        )
+        tiers: dict[str, Any] = {}
+        for source in (
+            self._providers[entry.provider].tiers if entry.provider in self._providers else {},
+            self._providers[match.provider].tiers if match.provider in self._providers else {},
+            entry.tiers,
+            period.tiers,
+        ):
+            for name, t in source.items():
+                tiers[name] = (
+                    {"multiplier": fmt(t.multiplier)}
+                    if t.multiplier is not None
+                    else {"rates": {k: fmt(v) for k, v in t.rates.items()}}
+                )
+        result.update(
+            entry=entry.id,
+            entry_provider=entry.provider,
+            entry_model=entry.model,
+            source=entry.source,
+            notes=entry.notes,
+            custom=entry.custom,
+            at=when.isoformat(),
+            effective_from=period.start.isoformat(),
+            price_history=[p.start.date().isoformat() for p in entry.periods],
+            service_tier=tier.name if tier is not None else None,
+            service_tier_requested=tier_name,
+            region_key=region_key,
+            region_multiplier=fmt(
+                region_multiplier(entry, self._providers, match.provider, region_key)
+            ),
+            discount=None
+            if discount is None
+            else {"label": discount.label, "multiplier": fmt(discount.multiplier)},
+            rates=standard.shown(),
+            units={
+                "tokens": "USD per 1M",
+                "audio_per_*": "USD per second/minute/hour",
+                "characters_per_*": "USD per 1k/1M characters",
+                "*_per_1k": "USD per 1k requests",
+                "images": "USD per image",
+            },
+            available_tiers=tiers,
+        )
+        if period.long_context is not None:
+            lc = resolve(
+                entry,
+                period,
+                self._providers,
+                tier=tier,
+                long_context=True,
+                request_provider=match.provider,
+                region_key=region_key,
+                discount=discount,
+            )
+            result["long_context"] = {
+                "above_prompt_tokens": period.long_context.above,
+                "rates": lc.shown(),
+            }
+        return result
+
+    # -- overrides -------------------------------------------------------------------
+
+    def with_overrides(self, overrides: Sequence[Mapping[str, Any]]) -> PriceTable:
+        """A new table with an org's overrides applied (this one is unchanged).
+
+        Each override is a mapping with ``kind``:
+
+        * ``"discount"``: ``{"multiplier": "0.8", "provider"?: "openai", "model"?: "gpt-4o"
+          or an entry id, "from"?: ISO, "until"?: ISO}`` — scales every rate of the
+          matching entries; the most specific one (model > provider > all) applies;
+        * ``"entry"`` (or no kind but ``prices``): a custom entry in the YAML entry shape;
+          same id replaces a table entry, otherwise it is added and wins matching;
+        * ``"alias"``: ``{"provider": "azure", "name": "prod-gpt4o", "model": "gpt-4o",
+          "target_provider"?: "openai"}`` — e.g. Azure deployment names.
+        """
+        custom: list[Entry] = list(self._custom)
+        aliases = dict(self._aliases)
+        discounts: list[Discount] = list(self._discounts)
+        for i, raw in enumerate(overrides):
+            if not isinstance(raw, Mapping):
+                raise PricingError(f"override #{i} must be a mapping")
+            kind = raw.get("kind") or ("entry" if "prices" in raw else None)
+            if kind == "entry":
+                entry = compile_entry(raw, i, custom=True)
+                custom = [e for e in custom if e.id != entry.id]
+                custom.append(entry)
+            elif kind == "alias":
+                ctx = _Ctx(f"override #{i}")
+                for name in ("provider", "name", "model"):
+                    if not isinstance(raw.get(name), str) or not raw.get(name):
+                        raise ctx.fail(name, "must be a non-empty string")
+                source = self._matcher.provider_name(raw["provider"])
+                target = raw.get("target_provider") or raw["provider"]
+                aliases[(source, raw["name"].strip().lower())] = Alias(
+                    self._matcher.provider_name(target), raw["model"]
+                )
+            elif kind == "discount":
+                ctx = _Ctx(f"override #{i}")
+                extra = set(raw) - {
+                    "kind",
+                    "multiplier",
+                    "provider",
+                    "model",
+                    "from",
+                    "until",
+                    "label",
+                }
+                if extra:
+                    raise ctx.fail(sorted(extra)[0], "unknown field of a discount override")
+                multiplier = decimal_value(ctx, "multiplier", raw.get("multiplier"))
+                provider = raw.get("provider")
+                model = raw.get("model")
+                discounts.append(
+                    Discount(
+                        multiplier=multiplier,
+                        provider=None
+                        if provider is None
+                        else self._matcher.provider_name(str(provider)),
+                        model=None if model is None else str(model).strip().lower(),
+                        start=None
+                        if raw.get("from") is None
+                        else _timestamp(ctx, "from", raw["from"]),
+                        end=None
+                        if raw.get("until") is None
+                        else _timestamp(ctx, "until", raw["until"]),
+                        label=str(raw.get("label") or f"override #{i}"),
+                    )
+                )
+            else:
+                raise PricingError(
+                    f"override #{i}: unknown kind {kind!r} (expected 'discount', 'entry' or 'alias')"
+                )
+        return PriceTable(
+            self._compiled,
+            custom_entries=custom,
+            aliases=aliases,
+            discounts=discounts,
+            overrides=(*self._overrides, *overrides),
+        )
+
+    def with_aliases(self, provider: str, aliases: Mapping[str, str]) -> PriceTable:
+        """Map deployment names to models, e.g. ``with_aliases("azure", {"prod-4o": "gpt-4o"})``.
+
+        A value ``"openai:gpt-4o"`` also switches provider."""
+        overrides: list[dict[str, Any]] = []
+        for name, target in aliases.items():
+            head, sep, tail = target.partition(":")
+            override: dict[str, Any] = {"kind": "alias", "provider": provider, "name": name}
+            if sep and self._matcher.provider_name(head) in self._providers:
+                override.update(model=tail, target_provider=head)
+            else:
+                override["model"] = target
+            overrides.append(override)
+        return self.with_overrides(overrides)
