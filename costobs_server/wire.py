@@ -1,196 +1,224 @@
 """Wire schema v1: what an SDK may send to ``POST /v1/events``.
 
-Every model forbids unknown fields, so there is no place on the wire for prompt or
-response content: a field the schema does not know is a per-event rejection that names it.
-The JSON Schema published under ``sdk/`` is generated from these models
+Every object forbids unknown fields, so there is no place on the wire for prompt or response
+content: a field the schema does not know is a per-event rejection that names it.
+
+The schema is written as TypedDicts rather than models: pydantic-core validates them in Rust
+without building an object per event (about 4 µs an event against 10–20 µs for a model on
+these machines), and the validated dicts go to JetStream as they are. Absent optional fields
+take the defaults named in their descriptions (``DEFAULTS`` below); the writer fills them.
+
+The JSON Schema published under ``sdk/`` is generated from these types
 (``python -m costobs_server.wire > sdk/wire-schema.v1.json``) and pinned by a test.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Required
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    BeforeValidator,
+    AwareDatetime,
     ConfigDict,
     Field,
     StringConstraints,
-    WithJsonSchema,
-    field_validator,
+    TypeAdapter,
+    ValidationError,
+    with_config,
 )
+from typing_extensions import TypedDict
 
 SCHEMA_VERSION = 1
-
 MAX_TAGS = 32
-MAX_DECIMAL_PLACES = 18
 
-Identifier = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
-]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$")]
 """Lower-case token: providers, operations, service tiers, SDK languages."""
-
 TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Count = Annotated[int, Field(ge=0, le=10**12)]
+DecimalString = Annotated[str, StringConstraints(pattern=r"^\d{1,20}(\.\d{1,18})?$")]
+"""Money and fractional quantities: a decimal string such as "0.0125" (a JSON number is refused,
+so no float ever carries a cost)."""
+
+_CONFIG = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
-def _no_float(value: object) -> object:
-    if isinstance(value, float):
-        raise ValueError("must be a decimal string such as \"0.0125\", not a JSON number")
-    return value
-
-
-def _exact_decimal(value: Decimal) -> Decimal:
-    if not value.is_finite() or value < 0:
-        raise ValueError("must be a finite, non-negative decimal")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
-        raise ValueError(f"has more than {MAX_DECIMAL_PLACES} decimal places")
-    return value
-
-
-# Money and fractional quantities travel as decimal strings: a JSON float is refused.
-DecimalString = Annotated[
-    Decimal,
-    BeforeValidator(_no_float),
-    AfterValidator(_exact_decimal),
-    WithJsonSchema({"type": "string", "pattern": r"^\d{1,20}(\.\d{1,18})?$"}),
-]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
-
-
-class Usage(_Strict):
+@with_config(_CONFIG)
+class Usage(TypedDict, total=False):
     """Normalised usage (DESIGN.md): one meaning in every SDK and in the pricing engine.
 
-    Token fields are disjoint except ``reasoning_tokens``, which is the part of
-    ``output_tokens`` that was reasoning (never charged twice). Audio and image tokens are
-    not inside ``input_tokens``/``output_tokens``: they have their own fields and rates.
+    Token fields are disjoint except ``reasoning_tokens``, the part of ``output_tokens`` that
+    was reasoning (never charged twice). Audio and image tokens are not inside
+    ``input_tokens``/``output_tokens``: they have their own fields and rates. Absent = 0.
     """
 
-    input_tokens: Count = 0
+    input_tokens: Count
     """Uncached text input: no cache reads, no cache writes, no audio/image tokens."""
-    cached_input_tokens: Count = 0
+    cached_input_tokens: Count
     """Cache reads."""
-    cache_write_5m_tokens: Count = 0
-    cache_write_1h_tokens: Count = 0
-    cache_write_30m_tokens: Count = 0
-    cache_write_12h_tokens: Count = 0
-    output_tokens: Count = 0
+    cache_write_5m_tokens: Count
+    """Cache writes with a 5-minute TTL (Anthropic, Bedrock default)."""
+    cache_write_1h_tokens: Count
+    """Cache writes with a 1-hour TTL."""
+    cache_write_30m_tokens: Count
+    """Cache writes with a 30-minute TTL (OpenAI)."""
+    cache_write_12h_tokens: Count
+    """Cache writes with a 12-hour TTL (OpenAI extended retention)."""
+    output_tokens: Count
     """All billed text output, reasoning/thinking included."""
-    reasoning_tokens: Count = 0
-    """The part of output_tokens that was reasoning."""
-    audio_input_tokens: Count = 0
-    audio_output_tokens: Count = 0
-    image_input_tokens: Count = 0
-    image_output_tokens: Count = 0
-    images: Count = 0
-    """Generated images billed per image (size/quality tiers below)."""
-    image_size: Annotated[str, StringConstraints(max_length=32)] | None = None
-    image_quality: Annotated[str, StringConstraints(max_length=32)] | None = None
-    audio_seconds: DecimalString = Decimal(0)
-    characters: Count = 0
-    web_search_requests: Count = 0
-    tool_requests: Count = 0
-    requests: Count = 0
+    reasoning_tokens: Count
+    """The part of output_tokens that was reasoning; never more than output_tokens."""
+    audio_input_tokens: Count
+    audio_output_tokens: Count
+    image_input_tokens: Count
+    image_output_tokens: Count
+    images: Count
+    """Generated images billed per image (size/quality tiers)."""
+    image_size: Annotated[str, StringConstraints(max_length=32)]
+    image_quality: Annotated[str, StringConstraints(max_length=32)]
+    audio_seconds: DecimalString
+    characters: Count
+    web_search_requests: Count
+    tool_requests: Count
+    requests: Count
     """Per-request fees (e.g. rerank or search APIs priced per 1k requests)."""
 
-    @field_validator("reasoning_tokens")
-    @classmethod
-    def _reasoning_inside_output(cls, value: int, info: object) -> int:
-        data = getattr(info, "data", {})
-        if value > data.get("output_tokens", 0):
-            raise ValueError("reasoning_tokens is part of output_tokens and cannot exceed it")
-        return value
+
+def _reasoning_inside_output(usage: Usage) -> Usage:
+    if usage.get("reasoning_tokens", 0) > usage.get("output_tokens", 0):
+        raise ValueError("reasoning_tokens is part of output_tokens and cannot exceed it")
+    return usage
 
 
 Status = Literal["ok", "error", "cancelled"]
 
 
-class Event(_Strict):
+@with_config(_CONFIG)
+class Event(TypedDict, total=False):
     """One observed provider call. Never carries prompt or response content."""
 
-    schema_version: Literal[1] = 1
-    request_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    schema_version: Literal[1]
+    request_id: Required[Annotated[str, StringConstraints(min_length=1, max_length=128)]]
     """Client-generated unique id of this call: the idempotency key of the event."""
-    timestamp: datetime
+    timestamp: Required[AwareDatetime]
     """When the call started (RFC 3339 with offset)."""
-    provider: Identifier
-    model: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    operation: Identifier = "chat"
-    """chat, responses, completion, embedding, image, audio_transcription, audio_speech, …"""
+    provider: Required[Identifier]
+    model: Required[Annotated[str, StringConstraints(min_length=1, max_length=256)]]
+    operation: Identifier
+    """chat (default), responses, completion, embedding, image, audio_transcription, …"""
 
-    customer_id: ShortText | None = None
-    user_id: ShortText | None = None
-    trace_id: ShortText | None = None
-    feature: ShortText | None = None
-    team: ShortText | None = None
-    service: ShortText | None = None
-    environment: ShortText | None = None
-    prompt_key: ShortText | None = None
-    prompt_version: ShortText | None = None
-    tags: dict[TagKey, Annotated[str, StringConstraints(max_length=256)]] = Field(
-        default_factory=dict, max_length=MAX_TAGS
-    )
+    customer_id: ShortText
+    user_id: ShortText
+    trace_id: ShortText
+    feature: ShortText
+    team: ShortText
+    service: ShortText
+    environment: ShortText
+    prompt_key: ShortText
+    prompt_version: ShortText
+    tags: Annotated[
+        dict[TagKey, Annotated[str, StringConstraints(max_length=256)]], Field(max_length=MAX_TAGS)
+    ]
+    """Free-form attribution: up to 32 key/value pairs."""
 
-    usage: Usage = Field(default_factory=Usage)
-    service_tier: Identifier | None = None
-    batch: bool = False
-    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    usage: Annotated[Usage, AfterValidator(_reasoning_inside_output)]
+    service_tier: Identifier
+    """The tier the provider reports it used: default, standard, flex, priority, scale, batch."""
+    batch: bool
+    """The call ran through a provider batch API (false when absent)."""
+    region: Annotated[str, StringConstraints(max_length=64)]
 
-    status: Status = "ok"
-    error_type: Annotated[str, StringConstraints(max_length=128)] | None = None
-    latency_ms: Annotated[int, Field(ge=0, le=86_400_000)] = 0
-    time_to_first_token_ms: Annotated[int, Field(ge=0, le=86_400_000)] | None = None
-    streaming: bool = False
+    status: Status
+    """ok (default), error or cancelled."""
+    error_type: Annotated[str, StringConstraints(max_length=128)]
+    latency_ms: Annotated[int, Field(ge=0, le=86_400_000)]
+    time_to_first_token_ms: Annotated[int, Field(ge=0, le=86_400_000)]
+    streaming: bool
 
-    cost_usd: DecimalString | None = None
+    cost_usd: DecimalString
     """The SDK's local estimate; the writer re-prices and stores both."""
-    provider_cost_usd: DecimalString | None = None
+    provider_cost_usd: DecimalString
     """A cost the provider itself reported (OpenRouter ``usage.cost``, xAI ticks)."""
-    pricing_version: Annotated[str, StringConstraints(max_length=64)] | None = None
-    provider_request_id: Annotated[str, StringConstraints(max_length=256)] | None = None
-    sdk_language: Identifier | None = None
-    sdk_version: Annotated[str, StringConstraints(max_length=64)] | None = None
-
-    @field_validator("timestamp")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("must carry a UTC offset (e.g. 2026-11-26T10:00:00Z)")
-        return value
+    pricing_version: Annotated[str, StringConstraints(max_length=64)]
+    provider_request_id: Annotated[str, StringConstraints(max_length=256)]
+    sdk_language: Identifier
+    sdk_version: Annotated[str, StringConstraints(max_length=64)]
 
 
-class Batch(BaseModel):
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_validate_event = EVENT_ADAPTER.validator.validate_python
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Batch(TypedDict):
     """The request body; events are validated one by one so a bad one rejects only itself."""
 
-    model_config = ConfigDict(extra="forbid")
-
     batch_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    events: list[dict[str, object]]
+    events: list[dict[str, Any]]
 
 
-class Rejection(BaseModel):
+BATCH_ADAPTER: TypeAdapter[Batch] = TypeAdapter(Batch)
+
+
+@with_config(ConfigDict(extra="forbid"))
+class BillRow(TypedDict, total=False):
+    """One provider's bill for one day, from billing sync or an import."""
+
+    provider: Required[Identifier]
+    date: Required[date]
+    billed_usd: Required[DecimalString]
+    source: Identifier
+    """api (billing sync), import (default), demo, …: a sync never overwrites an import."""
+    line_item: Annotated[str, StringConstraints(max_length=256)]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class BillImport(TypedDict):
+    bills: Annotated[list[BillRow], Field(min_length=1, max_length=10_000)]
+
+
+BILLS_ADAPTER: TypeAdapter[BillImport] = TypeAdapter(BillImport)
+
+
+class Rejection(TypedDict):
     index: int
     error: str
 
 
-class IngestResult(BaseModel):
+class IngestResult(TypedDict):
     accepted: int
     duplicates: int
     rejected: list[Rejection]
 
 
-def json_schema() -> dict[str, object]:
+def validate_event(raw: object) -> Event:
+    """A validated event (timestamps parsed) or ``ValueError`` with a message naming fields."""
+    try:
+        return _validate_event(raw)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise ValueError(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """Pydantic's errors as one line a person can act on, each naming its field."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in err["loc"]) or "event"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{field}: unknown field (the wire has no such field)")
+        elif err["type"] == "missing":
+            parts.append(f"{field}: required field is missing")
+        else:
+            parts.append(f"{field}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def json_schema() -> dict[str, Any]:
     """The published JSON Schema of one batch whose events are wire v1 events."""
-    schema = Event.model_json_schema(mode="validation")
+    schema = EVENT_ADAPTER.json_schema(mode="validation")
     defs = schema.pop("$defs", {})
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -205,6 +233,10 @@ def json_schema() -> dict[str, object]:
         },
         "$defs": {**defs, "Event": schema},
     }
+
+
+def decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+# Daily loop: `make up` runs CostObs, `make test` runs the tests; both install into .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install up test test-fast lint format bench schema sync-pricing demo-data clean
+
+$(STAMP): pyproject.toml sdk/python/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e 'sdk/python[test]' -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/costobs up $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+schema: $(STAMP)
+	$(BIN)/python -m costobs_server.wire > sdk/wire-schema.v1.json
+
+sync-pricing: $(STAMP)
+	$(BIN)/python scripts/sync_pricing.py
+
+demo-data: $(STAMP)
+	$(BIN)/costobs demo-data $(ARGS)
+
+clean:
+	rm -rf $(VENV) .costobs .pytest_cache .mypy_cache .ruff_cache

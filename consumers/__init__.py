@@ -1,0 +1,1 @@
+"""Stream consumers: the ClickHouse writer (and the bills writer)."""

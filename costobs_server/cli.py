@@ -1,0 +1,164 @@
+"""``costobs`` command line: one role per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from costobs_server.errors import CostObsError
+from costobs_server.settings import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return load_settings(
+        data_dir=getattr(args, "data_dir", None),
+        port=getattr(args, "port", None),
+        **extra,
+    )
+
+
+def _up(args: argparse.Namespace) -> int:
+    from costobs_server.serve import run
+
+    settings = _settings(args)
+    roles = frozenset({"ingest", "writer"})
+    asyncio.run(run(settings, roles, with_dashboard=not args.no_dashboard))
+    return 0
+
+
+def _role(role: str) -> Any:
+    def handler(args: argparse.Namespace) -> int:
+        from costobs_server.serve import run
+
+        settings = _settings(args)
+        if settings.mode == "server" and not settings.nats_url:
+            raise CostObsError("server mode needs COSTOBS_NATS_URL")
+        asyncio.run(run(settings, frozenset({role})))
+        return 0
+
+    return handler
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from costobs_server.serve import open_metadata, open_store
+
+    settings = _settings(args)
+    open_metadata(settings)
+    store = open_store(settings)
+    store.close()
+    print("metadata DB and event store are up to date")
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from costobs_server.serve import open_metadata
+
+    db = open_metadata(_settings(args))
+    if args.keys_command == "create":
+        db.ensure_org(args.org)
+        new = db.create_key(args.org, args.name, tuple(args.scope or ["ingest"]))
+        print(
+            json.dumps(
+                {
+                    "id": new.info.id,
+                    "org_id": args.org,
+                    "scopes": list(new.info.scopes),
+                    "secret": new.secret,
+                }
+            )
+        )
+        print("The secret is shown once; store it now.", file=sys.stderr)
+    elif args.keys_command == "list":
+        for key in db.list_keys(args.org):
+            state = "revoked" if key.revoked_at else "active"
+            print(f"{key.id}  {key.prefix}…  {','.join(key.scopes):<18} {state:<8} {key.name}")
+    elif args.keys_command == "revoke":
+        if not db.revoke_key(args.org, args.id):
+            raise CostObsError(f"no key {args.id!r} in org {args.org!r}")
+        print(f"revoked {args.id}")
+    return 0
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from costobs_server.demo import send_demo_data
+
+    settings = _settings(args)
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    send_demo_data(url, args.api_key, events=args.events, days=args.days, seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="costobs", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--data-dir", type=Path, help="data directory (COSTOBS_DATA_DIR)")
+        p.add_argument("--port", type=int, help="ingest + read API port (COSTOBS_PORT)")
+        return p
+
+    up = with_common(sub.add_parser("up", help="run everything, embedded (NATS, chDB, SQLite)"))
+    up.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    up.set_defaults(func=_up)
+    with_common(
+        sub.add_parser("ingest", help="server mode: the ingest + read API role")
+    ).set_defaults(func=_role("ingest"))
+    with_common(sub.add_parser("writer", help="server mode: the ClickHouse writer")).set_defaults(
+        func=_role("writer")
+    )
+    with_common(
+        sub.add_parser("migrate", help="apply metadata and ClickHouse migrations")
+    ).set_defaults(func=_migrate)
+
+    keys = with_common(sub.add_parser("keys", help="manage API keys"))
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key; prints its secret once")
+    create.add_argument("--org", default="default")
+    create.add_argument("--name", default="api key")
+    create.add_argument("--scope", action="append", choices=["ingest", "read", "admin"])
+    listing = keys_sub.add_parser("list")
+    listing.add_argument("--org", default="default")
+    revoke = keys_sub.add_parser("revoke")
+    revoke.add_argument("--org", default="default")
+    revoke.add_argument("id")
+    keys.set_defaults(func=_keys)
+
+    demo = with_common(sub.add_parser("demo-data", help="send synthetic events through ingest"))
+    demo.add_argument("--events", type=int, default=30000)
+    demo.add_argument("--days", type=int, default=45)
+    demo.add_argument("--url", help="ingest URL (default: http://COSTOBS_HOST:COSTOBS_PORT)")
+    demo.add_argument("--api-key", default="costobs_dev_secret_key")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(func=_demo_data)
+
+    try:
+        from costobs_server.cli_pricing import register
+    except ImportError:  # the pricing commands arrive with the pricing engine
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except CostObsError as exc:
+        print(f"costobs: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Prometheus metrics shared by every role in the process (``GET /metrics``)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_ACCEPTED = Counter("costobs_ingest_events_accepted_total", "Events accepted by ingest")
+EVENTS_DUPLICATE = Counter(
+    "costobs_ingest_events_duplicate_total", "Events in batches JetStream had already stored"
+)
+EVENTS_REJECTED = Counter("costobs_ingest_events_rejected_total", "Events rejected by validation")
+BATCHES = Counter("costobs_ingest_batches_total", "Ingest requests by outcome", ["status"])
+ACCEPT_LATENCY = Histogram(
+    "costobs_ingest_accept_seconds",
+    "Time from request to 202",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+WRITER_INSERTED = Counter("costobs_writer_events_inserted_total", "Events inserted into ClickHouse")
+WRITER_DUPLICATES = Counter(
+    "costobs_writer_events_duplicate_total", "Events skipped because already stored"
+)
+WRITER_DEAD_LETTERED = Counter(
+    "costobs_writer_messages_dead_lettered_total", "Messages moved to the dead-letter subject"
+)
+WRITER_UNPRICED = Counter("costobs_writer_events_unpriced_total", "Events of unknown models")
+WRITER_INSERT_ERRORS = Counter(
+    "costobs_writer_insert_errors_total", "Failed ClickHouse inserts (retried)"
+)
+WRITER_FLUSH_SECONDS = Histogram(
+    "costobs_writer_flush_seconds", "Dedup + insert + ack time of one flush"
+)
+WRITER_LAG = Gauge("costobs_writer_pending_messages", "Messages waiting for the writer")

@@ -1,0 +1,273 @@
+"""Running the roles: ``costobs up`` (everything in one process, embedded parts) and the
+server-mode roles (``costobs ingest``, ``costobs writer``) against external services.
+
+Shutdown order on SIGINT/SIGTERM, bounded at every step: stop accepting HTTP requests, let
+the writer flush and ack what it holds, close NATS, stop the embedded nats-server (which
+fsyncs), close the event store. Everything acknowledged with 202 is in JetStream by then,
+so a restart on the same data dir resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+from nats.aio.client import Client as NATS
+
+import nats
+from consumers.bills import BillsWriter
+from consumers.pricer import Pricer
+from consumers.writer import Writer
+from costobs_server.metadata.db import MetadataDB
+from costobs_server.nats_server import NatsServer
+from costobs_server.runtime import Services
+from costobs_server.settings import Settings
+from costobs_server.store import EventStore
+from costobs_server.streams import ensure_streams
+from ingest.app import create_app
+
+log = logging.getLogger("costobs")
+DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+SHUTDOWN_TIMEOUT_S = 30.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal capture: this process orchestrates shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def open_metadata(settings: Settings) -> MetadataDB:
+    if settings.mode == "embedded":
+        settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    db = MetadataDB.connect(settings.metadata_db_url)
+    db.migrate()
+    if settings.seeds_dev_key:
+        db.seed_dev()
+    return db
+
+
+def open_store(settings: Settings) -> EventStore:
+    store = EventStore.open(settings.clickhouse_url, settings.chdb_path)
+    store.migrate()
+    return store
+
+
+async def connect_nats(url: str, name: str) -> NATS:
+    async def quiet(exc: Exception) -> None:
+        log.warning("NATS: %r", exc)
+
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=quiet,
+    )
+
+
+@dataclass
+class Stack:
+    """The parts one process runs; built by ``start`` and torn down by ``stop``."""
+
+    settings: Settings
+    roles: frozenset[str]
+    services: Services | None = None
+    nats_server: NatsServer | None = None
+    writer: Writer | None = None
+    bills_writer: BillsWriter | None = None
+    http: _Server | None = None
+    dashboard: subprocess.Popen[bytes] | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    nats_url: str = ""
+    _stopping: bool = False
+
+    async def start(self, with_dashboard: bool = False) -> None:
+        s = self.settings
+        if s.nats_url:
+            self.nats_url = s.nats_url
+        else:
+            self.nats_server = NatsServer(s.nats_store_dir, sync_always=s.nats_sync_always)
+            await asyncio.to_thread(self.nats_server.start)
+            self.nats_url = self.nats_server.url
+            self.tasks.append(asyncio.create_task(self._watch_nats(), name="nats-watchdog"))
+        db = await asyncio.to_thread(open_metadata, s)
+        store = await asyncio.to_thread(open_store, s)
+        nc = await connect_nats(self.nats_url, f"costobs-{'+'.join(sorted(self.roles))}")
+        await ensure_streams(nc.jetstream(), s)
+        self.services = Services(s, db, store, nc)
+        if "writer" in self.roles:
+            self.writer = Writer(
+                nc,
+                store,
+                Pricer(),
+                batch_size=s.writer_batch_size,
+                flush_ms=s.writer_flush_ms,
+                max_deliveries=s.writer_max_deliveries,
+            )
+            self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
+            self.bills_writer = BillsWriter(nc, store)
+            self.tasks.append(asyncio.create_task(self.bills_writer.run(), name="bills-writer"))
+        if "ingest" in self.roles:
+            config = uvicorn.Config(
+                create_app(self.services),
+                host=s.host,
+                port=s.port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+            )
+            self.http = _Server(config)
+            self.tasks.append(asyncio.create_task(self.http.serve(), name="http"))
+            while not self.http.started:
+                if self.tasks[-1].done():
+                    self.tasks[-1].result()  # raises why it could not start
+                    raise RuntimeError("HTTP server stopped during start-up")
+                await asyncio.sleep(0.02)
+        if with_dashboard:
+            self.dashboard = start_dashboard(s)
+
+    async def _watch_nats(self) -> None:
+        """Restart the embedded nats-server if it dies; clients reconnect by themselves."""
+        server = self.nats_server
+        assert server is not None
+        while not self._stopping:
+            await asyncio.sleep(0.5)
+            if self._stopping:
+                return
+            if server.process is None or server.process.poll() is not None:
+                log.error("embedded nats-server exited; restarting it on %s", server.url)
+                try:
+                    await asyncio.to_thread(server.start)
+                except Exception:
+                    log.exception("could not restart nats-server; retrying")
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        s = self.settings
+        lines = []
+        if self.http is not None:
+            base = f"http://{s.host}:{s.port}"
+            lines += [
+                ("ingest", f"{base}/v1/events"),
+                ("read API", f"{base}/v1/usage/summary  (OpenAPI: {base}/openapi.json)"),
+                ("health", f"{base}/healthz  metrics: {base}/metrics"),
+            ]
+        lines.append(
+            ("NATS JetStream", self.nats_url + ("  (embedded)" if self.nats_server else ""))
+        )
+        lines.append(("ClickHouse", s.clickhouse_url or f"chDB in-process at {s.chdb_path}"))
+        lines.append(("metadata DB", _redact(s.metadata_db_url)))
+        if self.dashboard is not None:
+            lines.append(("dashboard", f"http://{s.host}:{s.dashboard_port}"))
+        return lines
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self.dashboard is not None:
+            self.dashboard.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.dashboard.wait(10)
+            if self.dashboard.poll() is None:
+                self.dashboard.kill()
+        if self.http is not None:
+            self.http.should_exit = True
+        if self.writer is not None:
+            self.writer.stop()
+        if self.bills_writer is not None:
+            self.bills_writer.stop()
+        if self.tasks:
+            done, pending = await asyncio.wait(self.tasks, timeout=SHUTDOWN_TIMEOUT_S)
+            for task in pending:
+                log.error(
+                    "%s did not stop within %ss; cancelling", task.get_name(), SHUTDOWN_TIMEOUT_S
+                )
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("%s failed: %r", task.get_name(), task.exception())
+        if self.services is not None and self.services.nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.services.nc.close(), 10)
+        if self.nats_server is not None:
+            await asyncio.to_thread(self.nats_server.stop)
+        if self.services is not None:
+            self.services.store.close()
+            self.services.db.engine.dispose()
+
+
+def start_dashboard(settings: Settings) -> subprocess.Popen[bytes] | None:
+    if not DASHBOARD_APP.exists():
+        log.warning(
+            "dashboard: not built yet (no %s); ingest and read API run without it", DASHBOARD_APP
+        )
+        return None
+    env = {
+        "COSTOBS_API_URL": f"http://{settings.host}:{settings.port}",
+    }
+    import os
+
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(DASHBOARD_APP),
+            "--server.address",
+            settings.host,
+            "--server.port",
+            str(settings.dashboard_port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env={**os.environ, **env},
+    )
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+async def run(
+    settings: Settings,
+    roles: frozenset[str],
+    with_dashboard: bool = False,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Run until SIGINT/SIGTERM, then shut down in order."""
+    stack = Stack(settings, roles)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await stack.start(with_dashboard)
+        announce(f"CostObs is running ({', '.join(sorted(roles))}; mode {settings.mode}):")
+        for name, where in stack.endpoints():
+            announce(f"  {name:<15} {where}")
+        announce("Press Ctrl-C to stop.")
+        watched = [*stack.tasks, asyncio.create_task(stopping.wait())]
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task in stack.tasks and task.exception() is not None:
+                log.error("%s stopped: %r", task.get_name(), task.exception())
+    finally:
+        announce("Stopping CostObs…")
+        await stack.stop()
+        announce("Stopped.")

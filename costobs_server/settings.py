@@ -1,0 +1,103 @@
+"""The one settings table: command-line argument, then ``COSTOBS_*`` environment, then default.
+
+Each variable is documented once, here, and listed in ``.env.example``. A bad value raises
+``ConfigError`` naming the variable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from costobs_server.errors import ConfigError
+
+Mode = Literal["embedded", "server"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="COSTOBS_", env_file=None, extra="ignore", frozen=True
+    )
+
+    mode: Mode = Field("embedded", description="embedded (one process, chDB, SQLite) or server")
+    production: bool = Field(False, description="never seed the dev org and key when true")
+    data_dir: Path = Field(Path(".costobs"), description="where embedded mode keeps all data")
+
+    host: str = Field("127.0.0.1", description="address the HTTP servers bind to")
+    port: int = Field(8080, ge=1, le=65535, description="ingest + read API port")
+    dashboard_port: int = Field(3000, ge=1, le=65535, description="Streamlit dashboard port")
+
+    nats_url: str | None = Field(
+        None, description="NATS server(s), comma-separated; unset = start an embedded server"
+    )
+    nats_stream_replicas: int = Field(1, ge=1, le=5, description="JetStream stream replicas")
+    nats_max_age_days: int = Field(7, ge=1, description="how long the stream keeps events")
+    nats_duplicate_window_s: int = Field(
+        600, ge=1, description="JetStream dedup window for re-sent batches (seconds)"
+    )
+    nats_sync_always: bool = Field(
+        True, description="embedded server fsyncs every write before acknowledging"
+    )
+
+    clickhouse_url: str | None = Field(
+        None, description="ClickHouse server (http://user:pass@host:8123/db); unset = chDB"
+    )
+    metadata_url: str | None = Field(
+        None, description="SQLAlchemy URL of the metadata DB; unset = SQLite in the data dir"
+    )
+
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="largest request body")
+    max_batch_events: int = Field(1000, ge=1, description="most events in one POST")
+    max_inflight_batches: int = Field(
+        64, ge=1, description="batches being published at once before ingest answers 429"
+    )
+    key_cache_seconds: float = Field(
+        2.0, ge=0, description="how long a looked-up API key is trusted (revocation delay)"
+    )
+
+    writer_batch_size: int = Field(5000, ge=1, description="events per ClickHouse insert")
+    writer_flush_ms: int = Field(500, ge=10, description="longest wait before a partial flush")
+    writer_ack_wait_s: float = Field(
+        60.0, gt=0, description="unacked messages are redelivered after this many seconds"
+    )
+    writer_max_deliveries: int = Field(
+        5, ge=1, description="deliveries before a message goes to the dead-letter subject"
+    )
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def metadata_db_url(self) -> str:
+        if self.metadata_url:
+            return self.metadata_url
+        return f"sqlite:///{self.resolved_data_dir / 'metadata.sqlite3'}"
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.resolved_data_dir / "clickhouse"
+
+    @property
+    def nats_store_dir(self) -> Path:
+        return self.resolved_data_dir / "nats"
+
+    @property
+    def seeds_dev_key(self) -> bool:
+        return not self.production
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit arguments (e.g. CLI flags) on top."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"COSTOBS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc

@@ -1,0 +1,180 @@
+"""The event store: ClickHouse through clickhouse-connect, in-process (chDB) or a server.
+
+Both backends run the same SQL and the same numbered migrations; only the connection differs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from costobs_server.errors import StoreError
+from costobs_server.store.columns import EVENT_COLUMNS
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def load_migrations(folder: Path = _MIGRATIONS) -> list[Migration]:
+    """Numbered ``NNNN_name.sql`` files, in order; statements end with ``;`` at a line end."""
+    found = []
+    for path in sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        text = "\n".join(
+            line for line in path.read_text().splitlines() if not line.lstrip().startswith("--")
+        )
+        statements = tuple(s.strip() for s in text.split(";\n") if s.strip().rstrip(";"))
+        found.append(Migration(int(path.name[:4]), path.stem[5:], statements))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise StoreError(f"two ClickHouse migrations share a number in {folder}")
+    return found
+
+
+class EventStore:
+    """One interface over ClickHouse for the writer, the read API and the tools."""
+
+    def __init__(self, connect: Any, *, thread_local: bool) -> None:
+        self._connect = connect
+        self._local = threading.local() if thread_local else None
+        self._shared: Client | None = None if thread_local else connect()
+
+    @classmethod
+    def open_chdb(cls, path: Path) -> EventStore:
+        path.mkdir(parents=True, exist_ok=True)
+
+        def connect() -> Client:
+            return clickhouse_connect.get_client(interface="chdb", path=str(path))
+
+        # chDB handles are per client; one per thread keeps concurrent readers and the
+        # writer from sharing a session.
+        return cls(connect, thread_local=True)
+
+    @classmethod
+    def open_server(cls, url: str) -> EventStore:
+        def connect() -> Client:
+            return clickhouse_connect.get_client(dsn=url, autogenerate_session_id=False)
+
+        return cls(connect, thread_local=False)
+
+    @classmethod
+    def open(cls, clickhouse_url: str | None, chdb_path: Path) -> EventStore:
+        return cls.open_server(clickhouse_url) if clickhouse_url else cls.open_chdb(chdb_path)
+
+    @property
+    def client(self) -> Client:
+        if self._local is None:
+            assert self._shared is not None
+            return self._shared
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._connect()
+            self._local.client = client
+        return client
+
+    # -- schema -------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply the numbered migrations not applied yet; returns the versions applied."""
+        self.client.command(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
+            "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
+        )
+        done = {
+            row[0] for row in self.client.query("SELECT version FROM schema_migrations").result_rows
+        }
+        applied = []
+        for migration in load_migrations():
+            if migration.version in done:
+                continue
+            for statement in migration.statements:
+                self.client.command(statement)
+            self.client.insert(
+                "schema_migrations",
+                [(migration.version, migration.name)],
+                column_names=["version", "name"],
+            )
+            applied.append(migration.version)
+        return applied
+
+    # -- writes -------------------------------------------------------------------------
+
+    def insert_events(self, columns: Sequence[Sequence[Any]]) -> None:
+        """Insert column-oriented event data in ``EVENT_COLUMNS`` order, as one block."""
+        if not columns or not columns[0]:
+            return
+        self.client.insert(
+            "events", list(columns), column_names=EVENT_COLUMNS, column_oriented=True
+        )
+
+    def existing_events(self, keys: Iterable[tuple[str, datetime, str]]) -> set[tuple[str, str]]:
+        """Which of these (org_id, timestamp, request_id) are stored already.
+
+        The tuple is the table's sort-key prefix, so ClickHouse reads only the granules
+        that could hold them: cheap for live traffic, whose timestamps are close together.
+        """
+        keys = list(keys)
+        if not keys:
+            return set()
+        result = self.client.query(
+            "SELECT org_id, request_id FROM events WHERE (org_id, timestamp, request_id) "
+            "IN {keys:Array(Tuple(String, DateTime64(3, 'UTC'), String))}",
+            parameters={"keys": keys},
+        )
+        return {(row[0], row[1]) for row in result.result_rows}
+
+    def insert_billed(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.client.insert(
+            "billed_daily",
+            list(rows),
+            column_names=["org_id", "provider", "date", "billed_usd", "source", "line_item"],
+        )
+
+    # -- reads --------------------------------------------------------------------------
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.client.query(sql, parameters=parameters).result_rows]
+
+    def usage_summary(self, org_id: str, start: date, end: date) -> dict[str, Any]:
+        """Totals for UTC days start..end inclusive, from the daily rollup."""
+        rows = self.query(
+            "SELECT sum(requests), sum(cost_usd), "
+            "sum(input_tokens), sum(output_tokens) "
+            "FROM cost_daily WHERE org_id = {org:String} AND day BETWEEN {a:Date} AND {b:Date}",
+            {"org": org_id, "a": start, "b": end},
+        )
+        requests, cost, input_tokens, output_tokens = rows[0]
+        return {
+            "requests": int(requests or 0),
+            "cost_usd": _decimal_str(cost),
+            "input_tokens": int(input_tokens or 0),
+            "output_tokens": int(output_tokens or 0),
+        }
+
+    def close(self) -> None:
+        if self._shared is not None:
+            self._shared.close()
+        elif self._local is not None and getattr(self._local, "client", None) is not None:
+            self._local.client.close()
+            self._local.client = None
+
+
+def _decimal_str(value: Decimal | None) -> str:
+    """A decimal as a plain string without exponent or trailing zeros ("0" for none)."""
+    if value is None:
+        return "0"
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"

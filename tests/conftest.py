@@ -1,0 +1,105 @@
+"""Real parts only: a nats-server from the wheel on a free loopback port, chDB, SQLite and
+(when COSTOBS_TEST_POSTGRES_URL is set, as in CI) PostgreSQL. Each test gets its own org, so
+tests share one chDB engine (one per process) without seeing each other's data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from costobs_server.metadata.db import MetadataDB
+from costobs_server.nats_server import NatsServer, free_port
+from costobs_server.serve import Stack
+from costobs_server.settings import load_settings
+from costobs_server.store import EventStore
+from tests.helpers import Running, new_org
+
+POSTGRES_URL = os.environ.get("COSTOBS_TEST_POSTGRES_URL")
+CLICKHOUSE_URL = os.environ.get("COSTOBS_TEST_CLICKHOUSE_URL")
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("costobs-data")
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path_factory.mktemp("nats"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def store(data_dir: Path) -> Iterator[EventStore]:
+    """The session's chDB engine (chDB allows one data path per process)."""
+    s = EventStore.open_chdb(data_dir / "clickhouse")
+    s.migrate()
+    yield s
+    s.close()
+
+
+def _postgres_schema_url(base: str) -> tuple[str, Callable[[], None]]:
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+
+    def drop() -> None:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'metadata.sqlite3'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("COSTOBS_TEST_POSTGRES_URL is not set (CI provisions PostgreSQL)")
+    url, drop = _postgres_schema_url(POSTGRES_URL)
+    yield url
+    drop()
+
+
+@pytest.fixture
+def metadata(tmp_path: Path) -> MetadataDB:
+    db = MetadataDB.connect(f"sqlite:///{tmp_path / 'metadata.sqlite3'}")
+    db.migrate()
+    db.seed_dev()
+    return db
+
+
+@pytest.fixture
+async def running(
+    nats_server: NatsServer, data_dir: Path, store: EventStore, tmp_path: Path
+) -> AsyncIterator[Running]:
+    """Ingest + writer in this process against the session's nats-server and chDB."""
+    settings = load_settings(
+        data_dir=data_dir,
+        nats_url=nats_server.url,
+        port=free_port(),
+        metadata_url=f"sqlite:///{tmp_path / 'metadata.sqlite3'}",
+        writer_flush_ms=100,
+        key_cache_seconds=0.5,
+    )
+    stack = Stack(settings, frozenset({"ingest", "writer"}))
+    await stack.start()
+    assert stack.services is not None
+    org = new_org(stack.services.db)
+    url = f"http://127.0.0.1:{settings.port}"
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        yield Running(stack, url, client, org)
+    await stack.stop()

@@ -1,0 +1,94 @@
+"""Wire schema v1: what is accepted, what is refused and how the refusal reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from costobs_server.wire import json_schema, validate_event
+from tests.helpers import event
+
+SCHEMA_FILE = Path(__file__).parents[1] / "sdk" / "wire-schema.v1.json"
+
+
+def test_a_full_event_validates_and_keeps_its_values() -> None:
+    raw = event(
+        usage={
+            "input_tokens": 10,
+            "cached_input_tokens": 5,
+            "cache_write_1h_tokens": 3,
+            "output_tokens": 7,
+            "reasoning_tokens": 4,
+            "audio_seconds": "12.5",
+        },
+        service_tier="flex",
+        batch=True,
+        status="error",
+        error_type="RateLimitError",
+        streaming=True,
+        time_to_first_token_ms=40,
+        provider_cost_usd="0.000001",
+        team="payments",
+        prompt_key="summary",
+        prompt_version="v3",
+    )
+    checked = validate_event(raw)
+    assert checked["usage"]["reasoning_tokens"] == 4
+    assert checked["usage"]["audio_seconds"] == "12.5"
+    assert checked["timestamp"].isoformat() == "2026-11-20T10:00:00+00:00"
+    assert checked["provider_cost_usd"] == "0.000001"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"prompt": "hello"}, "prompt: unknown field"),
+        ({"response": {"text": "x"}}, "response: unknown field"),
+        ({"usage": {"input_tokens": 1, "completion": "text"}}, "usage.completion: unknown field"),
+        ({"timestamp": "2026-11-20T10:00:00"}, "timestamp: Input should have timezone info"),
+        ({"cost_usd": 0.25}, "cost_usd: Input should be a valid string"),
+        ({"cost_usd": "-1"}, "cost_usd: String should match pattern"),
+        ({"cost_usd": "1e-5"}, "cost_usd: String should match pattern"),
+        ({"provider": "Open AI"}, "provider: String should match pattern"),
+        ({"usage": {"output_tokens": 3, "reasoning_tokens": 4}}, "cannot exceed it"),
+        ({"usage": {"input_tokens": -1}}, "usage.input_tokens: Input should be greater than"),
+        ({"tags": {"has space": "x"}}, "tags.has space.[key]: String should match pattern"),
+        ({"status": "weird"}, "status: Input should be 'ok', 'error' or 'cancelled'"),
+    ],
+)
+def test_bad_events_are_refused_naming_the_field(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        validate_event(event(**change))
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("field", ["request_id", "timestamp", "provider", "model"])
+def test_required_fields(field: str) -> None:
+    raw = event()
+    del raw[field]
+    with pytest.raises(ValueError, match=f"{field}: required field is missing"):
+        validate_event(raw)
+
+
+def test_too_many_tags_are_refused() -> None:
+    with pytest.raises(ValueError, match="tags"):
+        validate_event(event(tags={f"k{i}": "v" for i in range(33)}))
+
+
+def test_published_json_schema_is_current() -> None:
+    published = json.loads(SCHEMA_FILE.read_text())
+    assert published == json.loads(json.dumps(json_schema())), (
+        "sdk/wire-schema.v1.json is stale: run `make schema`"
+    )
+
+
+def test_published_schema_agrees_with_the_server() -> None:
+    schema = json.loads(SCHEMA_FILE.read_text())
+    good = {"batch_id": "b", "events": [event()]}
+    jsonschema.validate(good, schema)
+    for bad in (event(prompt="x"), event(cost_usd=0.1)):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"batch_id": "b", "events": [bad]}, schema)
