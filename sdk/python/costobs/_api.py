@@ -1,0 +1,145 @@
+"""configure / record / flush / shutdown / stats."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from costobs import _config
+from costobs._context import EMPTY as _EMPTY
+from costobs._context import FIELDS, effective, make_meta
+from costobs._event import Call
+from costobs._guard import report
+from costobs._stats import Stats
+from costobs._usage._common import clean, dec
+
+USAGE_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "cache_write_30m_tokens",
+    "cache_write_12h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "audio_input_tokens",
+    "audio_output_tokens",
+    "image_input_tokens",
+    "image_output_tokens",
+    "images",
+    "image_size",
+    "image_quality",
+    "audio_seconds",
+    "characters",
+    "web_search_requests",
+    "tool_requests",
+    "requests",
+)
+_USAGE_SET = frozenset(USAGE_FIELDS)
+_FIELD_SET = frozenset(FIELDS)
+
+
+def configure(
+    ingest_url: str | None = None,
+    api_key: str | None = None,
+    *,
+    enabled: bool | None = None,
+    environment: str | None = None,
+    service: str | None = None,
+    max_batch_events: int | None = None,
+    max_batch_bytes: int | None = None,
+    flush_interval: float | None = None,
+    max_queue_events: int | None = None,
+    max_buffer_bytes: int | None = None,
+    max_retries: int | None = None,
+    backoff_base: float | None = None,
+    backoff_max: float | None = None,
+    request_timeout: float | None = None,
+    shutdown_timeout: float | None = None,
+    gzip: bool | None = None,
+    model_aliases: Mapping[str, str] | None = None,
+    provider_hosts: Mapping[str, str] | None = None,
+    on_internal_error: Callable[[BaseException], None] | None = None,
+) -> None:
+    """Set the SDK up. Each argument left out falls back to ``COSTOBS_<NAME>``, then the default.
+
+    Raises :class:`costobs.ConfigError` naming the argument or variable with a bad value.
+    """
+    values = {k: v for k, v in locals().items() if v is not None}
+    _config.set_current(_config.resolve(**values))
+
+
+def record(
+    provider: str,
+    model: str,
+    operation: str = "chat",
+    *,
+    status: str = "ok",
+    error_type: str | None = None,
+    latency_ms: int = 0,
+    streaming: bool = False,
+    service_tier: str | None = None,
+    batch: bool = False,
+    region: str | None = None,
+    provider_cost_usd: Decimal | str | int | None = None,
+    provider_request_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> None:
+    """Record a call made without an adapter; priced locally, shipped in the background.
+
+    Usage is given by its normalised field names (``input_tokens=…``, ``characters=…``,
+    ``audio_seconds=…``); the nine metadata fields and ``tags`` are per-call metadata
+    layered over the active request scope; any other keyword is a tag.
+    """
+    try:
+        if not _config.current().enabled:
+            return
+        usage = {k: v for k, v in fields.items() if k in _USAGE_SET}
+        meta_values = {k: v for k, v in fields.items() if k not in _USAGE_SET}
+        call = Call(provider, model, operation, effective(_config_defaults(), make_meta(meta_values, tags)))
+        call.usage = clean(usage)
+        call.status = status if status in ("ok", "error", "cancelled") else "error"
+        call.error_type = error_type
+        call.latency_ms = max(0, int(latency_ms))
+        call.streaming = streaming
+        call.service_tier = service_tier
+        call.batch = batch
+        call.region = region
+        call.provider_cost = dec(provider_cost_usd)
+        call.provider_request_id = provider_request_id
+        call.done = True
+        from costobs import _shipper
+
+        _shipper.submit(call)
+    except Exception as exc:
+        report(exc)
+
+
+def _config_defaults() -> Any:
+    settings = _config.current()
+    if settings.environment or settings.service:
+        return make_meta({"environment": settings.environment, "service": settings.service})
+    return _EMPTY
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Send what is queued; True when everything was delivered (or given up on) in time."""
+    from costobs import _shipper
+
+    return _shipper.flush(timeout)
+
+
+def shutdown(timeout: float | None = None) -> bool:
+    """Stop intake, drain for at most ``timeout`` seconds, stop the thread; count what is left."""
+    from costobs import _shipper
+
+    return _shipper.shutdown(timeout)
+
+
+def stats() -> Stats:
+    """The SDK's counters: sent, retried, dropped by reason, queued, internal errors."""
+    from costobs import _shipper
+
+    return _shipper.stats()

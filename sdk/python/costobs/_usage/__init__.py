@@ -1,0 +1,1 @@
+"""Pure usage extraction: provider response shapes → normalised wire usage. No I/O here."""

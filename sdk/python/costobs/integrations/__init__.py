@@ -1,0 +1,1 @@
+"""Provider adapters: each patches one seam of one provider package (imported lazily)."""

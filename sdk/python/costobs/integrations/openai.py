@@ -1,0 +1,290 @@
+"""OpenAI ``OpenAI``/``AsyncOpenAI`` (and OpenAI-compatible base URLs, Azure).
+
+Seam: the resource methods on the client instance (``client.chat.completions.create``, …),
+patched on that instance only. ``.stream()`` helpers call the patched ``create``; per-call
+metadata given to them is carried into that call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from costobs import _config
+from costobs._context import Meta, effective, pop_call_meta
+from costobs._event import Call
+from costobs._observe import State, complete, observe_stainless_stream, patch, unset
+from costobs._usage import openai as usage
+from costobs._usage._common import g
+from costobs.integrations._helpers import STATE_ATTR, bind_manager, model_text
+
+MIN_VERSION = (1, 66)
+_KEEP_MODEL = object()
+
+
+def _provider(client: Any) -> str:
+    if isinstance(client, openai.AzureOpenAI | openai.AsyncAzureOpenAI):
+        return "azure"
+    url = client.base_url
+    extra = dict(_config.current().provider_hosts)
+    return usage.provider_for_host(str(url.host), url.port, extra)
+
+
+class _ChatObserver:
+    """Chat/legacy completion chunks: latest usage (incl. Groq's ``x_groq``), hide the injected one."""
+
+    __slots__ = ("hide", "keep_model", "provider", "usage")
+
+    def __init__(self, provider: str, hide: bool, keep_model: bool) -> None:
+        self.provider = provider
+        self.hide = hide
+        self.keep_model = keep_model
+        self.usage: Any = None
+
+    def on_item(self, call: Call, chunk: Any) -> bool:
+        chunk_usage = getattr(chunk, "usage", None)
+        if chunk_usage is None:
+            x_groq = g(chunk, "x_groq")
+            chunk_usage = g(x_groq, "usage")
+        model = getattr(chunk, "model", None)
+        if model and not self.keep_model:
+            call.model = model
+        tier = getattr(chunk, "service_tier", None)
+        if tier:
+            call.service_tier = tier
+        if chunk_usage is not None:
+            self.usage = chunk_usage
+            return self.hide and not getattr(chunk, "choices", None)
+        return False
+
+    def on_end(self, call: Call) -> None:
+        if self.usage is not None:
+            call.usage, call.provider_cost = usage.chat_usage(self.usage, self.provider)
+
+
+class _ResponsesObserver:
+    """Responses streaming: usage arrives on the final event's ``response``."""
+
+    __slots__ = ("final",)
+
+    def __init__(self) -> None:
+        self.final: Any = None
+
+    def on_item(self, call: Call, event: Any) -> bool:
+        kind = getattr(event, "type", "")
+        response = getattr(event, "response", None)
+        if response is not None and getattr(response, "model", None):
+            call.model = response.model
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            self.final = event
+        elif kind == "error":
+            call.error_type = str(getattr(event, "code", None) or "error")
+            self.final = self.final or event
+        return False
+
+    def on_end(self, call: Call) -> None:
+        if self.final is None:
+            return
+        kind = getattr(self.final, "type", "")
+        response = getattr(self.final, "response", None)
+        if response is not None:
+            _fill_response(call, response)
+        if kind in ("response.failed", "error"):
+            call.status = "error"
+            err = g(g(response, "error"), "code")
+            call.error_type = str(err or call.error_type or "response.failed")
+
+
+class _LastUsageObserver:
+    """Image and transcription streams: the final event carries ``usage``."""
+
+    __slots__ = ("kind", "usage")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.usage: Any = None
+
+    def on_item(self, call: Call, event: Any) -> bool:
+        if getattr(event, "usage", None) is not None:
+            self.usage = event
+        return False
+
+    def on_end(self, call: Call) -> None:
+        if self.usage is None:
+            return
+        if self.kind == "image":
+            call.usage = usage.image_usage(self.usage)
+        else:
+            call.usage = usage.transcription_usage(self.usage.usage)
+
+
+def _fill_response(call: Call, response: Any) -> None:
+    if getattr(response, "model", None):
+        call.model = response.model
+    call.usage = usage.responses_usage(getattr(response, "usage", None), getattr(response, "tool_usage", None))
+    call.service_tier = getattr(response, "service_tier", None) or call.service_tier
+    call.provider_request_id = getattr(response, "id", None)
+
+
+class _Adapter:
+    __slots__ = ("is_async", "kind", "operation")
+
+    def __init__(self, kind: str, operation: str, is_async: bool) -> None:
+        self.kind = kind
+        self.operation = operation
+        self.is_async = is_async
+
+    def start(self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None) -> Call:
+        provider: str = state.info["provider"]
+        model = model_text(kwargs.get("model"))
+        keep_model = False
+        if provider == "azure":
+            # The model argument is a deployment name: configured aliases win over the
+            # model the response reports.
+            model = model or state.info.get("deployment") or ""
+            aliases = _config.current().model_aliases
+            keep_model = model in aliases
+            model = aliases.get(model, model)
+        elif not model and self.kind == "image":
+            model = "dall-e-2"
+        call = Call(provider, model, self.operation, effective(state.defaults, meta))
+        tier = kwargs.get("service_tier")
+        if not unset(tier) and tier != "auto":
+            call.service_tier = str(tier)
+        if kwargs.get("stream") is True and self.kind in ("chat", "completion"):
+            hide = False
+            if unset(kwargs.get("stream_options")) and provider in usage.INCLUDE_USAGE_PROVIDERS:
+                kwargs["stream_options"] = {"include_usage": True}
+                hide = True
+            call.extra = _ChatObserver(provider, hide, keep_model)
+        elif self.kind == "speech":
+            call.usage = usage.speech_usage(kwargs.get("input"))
+        elif self.kind == "image":
+            call.extra = (model_text(kwargs.get("size")) or None, model_text(kwargs.get("quality")) or None)
+        elif keep_model:
+            call.extra = _KEEP_MODEL
+        return call
+
+    def finish(self, state: State, call: Call, result: Any) -> None:
+        if isinstance(result, openai.Stream | openai.AsyncStream):
+            observer: Any
+            if isinstance(call.extra, _ChatObserver):
+                observer, call.extra = call.extra, None
+            elif self.kind == "responses":
+                observer = _ResponsesObserver()
+            else:
+                observer = _LastUsageObserver(self.kind)
+            observe_stainless_stream(result, call, observer, self.is_async)
+            return
+        self.fill(state, call, result)
+        complete(call)
+
+    def fill(self, state: State, call: Call, result: Any) -> None:
+        kind = self.kind
+        if kind in ("chat", "completion"):
+            if getattr(result, "model", None) and call.extra is not _KEEP_MODEL:
+                call.model = result.model
+            call.extra = None
+            call.usage, call.provider_cost = usage.chat_usage(getattr(result, "usage", None), call.provider)
+            call.service_tier = getattr(result, "service_tier", None) or call.service_tier
+            call.provider_request_id = getattr(result, "id", None)
+        elif kind == "responses":
+            _fill_response(call, result)
+        elif kind == "embedding":
+            if getattr(result, "model", None):
+                call.model = result.model
+            call.usage = usage.embedding_usage(getattr(result, "usage", None))
+        elif kind == "image":
+            size, quality = call.extra or (None, None)
+            call.extra = None
+            call.usage = usage.image_usage(result, size, quality)
+        elif kind == "transcription":
+            call.usage = usage.transcription_usage(getattr(result, "usage", None))
+
+
+class _StreamHelper:
+    """``.stream()`` helpers: strip per-call metadata and carry it into their ``create``."""
+
+    def __init__(self, original: Any) -> None:
+        self.original = original
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        meta = pop_call_meta(kwargs) if kwargs else None
+        manager = self.original(*args, **kwargs)
+        try:
+            bind_manager(manager, meta)
+        except Exception as exc:  # pragma: no cover - defensive
+            from costobs._guard import report
+
+            report(exc)
+        return manager
+
+
+# resource path, method, adapter kind, operation
+_METHODS: tuple[tuple[str, str, str, str], ...] = (
+    ("chat.completions", "create", "chat", "chat"),
+    ("chat.completions", "parse", "chat", "chat"),
+    ("beta.chat.completions", "parse", "chat", "chat"),
+    ("completions", "create", "completion", "completion"),
+    ("responses", "create", "responses", "responses"),
+    ("responses", "parse", "responses", "responses"),
+    ("embeddings", "create", "embedding", "embedding"),
+    ("images", "generate", "image", "image"),
+    ("images", "edit", "image", "image"),
+    ("images", "create_variation", "image", "image"),
+    ("audio.transcriptions", "create", "transcription", "audio_transcription"),
+    ("audio.translations", "create", "transcription", "audio_translation"),
+    ("audio.speech", "create", "speech", "audio_speech"),
+)
+_HELPERS = (("chat.completions", "stream"), ("beta.chat.completions", "stream"), ("responses", "stream"))
+
+
+def _resource(client: Any, path: str) -> Any:
+    obj = client
+    for part in path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except Exception:
+            return None
+    return obj
+
+
+def instrument(client: Any, defaults: Meta) -> Any:
+    state: State | None = getattr(client, STATE_ATTR, None)
+    if state is not None:
+        state.defaults = state.defaults.over(defaults)
+        return client
+    state = State(defaults)
+    state.info["provider"] = _provider(client)
+    state.info["deployment"] = getattr(client, "_azure_deployment", None)
+    is_async = isinstance(client, openai.AsyncOpenAI)
+    for path, method, kind, operation in _METHODS:
+        resource = _resource(client, path)
+        if resource is not None and hasattr(resource, method):
+            patch(resource, method, _Adapter(kind, operation, is_async), state, is_async)
+    for path, method in _HELPERS:
+        resource = _resource(client, path)
+        original = getattr(resource, method, None) if resource is not None else None
+        if original is not None and not isinstance(original, _StreamHelper):
+            setattr(resource, method, _StreamHelper(original))
+    _patch_copy(client, state)
+    setattr(client, STATE_ATTR, state)
+    return client
+
+
+def _patch_copy(client: Any, state: State) -> None:
+    original = client.copy
+
+    def copy(*args: Any, **kwargs: Any) -> Any:
+        new = original(*args, **kwargs)
+        try:
+            instrument(new, state.defaults)
+        except Exception as exc:  # pragma: no cover - defensive
+            from costobs._guard import report
+
+            report(exc)
+        return new
+
+    client.copy = copy
+    client.with_options = copy
