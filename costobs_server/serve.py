@@ -111,7 +111,7 @@ class Stack:
             self.writer = Writer(
                 nc,
                 store,
-                Pricer(),
+                Pricer(overrides=db.price_overrides),
                 batch_size=s.writer_batch_size,
                 flush_ms=s.writer_flush_ms,
                 max_deliveries=s.writer_max_deliveries,

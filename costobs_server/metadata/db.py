@@ -8,13 +8,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from costobs_server.metadata.models import ApiKey, Org
+from costobs_server.metadata.models import ApiKey, Org, PriceOverride
 
 DEFAULT_ORG = "default"
 DEV_KEY = "costobs_dev_secret_key"
@@ -142,6 +143,49 @@ class MetadataDB:
                 select(ApiKey).where(ApiKey.org_id == org_id).order_by(ApiKey.created_at)
             )
             return [_info(r) for r in rows]
+
+    def add_price_override(self, org_id: str, spec: dict[str, Any], note: str = "") -> str:
+        """Store an override after checking the pricing engine accepts it."""
+        from costobs.pricing import load_price_table
+
+        load_price_table().with_overrides([spec])  # raises PricingError naming the problem
+        override_id = uuid.uuid4().hex[:16]
+        with self.session() as s, s.begin():
+            if s.get(Org, org_id) is None:
+                raise ValueError(f"no org {org_id!r}")
+            s.add(
+                PriceOverride(
+                    id=override_id, org_id=org_id, spec=spec, note=note, created_at=_now()
+                )
+            )
+        return override_id
+
+    def price_overrides(self, org_id: str) -> list[dict[str, Any]]:
+        """The org's override specs, oldest first (later ones win)."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(PriceOverride)
+                .where(PriceOverride.org_id == org_id)
+                .order_by(PriceOverride.created_at, PriceOverride.id)
+            )
+            return [dict(r.spec) for r in rows]
+
+    def list_price_overrides(self, org_id: str) -> list[tuple[str, dict[str, Any], str]]:
+        with self.session() as s:
+            rows = s.scalars(
+                select(PriceOverride)
+                .where(PriceOverride.org_id == org_id)
+                .order_by(PriceOverride.created_at, PriceOverride.id)
+            )
+            return [(r.id, dict(r.spec), r.note) for r in rows]
+
+    def remove_price_override(self, org_id: str, override_id: str) -> bool:
+        with self.session() as s, s.begin():
+            row = s.get(PriceOverride, override_id)
+            if row is None or row.org_id != org_id:
+                return False
+            s.delete(row)
+            return True
 
     def lookup(self, secret: str) -> KeyInfo | None:
         """The live key with this secret, or None (unknown or revoked)."""
