@@ -110,8 +110,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     try:
         table = _table(args)
         result = table.explain(
-            args.provider, args.model, _parse_at(args.at), service_tier=args.service_tier,
-            batch=args.batch, region=args.region,
+            args.provider,
+            args.model,
+            _parse_at(args.at),
+            service_tier=args.service_tier,
+            batch=args.batch,
+            region=args.region,
         )
     except PricingError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -132,8 +136,13 @@ def cmd_quote(args: argparse.Namespace) -> int:
     try:
         table = _table(args)
         quote = table.quote(
-            provider=args.provider, model=args.model, usage=usage, at=_parse_at(args.at),
-            service_tier=args.service_tier, batch=args.batch, region=args.region,
+            provider=args.provider,
+            model=args.model,
+            usage=usage,
+            at=_parse_at(args.at),
+            service_tier=args.service_tier,
+            batch=args.batch,
+            region=args.region,
         )
     except PricingError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -149,7 +158,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub.required = True
 
     validate = sub.add_parser("validate", help="check a price table against its JSON Schema")
-    validate.add_argument("file", nargs="?", help="YAML or JSON table (default: pricing/prices.yaml)")
+    validate.add_argument(
+        "file", nargs="?", help="YAML or JSON table (default: pricing/prices.yaml)"
+    )
     validate.set_defaults(func=cmd_validate)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -157,8 +168,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         p.add_argument("--model", required=True)
         p.add_argument("--at", help="ISO timestamp the rates must be in force at (default: now)")
         p.add_argument("--service-tier", dest="service_tier", help="batch, flex, priority, …")
-        p.add_argument("--batch", action="store_true", help="a Batch API call (50%% on most providers)")
-        p.add_argument("--region", help="region key: Bedrock/Vertex region, Azure 'global'/'datazone'…")
+        p.add_argument(
+            "--batch", action="store_true", help="a Batch API call (50%% on most providers)"
+        )
+        p.add_argument(
+            "--region", help="region key: Bedrock/Vertex region, Azure 'global'/'datazone'…"
+        )
         p.add_argument("--file", help="price table to use (default: pricing/prices.yaml)")
 
     explain = sub.add_parser("explain", help="which entry a model matches, and why, and its rates")

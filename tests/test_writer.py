@@ -1,0 +1,157 @@
+"""The writer: pure re-pricing of messages, dead-lettering, retrying a failing insert, and
+applying an org's price overrides."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+
+import nats
+from consumers.pricer import Pricer
+from consumers.processor import PoisonMessage, rows_from_message, without_duplicates
+from consumers.writer import Writer
+from costobs_server.nats_server import NatsServer
+from costobs_server.settings import load_settings
+from costobs_server.store import EventStore
+from costobs_server.store.columns import EVENT_COLUMNS
+from costobs_server.streams import DLQ_STREAM, DLQ_SUBJECT, ensure_streams, events_subject
+from costobs_server.wire import validate_event
+from tests.helpers import Running, event, eventually
+
+COL = {name: i for i, name in enumerate(EVENT_COLUMNS)}
+
+
+def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
+    checked = [validate_event(e) for e in events]
+    return orjson.dumps(
+        {"org_id": org, "received_at": "2026-11-20T10:00:01.000+00:00", "events": checked}
+    )
+
+
+def test_message_becomes_rows_with_the_writers_exact_cost() -> None:
+    e = event(
+        0,
+        usage={"input_tokens": 1000, "cached_input_tokens": 2000, "output_tokens": 500},
+        cost_usd="9.99",
+        tags={"pr": "7"},
+    )
+    rows = rows_from_message(envelope("acme", [e]), 42, Pricer())
+    (row,) = rows
+    v = row.values
+    # gpt-4o: input $2.50/M, cached input $1.25/M, output $10/M
+    assert v[COL["cost_usd"]] == Decimal("0.0025") + Decimal("0.0025") + Decimal("0.005")
+    assert v[COL["sdk_cost_usd"]] == Decimal("9.99")  # the SDK's estimate is kept beside it
+    assert v[COL["unpriced"]] is False
+    assert v[COL["tags"]] == {"pr": "7"}
+    assert v[COL["timestamp"]] == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    assert v[COL["stream_seq"]] == 42
+    assert v[COL["team"]] == ""  # absent optional text is ''
+
+
+def test_unknown_model_is_kept_at_zero_and_flagged() -> None:
+    (row,) = rows_from_message(envelope("acme", [event(model="my-finetune-xyz")]), 1, Pricer())
+    assert row.values[COL["cost_usd"]] == Decimal(0)
+    assert row.unpriced is True
+
+
+@pytest.mark.parametrize("payload", [b"not json", b'{"org_id": "a"}', b'{"events": []}'])
+def test_malformed_messages_are_poison(payload: bytes) -> None:
+    with pytest.raises(PoisonMessage):
+        rows_from_message(payload, 1, Pricer())
+
+
+def test_duplicates_inside_a_flush_and_already_stored_are_dropped() -> None:
+    a, b = event(0), event(1)
+    rows = rows_from_message(envelope("o", [a, b, a]), 1, Pricer())
+    kept = without_duplicates(rows, {("o", b["request_id"])})
+    assert [r.request_id for r in kept] == [a["request_id"]]
+
+
+async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
+    nats_server: NatsServer, store: EventStore
+) -> None:
+    settings = load_settings(nats_url=nats_server.url, writer_ack_wait_s=60)
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    org = f"p{uuid.uuid4().hex[:8]}"
+    ack = await js.publish(events_subject(org), b'{"org_id": "broken"')
+    writer = Writer(nc, store, Pricer(), flush_ms=50, max_deliveries=2)
+    task = asyncio.create_task(writer.run())
+    dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
+    try:
+        while True:  # the DLQ may hold earlier tests' messages: find this one
+            msg = await dlq.next_msg(timeout=30)
+            if msg.headers and msg.headers.get("CostObs-Stream-Seq") == str(ack.seq):
+                break
+        assert msg.data == b'{"org_id": "broken"'
+        assert "not an ingest envelope" in msg.headers["CostObs-Reason"]
+        assert msg.headers["CostObs-Deliveries"] == "2"
+        assert msg.headers["CostObs-Subject"] == events_subject(org)
+    finally:
+        writer.stop()
+        await task
+        await nc.close()
+
+
+class FlakyStore:
+    """The real store, with its first inserts failing as when ClickHouse is unreachable."""
+
+    def __init__(self, store: EventStore, failures: int) -> None:
+        self.store, self.failures, self.calls = store, failures, 0
+
+    def existing_events(self, keys: Any) -> set[tuple[str, str]]:
+        return self.store.existing_events(keys)
+
+    def insert_events(self, cols: Sequence[Sequence[Any]]) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConnectionError("ClickHouse is down")
+        self.store.insert_events(cols)
+
+
+async def test_failing_insert_is_retried_without_loss_or_dead_letter(
+    nats_server: NatsServer, store: EventStore
+) -> None:
+    settings = load_settings(nats_url=nats_server.url)
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    org = f"f{uuid.uuid4().hex[:8]}"
+    flaky = FlakyStore(store, failures=2)
+    writer = Writer(nc, flaky, Pricer(), flush_ms=50)  # type: ignore[arg-type]
+    await js.publish(events_subject(org), envelope(org, [event(0), event(1)]))
+    task = asyncio.create_task(writer.run())
+
+    def stored() -> bool:
+        rows = store.query("SELECT count() FROM events WHERE org_id={o:String}", {"o": org})
+        return bool(rows[0][0] == 2)
+
+    try:
+        await eventually(stored, within=30)
+        assert flaky.calls >= 3
+        assert writer.stats.dead_lettered == 0
+    finally:
+        writer.stop()
+        await task
+        await nc.close()
+
+
+async def test_org_discount_override_is_applied_by_the_writer(running: Running) -> None:
+    org = running.org
+    org.db.add_price_override(org.id, {"kind": "discount", "multiplier": "0.8"})
+    r = await running.post([event(0, usage={"input_tokens": 1_000_000, "output_tokens": 0})])
+    assert r.status_code == 202
+
+    async def priced() -> bool:
+        return (await running.summary("2026-11-20", "2026-11-20"))["requests"] == 1
+
+    await eventually(priced)
+    assert (await running.summary("2026-11-20", "2026-11-20"))["cost_usd"] == "2"  # 2.5 × 0.8
