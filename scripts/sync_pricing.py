@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))  # costobs_server from this checkout
 sys.path.insert(0, str(ROOT / "sdk" / "python"))
 
 from costobs.pricing import PricingError  # noqa: E402
+
 from costobs_server.cli_pricing import validate_file  # noqa: E402
 
 SOURCE = ROOT / "pricing" / "prices.yaml"
@@ -32,7 +33,10 @@ def render(data: object) -> str:
 def targets() -> list[tuple[Path, str]]:
     data, _ = validate_file(SOURCE)
     table = render(data)
-    out = [(PYTHON_DATA / "prices.json", table), (PYTHON_DATA / "prices.schema.json", SCHEMA.read_text())]
+    out = [
+        (PYTHON_DATA / "prices.json", table),
+        (PYTHON_DATA / "prices.schema.json", SCHEMA.read_text()),
+    ]
     out += [(d / "prices.json", table) for d in OPTIONAL_TARGETS if d.is_dir()]
     return out
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from costobs._errors import CostObsError
 
-class PricingError(ValueError):
+
+class PricingError(CostObsError, ValueError):
     """A price table that does not validate, or a quote request that cannot be priced.
 
     ``entry`` and ``field`` name where a table problem is (``None`` when it is not tied

@@ -31,8 +31,15 @@ _STANDARD_TIERS = frozenset({"", "default", "standard", "auto", "on_demand", "on
 _SCALE18 = 18
 
 
+_ATTO_PER_USD = 10**_SCALE18
+
+
 def _from_atto(value: int) -> Decimal:
-    return Decimal(value).scaleb(-_SCALE18, CTX)
+    """1e-18 USD units -> Decimal, without trailing zeros or exponent notation."""
+    whole, frac = divmod(value, _ATTO_PER_USD)
+    if not frac:
+        return Decimal(whole)
+    return Decimal(value).scaleb(-_SCALE18, CTX).normalize(CTX)
 
 
 class Quote:
@@ -565,7 +572,8 @@ class PriceTable:
                 )
             else:
                 raise PricingError(
-                    f"override #{i}: unknown kind {kind!r} (expected 'discount', 'entry' or 'alias')"
+                    f"override #{i}: unknown kind {kind!r} "
+                    "(expected 'discount', 'entry' or 'alias')"
                 )
         return PriceTable(
             self._compiled,
