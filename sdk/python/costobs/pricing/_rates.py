@@ -38,6 +38,8 @@ class Dim:
     divisor: int
     atto: int | None
     """Exact price of one unit in 1e-18 USD when that is an integer (the fast path)."""
+    split: bool = False
+    """Output with a distinct reasoning rate: charge output_tokens - reasoning_tokens."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class Discount:
 @dataclass(frozen=True, slots=True)
 class RateSet:
     dims: tuple[Dim, ...]
+    by_field: Mapping[str, Dim]
     images: Mapping[str, Decimal] | None
     images_atto: Mapping[str, int | None] | None
     split_reasoning: bool
@@ -157,7 +160,7 @@ def resolve(
         rate = CTX.multiply(rate, all_mult)
         exact_unit = unit in (1, 1_000, 1_000_000)
         atto = _atto(CTX.divide(rate, unit)) if exact_unit else None
-        dims.append(Dim(key, field, rate, unit, atto))
+        dims.append(Dim(key, field, rate, unit, atto, key == "output" and "reasoning" in rates))
     images_atto: dict[str, int | None] | None = None
     if images is not None:
         images = {k: CTX.multiply(v, all_mult) for k, v in images.items()}
@@ -167,6 +170,7 @@ def resolve(
         fields.add(IMAGES_KEY)
     return RateSet(
         dims=tuple(dims),
+        by_field={d.field: d for d in dims},
         images=images,
         images_atto=images_atto,
         split_reasoning="reasoning" in rates,

@@ -59,13 +59,12 @@ class Quote:
 
     def __init__(
         self,
-        *,
         cost_usd: Decimal,
         entry: str | None,
         version: str,
         provider: str,
         model: str,
-        parts: tuple[tuple[str, int], ...] = (),
+        parts: Sequence[tuple[str, int]] = (),
         rates: RateSet | None = None,
         unrated: tuple[str, ...] = (),
     ) -> None:
@@ -173,6 +172,12 @@ def parse_usage(usage: Mapping[str, object]) -> tuple[dict[str, Any], str | None
     values: dict[str, Any] = {}
     size = quality = None
     for key, value in usage.items():
+        if type(value) is int and key in COUNT_FIELDS:  # the common case, kept cheap
+            if value:
+                if value < 0 or value > MAX_COUNT:
+                    raise PricingError(f"usage field {key!r} out of range 0..1e12: {value}")
+                values[key] = value
+            continue
         if value is None or value == 0:
             if key not in USAGE_FIELDS:
                 raise PricingError(f"unknown usage field {key!r}")
@@ -314,13 +319,15 @@ class PriceTable:
         values, size, quality = parse_usage(usage)
         if at is not None and at.tzinfo is None:
             raise PricingError("'at' must be timezone-aware (e.g. datetime.now(UTC))")
-        match = self.match(provider, model)
+        by_model = self._match_cache.get(provider)
+        match = by_model.get(model) if by_model is not None else None
+        if match is None:
+            match = self.match(provider, model)
         entry = match.entry
         if entry is None:
-            return Quote(
-                cost_usd=ZERO, entry=None, version=self.version, provider=provider, model=model
-            )
-        period = self._period(entry, at)
+            return Quote(ZERO, None, self.version, provider, model)
+        periods = entry.periods
+        period = periods[0] if len(periods) == 1 else self._period(entry, at)
         tier_name = "batch" if batch else (service_tier.lower() if service_tier else None)
         if tier_name in _STANDARD_TIERS:
             tier_name = None
@@ -328,8 +335,9 @@ class PriceTable:
         long_context = False
         if lc is not None:
             prompt = 0
-            for name in PROMPT_FIELDS:
-                prompt += values.get(name, 0)
+            for name, qty in values.items():
+                if name in PROMPT_FIELDS:
+                    prompt += qty
             long_context = prompt > lc.above
         region_key = match.geo or (region.lower() if region else None)
         if region_key is None:
@@ -353,16 +361,21 @@ class PriceTable:
             self._rate_cache[key] = rates
         parts: list[tuple[str, int]] = []
         total = 0
-        for dim in rates.dims:
-            qty = values.get(dim.field)
-            if not qty:
+        by_field = rates.by_field
+        unrated: list[str] | None = None
+        for field, qty in values.items():
+            dim = by_field.get(field)
+            if dim is None:
+                if field not in rates.fields:
+                    unrated = [*(unrated or ()), field]
                 continue
-            if dim.key == "output" and rates.split_reasoning:
+            if dim.split:
                 qty -= values.get("reasoning_tokens", 0)
                 if not qty:
                     continue
-            if dim.atto is not None and type(qty) is int:
-                amount = qty * dim.atto
+            atto = dim.atto
+            if atto is not None and type(qty) is int:
+                amount = qty * atto
             else:
                 exact = CTX.multiply(qty, dim.rate)
                 if dim.divisor != 1:
@@ -381,18 +394,15 @@ class PriceTable:
                 amount = images * atto
             parts.append((IMAGES_KEY, amount))
             total += amount
-        unrated: tuple[str, ...] = ()
-        if not rates.fields.issuperset(values):
-            unrated = tuple(sorted(set(values) - rates.fields))
         return Quote(
-            cost_usd=_from_atto(total),
-            entry=entry.id,
-            version=self.version,
-            provider=provider,
-            model=model,
-            parts=tuple(parts),
-            rates=rates,
-            unrated=unrated,
+            _from_atto(total),
+            entry.id,
+            self.version,
+            provider,
+            model,
+            parts,
+            rates,
+            tuple(sorted(unrated)) if unrated else (),
         )
 
     # -- explain -------------------------------------------------------------------
