@@ -78,10 +78,17 @@ def chat_usage(usage: Any, provider: str = "openai") -> tuple[dict[str, Any], De
         cost = dec(g(usage, "cost"))
 
     write_field = "cache_write_30m_tokens" if provider in ("openai", "azure") else "cache_write_5m_tokens"
+    writes = {"cache_write_5m_tokens": 0, "cache_write_30m_tokens": 0, "cache_write_1h_tokens": 0, "cache_write_12h_tokens": 0}
+    # TTL breakdown when the gateway reports one (litellm: cache_creation_token_details)
+    ttl = g(ptd, "cache_creation_token_details") or g(usage, "cache_creation")
+    for ttl_name in ("5m", "30m", "1h", "12h"):
+        writes[f"cache_write_{ttl_name}_tokens"] = n(ttl, f"ephemeral_{ttl_name}_input_tokens")
+    writes[write_field] += max(0, cache_write - sum(writes.values()))
     normalised = {
         "input_tokens": max(0, prompt - cached - cache_write - audio_in - image_in),
         "cached_input_tokens": cached,
-        write_field: cache_write,
+        **writes,
+        "web_search_requests": n(ptd, "web_search_requests") or n(g(usage, "server_tool_use"), "web_search_requests"),
         "output_tokens": output,
         "reasoning_tokens": reasoning,
         "audio_input_tokens": audio_in,
