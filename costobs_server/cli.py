@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alerting.cli import register as register_alerts
+from billing.cli import register as register_billing
 from costobs_server.cli_pricing import register as register_pricing
 from costobs_server.errors import CostObsError
 from costobs_server.settings import Settings, load_settings
@@ -27,7 +29,7 @@ def _up(args: argparse.Namespace) -> int:
     from costobs_server.serve import run
 
     settings = _settings(args)
-    roles = frozenset({"ingest", "writer"})
+    roles = frozenset({"ingest", "writer", "alertd", "billsyncd"})
     asyncio.run(run(settings, roles, with_dashboard=not args.no_dashboard))
     return 0
 
@@ -140,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=_role("writer")
     )
     with_common(
+        sub.add_parser("alertd", help="server mode: the alert evaluator (health on :8081)")
+    ).set_defaults(func=_role("alertd"))
+    with_common(
+        sub.add_parser("billsyncd", help="server mode: provider billing sync (opt-in, :8082)")
+    ).set_defaults(func=_role("billsyncd"))
+    with_common(
         sub.add_parser("migrate", help="apply metadata and ClickHouse migrations")
     ).set_defaults(func=_migrate)
 
@@ -181,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo_data)
 
     register_pricing(sub)
+    register_alerts(sub)
+    register_billing(sub)
     return parser
 
 

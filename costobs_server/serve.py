@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from nats.aio.client import Client as NATS
@@ -87,6 +88,9 @@ class Stack:
     nats_server: NatsServer | None = None
     writer: Writer | None = None
     bills_writer: BillsWriter | None = None
+    workers: list[Any] = field(default_factory=list)
+    """alertd / billsyncd: each has ``run()``, ``stop()`` and ``health()``."""
+    role_http: list[_Server] = field(default_factory=list)
     http: _Server | None = None
     dashboard: subprocess.Popen[bytes] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -115,6 +119,7 @@ class Stack:
                 batch_size=s.writer_batch_size,
                 flush_ms=s.writer_flush_ms,
                 max_deliveries=s.writer_max_deliveries,
+                staging_table=f"events_staging_{s.writer_id}",
             )
             self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
             self.bills_writer = BillsWriter(nc, store)
@@ -135,8 +140,42 @@ class Stack:
                     self.tasks[-1].result()  # raises why it could not start
                     raise RuntimeError("HTTP server stopped during start-up")
                 await asyncio.sleep(0.02)
+        await self._start_workers(db)
         if with_dashboard:
             self.dashboard = start_dashboard(s)
+
+    async def _start_workers(self, db: MetadataDB) -> None:
+        """alertd and billsyncd; each serves /healthz and /metrics on its own port (0 = none)."""
+        s, services = self.settings, self.services
+        assert services is not None
+        if "alertd" in self.roles:
+            from alerting.worker import AlertD
+
+            alertd = AlertD(
+                services,
+                Pricer(overrides=db.price_overrides),
+                reconcile_s=s.alert_reconcile_s,
+                refresh_s=s.alert_rule_refresh_s,
+            )
+            await self._start_worker("alertd", alertd, s.alertd_port)
+        if "billsyncd" in self.roles:
+            from billing.sync import BillSync
+
+            await self._start_worker("billsyncd", BillSync(s, services.nc), s.billsyncd_port)
+
+    async def _start_worker(self, name: str, worker: Any, port: int) -> None:
+        from alerting.http import health_app
+
+        self.workers.append(worker)
+        self.tasks.append(asyncio.create_task(worker.run(), name=name))
+        if port:
+            app = health_app(f"CostObs {name}", worker.health)
+            config = uvicorn.Config(
+                app, host=self.settings.host, port=port, log_level="warning", lifespan="off"
+            )
+            server = _Server(config)
+            self.role_http.append(server)
+            self.tasks.append(asyncio.create_task(server.serve(), name=f"{name}-http"))
 
     async def _watch_nats(self) -> None:
         """Restart the embedded nats-server if it dies; clients reconnect by themselves."""
@@ -163,6 +202,13 @@ class Stack:
                 ("read API", f"{base}/v1/usage/summary  (OpenAPI: {base}/openapi.json)"),
                 ("health", f"{base}/healthz  metrics: {base}/metrics"),
             ]
+        if "alertd" in self.roles:
+            where = f"http://{s.host}:{s.alertd_port}/healthz" if s.alertd_port else "no port"
+            lines.append(("alertd", where))
+        if "billsyncd" in self.roles:
+            idle = "" if s.billing_openai_admin_key or s.billing_anthropic_admin_key else " (idle)"
+            port = f"http://{s.host}:{s.billsyncd_port}/healthz" if s.billsyncd_port else "no port"
+            lines.append(("billsyncd", port + idle))
         lines.append(
             ("NATS JetStream", self.nats_url + ("  (embedded)" if self.nats_server else ""))
         )
@@ -186,6 +232,10 @@ class Stack:
             self.writer.stop()
         if self.bills_writer is not None:
             self.bills_writer.stop()
+        for worker in self.workers:
+            worker.stop()
+        for server in self.role_http:
+            server.should_exit = True
         if self.tasks:
             done, pending = await asyncio.wait(self.tasks, timeout=SHUTDOWN_TIMEOUT_S)
             for task in pending:

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from costobs_server.errors import ConfigError
@@ -67,6 +67,41 @@ class Settings(BaseSettings):
     writer_max_deliveries: int = Field(
         5, ge=1, description="deliveries before a message goes to the dead-letter subject"
     )
+
+    # alertd (alerting/)
+    alertd_port: int = Field(8081, ge=0, le=65535, description="alertd health port; 0 = none")
+    alert_reconcile_s: float = Field(
+        60.0, gt=0, description="how often alertd re-reads its counters from ClickHouse"
+    )
+    alert_rule_refresh_s: float = Field(
+        5.0, gt=0, description="how often alertd picks up created, changed or deleted rules"
+    )
+    alert_delivery_attempts: int = Field(
+        5, ge=1, le=20, description="attempts per alert and target before it counts as failed"
+    )
+    alert_retry_base_s: float = Field(
+        1.0, ge=0, description="first retry delay of a failed delivery; doubles each attempt"
+    )
+    alert_delivery_timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per attempt")
+
+    # billsyncd (billing/): makes outbound calls only when a provider admin key is set
+    billsyncd_port: int = Field(8082, ge=0, le=65535, description="billsyncd health port; 0 = none")
+    billing_openai_admin_key: SecretStr | None = Field(
+        None, description="OpenAI admin key (sk-admin-…); unset = OpenAI bills are not synced"
+    )
+    billing_anthropic_admin_key: SecretStr | None = Field(
+        None, description="Anthropic admin key (sk-ant-admin…); unset = not synced"
+    )
+    billing_openai_base_url: str = Field("https://api.openai.com", description="OpenAI API base")
+    billing_anthropic_base_url: str = Field(
+        "https://api.anthropic.com", description="Anthropic API base"
+    )
+    billing_org: str = Field("default", description="the org synced provider bills belong to")
+    billing_lookback_days: int = Field(
+        7, ge=1, le=180, description="days re-synced each run (providers revise recent days)"
+    )
+    billing_interval_s: float = Field(3600.0, gt=0, description="seconds between sync runs")
+    billing_timeout_s: float = Field(30.0, gt=0, description="HTTP timeout per provider call")
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from alerting.api import router as alerts_api
 from costobs_server import metrics
 from costobs_server.runtime import Services
 from costobs_server.wire import (
@@ -160,6 +161,8 @@ def create_app(services: Services) -> FastAPI:
             services.store.usage_summary, key.org_id, from_, to
         )
         return summary
+
+    app.include_router(alerts_api)
 
     original_openapi = app.openapi
 

@@ -1,0 +1,353 @@
+"""Alert rules: their validated specification and their exact semantics. Pure, no I/O.
+
+Kinds (the period is a day or a month in the rule's time zone):
+
+- ``daily_threshold {"threshold_usd"}``: fires when today's spend > threshold (equal does not).
+- ``spike {"factor", "baseline": "rolling_7d" | "yesterday"}``: fires when today's spend >
+  factor × baseline, where the baseline is yesterday's spend or the mean daily spend of the seven
+  days before today (days without spend count as 0). A zero baseline never fires: there is no
+  history to spike from (``daily_threshold`` covers absolute limits).
+- ``monthly_budget {"budget_usd"}``: fires when month-to-date spend > budget.
+- ``projected_monthly_budget {"budget_usd"}``: fires when the month-end forecast > budget. The
+  forecast is linear: month-to-date × days in month / days elapsed, with at least one day
+  elapsed (so the first hours of a month do not extrapolate a few cents into a fortune).
+
+Firing: a (rule, group) fires the first time it is breached in a period; while it stays
+breached it fires again only once ``cooldown_minutes`` have passed since its last fire in that
+period. A new period starts fresh.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Kind = Literal["daily_threshold", "spike", "monthly_budget", "projected_monthly_budget"]
+KINDS: tuple[str, ...] = ("daily_threshold", "spike", "monthly_budget", "projected_monthly_budget")
+
+DIMENSIONS: dict[str, str] = {
+    "provider": "provider",
+    "model": "model",
+    "feature": "feature",
+    "team": "team",
+    "customer": "customer_id",
+    "user": "user_id",
+    "environment": "environment",
+}
+"""Scope and group_by names → the event field / ClickHouse column they read."""
+
+_TAG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+DEFAULT_COOLDOWN_MINUTES = 1440
+ZERO = Decimal(0)
+
+
+def _money(value: Any, name: str) -> Decimal:
+    if isinstance(value, float):
+        raise ValueError(f"{name} must be a decimal string or an integer, not a float")
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise ValueError(f"{name} must be a decimal number")
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        raise ValueError(f"{name}: {value!r} is not a decimal number") from None
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"{name} must be a finite number ≥ 0")
+    return number
+
+
+def _text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+Values = str | list[str]
+
+
+class Scope(BaseModel):
+    """Which spend a rule watches; each field narrows it (a list means any of)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Values | None = None
+    model: Values | None = None
+    feature: Values | None = None
+    team: Values | None = None
+    customer: Values | None = None
+    user: Values | None = None
+    environment: Values | None = None
+    tags: dict[str, Values] = Field(default_factory=dict)
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_keys(cls, tags: dict[str, Values]) -> dict[str, Values]:
+        for key in tags:
+            if not _TAG_KEY.match(key):
+                raise ValueError(f"tag key {key!r} is not a valid tag name")
+        return tags
+
+
+class RuleSpec(BaseModel):
+    """What a client sends to create or replace a rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    kind: Kind
+    config: dict[str, Any]
+    scope: Scope = Field(default_factory=Scope)
+    group_by: str | None = None
+    timezone: str | None = None
+    cooldown_minutes: Annotated[int, Field(ge=1, le=60 * 24 * 31)] = DEFAULT_COOLDOWN_MINUTES
+    enabled: bool = True
+    target_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: str | None) -> str | None:
+        if value is None or value in DIMENSIONS:
+            return value
+        if value.startswith("tag:") and _TAG_KEY.match(value[4:]):
+            return value
+        raise ValueError(f"group_by must be one of {sorted(DIMENSIONS)} or 'tag:<key>'")
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _config(self) -> RuleSpec:
+        self.config = normalise_config(self.kind, self.config)
+        return self
+
+
+def normalise_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The kind's config with money as exact decimal strings; ``ValueError`` naming the key."""
+    if kind == "daily_threshold":
+        expected = {"threshold_usd"}
+    elif kind == "spike":
+        expected = {"factor", "baseline"}
+    else:
+        expected = {"budget_usd"}
+    unknown = set(config) - expected
+    if unknown:
+        raise ValueError(f"{kind} config has unknown key(s) {sorted(unknown)}")
+    if kind == "spike":
+        baseline = config.get("baseline", "rolling_7d")
+        if baseline not in ("rolling_7d", "yesterday"):
+            raise ValueError("spike baseline must be 'rolling_7d' or 'yesterday'")
+        if "factor" not in config:
+            raise ValueError("spike config needs 'factor'")
+        factor = _money(config["factor"], "factor")
+        if factor <= 0:
+            raise ValueError("factor must be > 0")
+        return {"factor": _text(factor), "baseline": baseline}
+    (key,) = expected
+    if key not in config:
+        raise ValueError(f"{kind} config needs {key!r}")
+    return {key: _text(_money(config[key], key))}
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule ready to evaluate (what alertd holds in memory)."""
+
+    id: str
+    org_id: str
+    name: str
+    kind: str
+    config: Mapping[str, Any]
+    tz: ZoneInfo
+    scope: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """event field → allowed values."""
+    tags: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    group_by: str | None = None
+    """An event field (``customer_id``…) or ``tag:<key>``; None = one group for the rule."""
+    cooldown: timedelta = timedelta(minutes=DEFAULT_COOLDOWN_MINUTES)
+    target_ids: tuple[str, ...] = ()
+    scope_raw: Mapping[str, Any] = field(default_factory=dict)
+    group_by_raw: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        id: str,
+        org_id: str,
+        name: str,
+        kind: str,
+        config: Mapping[str, Any],
+        scope: Mapping[str, Any],
+        group_by: str | None,
+        timezone: str,
+        cooldown_minutes: int,
+        target_ids: tuple[str, ...] | list[str] = (),
+    ) -> Rule:
+        parsed = Scope.model_validate(scope)
+
+        def as_set(v: Values) -> frozenset[str]:
+            return frozenset([v] if isinstance(v, str) else v)
+
+        fields = {
+            DIMENSIONS[name]: as_set(value)
+            for name, value in parsed.model_dump(exclude={"tags"}).items()
+            if value is not None
+        }
+        tags = {k: as_set(v) for k, v in parsed.tags.items()}
+        group = None
+        if group_by:
+            group = group_by if group_by.startswith("tag:") else DIMENSIONS[group_by]
+        return cls(
+            id=id,
+            org_id=org_id,
+            name=name,
+            kind=kind,
+            config=normalise_config(kind, config),
+            tz=zone(timezone),
+            scope=fields,
+            tags=tags,
+            group_by=group,
+            cooldown=timedelta(minutes=cooldown_minutes),
+            target_ids=tuple(target_ids),
+            scope_raw=parsed.model_dump(exclude_none=True, exclude_defaults=True),
+            group_by_raw=group_by,
+        )
+
+    # -- matching events -------------------------------------------------------------
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        for name, allowed in self.scope.items():
+            if (event.get(name) or "") not in allowed:
+                return False
+        if self.tags:
+            tags = event.get("tags") or {}
+            for key, allowed in self.tags.items():
+                if tags.get(key, "") not in allowed:
+                    return False
+        return True
+
+    def group_of(self, event: Mapping[str, Any]) -> str | None:
+        """The group an in-scope event counts towards; None = it counts towards none
+        (a grouped rule skips events without a value for its dimension)."""
+        if self.group_by is None:
+            return ""
+        if self.group_by.startswith("tag:"):
+            value = (event.get("tags") or {}).get(self.group_by[4:], "")
+        else:
+            value = event.get(self.group_by) or ""
+        return value or None
+
+    # -- time -------------------------------------------------------------------------
+
+    def local_day(self, at: datetime) -> date:
+        return at.astimezone(self.tz).date()
+
+    def window(self, now: datetime) -> tuple[date, date]:
+        """The local days (first, last inclusive) this rule needs counted at ``now``."""
+        today = self.local_day(now)
+        first = min(today.replace(day=1), today - timedelta(days=7))
+        return first, today
+
+    def utc_start(self, day: date) -> datetime:
+        """The instant local ``day`` begins, in UTC."""
+        return datetime.combine(day, time(0), self.tz).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Breach:
+    group: str
+    period: str
+    observed: Decimal
+    threshold: Decimal
+    details: dict[str, str]
+
+
+def evaluate(
+    rule: Rule, days: Mapping[date, Decimal], now: datetime, group: str = ""
+) -> Breach | None:
+    """Whether ``group`` breaches ``rule`` at ``now``, from its spend per local day."""
+    today = rule.local_day(now)
+    spent_today = days.get(today, ZERO)
+    if rule.kind == "daily_threshold":
+        limit = Decimal(rule.config["threshold_usd"])
+        if spent_today > limit:
+            return Breach(group, today.isoformat(), spent_today, limit, {"day": today.isoformat()})
+        return None
+    if rule.kind == "spike":
+        factor = Decimal(rule.config["factor"])
+        if rule.config["baseline"] == "yesterday":
+            baseline = days.get(today - timedelta(days=1), ZERO)
+        else:
+            week = sum((days.get(today - timedelta(days=n), ZERO) for n in range(1, 8)), ZERO)
+            baseline = week / 7
+        if baseline <= 0:
+            return None
+        limit = factor * baseline
+        if spent_today > limit:
+            details = {
+                "day": today.isoformat(),
+                "baseline_usd": _text(baseline),
+                "baseline": rule.config["baseline"],
+                "factor": rule.config["factor"],
+            }
+            return Breach(group, today.isoformat(), spent_today, limit, details)
+        return None
+    month_start = today.replace(day=1)
+    month_to_date = sum((v for d, v in days.items() if month_start <= d <= today), ZERO)
+    budget = Decimal(rule.config["budget_usd"])
+    period = month_start.strftime("%Y-%m")
+    if rule.kind == "monthly_budget":
+        if month_to_date > budget:
+            return Breach(group, period, month_to_date, budget, {"month": period})
+        return None
+    in_month = calendar.monthrange(today.year, today.month)[1]
+    elapsed_s = int((now - rule.utc_start(month_start)).total_seconds())
+    elapsed_days = max(Decimal(elapsed_s) / 86400, Decimal(1))
+    forecast = month_to_date * in_month / elapsed_days
+    if forecast > budget:
+        details = {
+            "month": period,
+            "month_to_date_usd": _text(month_to_date),
+            "days_elapsed": _text(elapsed_days.quantize(Decimal("0.0001"))),
+            "days_in_month": str(in_month),
+        }
+        return Breach(group, period, forecast.quantize(Decimal("0.000001")), budget, details)
+    return None
+
+
+@dataclass(frozen=True)
+class LastFire:
+    seq: int
+    fired_at: datetime
+
+
+def next_seq(last: LastFire | None, now: datetime, cooldown: timedelta) -> int | None:
+    """The claim number of a fire now, or None while the cooldown holds.
+
+    ``last`` is the latest fire of the same (rule, group) in the same period."""
+    if last is None:
+        return 0
+    if now - last.fired_at >= cooldown:
+        return last.seq + 1
+    return None
+
+
+def money_text(value: Decimal) -> str:
+    return _text(value)
