@@ -4,11 +4,13 @@ insert, and only then acknowledge.
 Delivery guarantee, and where it comes from:
 - A message is acked only after the ClickHouse insert holding its events returned. A crash
   before the ack means JetStream redelivers it after ``ack_wait``.
-- Before every insert the writer asks ClickHouse which (org, timestamp, request_id) of the
-  flush are stored already, and drops those (plus repeats inside the flush). A redelivery
-  after a crash between insert and ack, an event re-sent in another batch, or a restart
-  therefore never stores an event twice, and the rollups (materialized views fed by the
-  insert) count it once.
+- Each flush goes through a staging table: ClickHouse drops the (org, request_id) already in
+  ``events`` before one INSERT … SELECT copies the rest (repeats inside the flush are dropped
+  before that). A redelivery after a crash between insert and ack, an event re-sent in
+  another batch, or a restart therefore never stores an event twice, and the rollups
+  (materialized views fed by that insert) count it once. A crash *during* that one insert
+  statement could leave a rollup without rows its events table has; ClickHouse offers no
+  atomic multi-table insert on MergeTree, so that window (milliseconds) is the known gap.
 - A message that cannot be processed (not an envelope, an event the pricing engine rejects)
   is negatively acked; after ``COSTOBS_WRITER_MAX_DELIVERIES`` deliveries it goes to
   ``costobs.dlq.events`` with the reason, and is acked so it stops blocking nothing.
@@ -27,16 +29,28 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
-from consumers.processor import PoisonMessage, Price, Row, columns, rows_from_message
-from consumers.processor import without_duplicates as drop_duplicates
+from consumers.processor import (
+    PoisonMessage,
+    Price,
+    Row,
+    json_block,
+    rows_from_message,
+    split_duplicates,
+)
 from costobs_server import metrics
 from costobs_server.store import EventStore
-from costobs_server.streams import DLQ_SUBJECT, EVENTS_STREAM, WRITER_DURABLE
+from costobs_server.streams import (
+    DLQ_SUBJECT,
+    EVENT_COUNT_HEADER,
+    EVENTS_STREAM,
+    WRITER_DURABLE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +75,10 @@ class Writer:
         store: EventStore,
         price: Price,
         *,
-        batch_size: int = 5000,
-        flush_ms: int = 500,
+        batch_size: int = 20000,
+        flush_ms: int = 1000,
         max_deliveries: int = 5,
+        staging_table: str = "events_staging",
     ) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
@@ -72,6 +87,7 @@ class Writer:
         self.batch_size = batch_size
         self.flush_s = flush_ms / 1000
         self.max_deliveries = max_deliveries
+        self.staging_table = staging_table
         self.stats = WriterStats()
         self._stop = asyncio.Event()
 
@@ -80,6 +96,7 @@ class Writer:
         self._stop.set()
 
     async def run(self) -> None:
+        await asyncio.to_thread(self.store.prepare_staging, self.staging_table)
         sub = await self.js.pull_subscribe_bind(WRITER_DURABLE, stream=EVENTS_STREAM)
         try:
             while not self._stop.is_set():
@@ -106,62 +123,93 @@ class Writer:
                 deadline = time.monotonic() + self.flush_s  # idle: nothing to flush yet
                 continue
             messages.extend(got)
-            # one ingest chunk holds up to a full batch; count messages × a typical size
-            events += sum(max(1, len(m.data) // 400) for m in got)
+            events += sum(_event_count(m) for m in got)
             if events >= self.batch_size:
                 break
         return messages
 
     async def flush(self, messages: list[Msg]) -> None:
         started = time.perf_counter()
-        rows: list[Row] = []
-        good: list[Msg] = []
-        for msg in messages:
-            try:
-                rows.extend(rows_from_message(msg.data, msg.metadata.sequence.stream, self.price))
-                good.append(msg)
-            except PoisonMessage as exc:
-                await self._reject(msg, str(exc))
-            except Exception as exc:  # a bug in pricing must not stop the stream either
-                log.exception("processing message %s failed", msg.metadata.sequence.stream)
-                await self._reject(msg, f"processing failed: {exc!r}")
-        kept = await self._insert(rows, good)
-        if FAILPOINT == "writer_after_insert" and kept:
+        parsed = await asyncio.to_thread(self._parse, messages)
+        good: list[tuple[Msg, list[Row]]] = []
+        for msg, outcome in zip(messages, parsed, strict=True):
+            if isinstance(outcome, str):
+                await self._reject(msg, outcome)
+            else:
+                good.append((msg, outcome))
+        inserted, duplicates, unpriced = await self._insert(good)
+        if FAILPOINT == "writer_after_insert" and inserted:
             os.kill(os.getpid(), signal.SIGKILL)
-        for msg in good:
+        for msg, _ in good:
             await msg.ack()
-        self.stats.inserted += len(kept)
-        self.stats.duplicates += len(rows) - len(kept)
+        self.stats.inserted += inserted
+        self.stats.duplicates += duplicates
         self.stats.flushes += 1
         self.stats.last_flush = time.time()
-        metrics.WRITER_INSERTED.inc(len(kept))
-        metrics.WRITER_DUPLICATES.inc(len(rows) - len(kept))
-        metrics.WRITER_UNPRICED.inc(sum(1 for r in kept if r.unpriced))
+        metrics.WRITER_INSERTED.inc(inserted)
+        metrics.WRITER_DUPLICATES.inc(duplicates)
+        metrics.WRITER_UNPRICED.inc(unpriced)
         metrics.WRITER_FLUSH_SECONDS.observe(time.perf_counter() - started)
 
-    async def _insert(self, rows: list[Row], pending: list[Msg]) -> list[Row]:
-        """Deduplicate and insert, retrying until ClickHouse takes it."""
+    def _parse(self, messages: list[Msg]) -> list[list[Row] | str]:
+        """Rows per message, or the reason it cannot be processed (off the event loop)."""
+        out: list[list[Row] | str] = []
+        for msg in messages:
+            try:
+                out.append(rows_from_message(msg.data, msg.metadata.sequence.stream, self.price))
+            except PoisonMessage as exc:
+                out.append(str(exc))
+            except Exception as exc:  # a bug in pricing must not stop the stream either
+                log.exception("processing message %s failed", msg.metadata.sequence.stream)
+                out.append(f"processing failed: {exc!r}")
+        return out
+
+    async def _insert(self, good: list[tuple[Msg, list[Row]]]) -> tuple[int, int, int]:
+        """Insert the flush; returns (inserted, duplicates, unpriced).
+
+        ClickHouse unreachable: retry with backoff, keeping the messages in progress (never
+        towards the dead-letter limit). ClickHouse refusing the data: insert message by
+        message, so only the message it refuses is rejected.
+        """
+        rows = [row for _, message_rows in good for row in message_rows]
         delay = 0.5
         while True:
             try:
                 return await asyncio.to_thread(self._insert_sync, rows)
-            except Exception as exc:
+            except (OperationalError, OSError) as exc:
                 metrics.WRITER_INSERT_ERRORS.inc()
                 log.warning(
                     "insert of %d events failed (%r); retrying in %.1fs", len(rows), exc, delay
                 )
-                for msg in pending:  # keep them ours while ClickHouse is away
+                for msg, _ in good:
                     await msg.in_progress()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+            except DatabaseError as exc:
+                if len(good) == 1:
+                    raise PoisonMessage(f"ClickHouse refused the rows: {exc}") from exc
+                log.warning("ClickHouse refused a flush (%s); inserting message by message", exc)
+                return await self._insert_one_by_one(good)
 
-    def _insert_sync(self, rows: list[Row]) -> list[Row]:
-        if not rows:
-            return rows
-        stored = self.store.existing_events((r.org_id, r.timestamp, r.request_id) for r in rows)
-        kept = drop_duplicates(rows, stored)
-        self.store.insert_events(columns(kept))
-        return kept
+    async def _insert_one_by_one(self, good: list[tuple[Msg, list[Row]]]) -> tuple[int, int, int]:
+        totals = [0, 0, 0]
+        for entry in list(good):
+            try:
+                counts = await self._insert([entry])
+            except PoisonMessage as exc:
+                good.remove(entry)  # not acked with the others: rejected instead
+                await self._reject(entry[0], str(exc))
+                continue
+            totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        return totals[0], totals[1], totals[2]
+
+    def _insert_sync(self, rows: list[Row]) -> tuple[int, int, int]:
+        kept, repeats = split_duplicates(rows)
+        if not kept:
+            return 0, repeats, 0
+        already = self.store.write_events(json_block(kept), self.staging_table)
+        unpriced = sum(1 for r in kept if r.unpriced)
+        return len(kept) - already, repeats + already, unpriced
 
     async def _reject(self, msg: Msg, reason: str) -> None:
         deliveries = msg.metadata.num_delivered
@@ -192,3 +240,9 @@ class Writer:
         log.error(
             "message %s moved to %s after %d deliveries: %s", seq, DLQ_SUBJECT, deliveries, reason
         )
+
+
+def _event_count(msg: Msg) -> int:
+    """Events in a message, from the header ingest sets (estimated for older messages)."""
+    header = (msg.headers or {}).get(EVENT_COUNT_HEADER)
+    return int(header) if header and header.isdigit() else max(1, len(msg.data) // 400)

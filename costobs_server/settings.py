@@ -59,10 +59,17 @@ class Settings(BaseSettings):
         2.0, ge=0, description="how long a looked-up API key is trusted (revocation delay)"
     )
 
-    writer_batch_size: int = Field(5000, ge=1, description="events per ClickHouse insert")
-    writer_flush_ms: int = Field(500, ge=10, description="longest wait before a partial flush")
+    writer_batch_size: int = Field(
+        20000, ge=1, description="events per ClickHouse insert (fewer, larger parts)"
+    )
+    writer_flush_ms: int = Field(1000, ge=10, description="longest wait before a partial flush")
     writer_ack_wait_s: float = Field(
         60.0, gt=0, description="unacked messages are redelivered after this many seconds"
+    )
+    writer_id: str = Field(
+        "embedded",
+        pattern=r"^[a-z][a-z0-9_]{0,40}$",
+        description="names this writer's staging table; unique per writer process",
     )
     writer_max_deliveries: int = Field(
         5, ge=1, description="deliveries before a message goes to the dead-letter subject"

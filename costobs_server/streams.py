@@ -42,6 +42,7 @@ def bills_subject(org_id: str) -> str:
 
 
 DLQ_SUBJECT = "costobs.dlq.events"
+EVENT_COUNT_HEADER = "CostObs-Events"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBuffer
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError
 
-from costobs_server.streams import bills_subject, events_subject
+from costobs_server.streams import EVENT_COUNT_HEADER, bills_subject, events_subject
 
 PUBLISH_TIMEOUT_S = 5.0
 
@@ -90,9 +90,12 @@ class Publisher:
                         subject,
                         payload,
                         timeout=PUBLISH_TIMEOUT_S,
-                        headers={"Nats-Msg-Id": f"{org_id}:{batch_id}:{i}"},
+                        headers={
+                            "Nats-Msg-Id": f"{org_id}:{batch_id}:{i}",
+                            EVENT_COUNT_HEADER: str(count),
+                        },
                     )
-                    for i, (payload, _) in enumerate(chunks)
+                    for i, (payload, count) in enumerate(chunks)
                 ),
                 return_exceptions=True,
             )

@@ -49,6 +49,8 @@ class UpProcess:
                 **os.environ,
                 "COSTOBS_WRITER_FLUSH_MS": "100",
                 "COSTOBS_WRITER_ACK_WAIT_S": "3",
+                "COSTOBS_ALERTD_PORT": str(free_port()),
+                "COSTOBS_BILLSYNCD_PORT": str(free_port()),
                 **(env or {}),
             },
         )

@@ -3,71 +3,37 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
-from consumers.processor import Row, columns
+import orjson
+
 from costobs_server.store import EventStore, load_migrations
-from costobs_server.store.columns import EVENT_COLUMNS
 
 
-def _rows(org: str, n: int, cost: str = "0.000000000000000001") -> list[Row]:
-    rows = []
-    for i in range(n):
-        ts = datetime(2026, 11, 20, i % 24, 30, tzinfo=UTC)
-        values = {name: None for name in EVENT_COLUMNS}
-        values.update(
-            org_id=org,
-            request_id=uuid.uuid4().hex,
-            timestamp=ts,
-            received_at=ts,
-            provider="openai",
-            model="gpt-4o" if i % 2 else "gpt-4o-mini",
-            operation="chat",
-            tags={"pr": str(i % 3), "region": "eu"},
-            image_size="",
-            image_quality="",
-            audio_seconds=Decimal(0),
-            service_tier="",
-            batch=False,
-            region="",
-            status="ok",
-            error_type="",
-            latency_ms=100 + i,
-            streaming=False,
-            cost_usd=Decimal(cost),
-            unpriced=False,
-            price_entry="",
-            pricing_version="t",
-            sdk_pricing_version="",
-            provider_request_id="",
-            sdk_language="python",
-            sdk_version="1",
-            stream_seq=i,
-            prompt_key="summary",
-            prompt_version=f"v{i % 2}",
+def _lines(org: str, n: int, cost: str = "0.000000000000000001") -> bytes:
+    """n JSONEachRow events for org, spread over the hours of 2026-11-20."""
+    return b"\n".join(
+        orjson.dumps(
+            {
+                "org_id": org,
+                "request_id": uuid.uuid4().hex,
+                "provider": "openai",
+                "model": "gpt-4o" if i % 2 else "gpt-4o-mini",
+                "status": "ok",
+                "timestamp": f"2026-11-20T{i % 24:02d}:30:00Z",
+                "received_at": "2026-11-20T23:59:00Z",
+                "tags": {"pr": str(i % 3), "region": "eu"},
+                "input_tokens": 1,
+                "output_tokens": 1,
+                "latency_ms": 100 + i,
+                "cost_usd": cost,
+                "prompt_key": "summary",
+                "prompt_version": f"v{i % 2}",
+            }
         )
-        for name in (
-            "customer_id",
-            "user_id",
-            "trace_id",
-            "feature",
-            "team",
-            "service",
-            "environment",
-        ):
-            values[name] = ""
-        for name in EVENT_COLUMNS:
-            if values[name] is None and name not in (
-                "time_to_first_token_ms",
-                "sdk_cost_usd",
-                "provider_cost_usd",
-            ):
-                values[name] = 1
-        rows.append(
-            Row(org, ts, values["request_id"], tuple(values[c] for c in EVENT_COLUMNS), False)
-        )
-    return rows
+        for i in range(n)
+    )
 
 
 def test_migrations_are_numbered_and_applied_once(store: EventStore) -> None:
@@ -88,8 +54,9 @@ def test_migrations_are_numbered_and_applied_once(store: EventStore) -> None:
 
 def test_rollups_agree_with_events_to_the_last_digit(store: EventStore) -> None:
     org = f"s{uuid.uuid4().hex[:10]}"
-    store.insert_events(columns(_rows(org, 48)))
-    store.insert_events(columns(_rows(org, 10, cost="1.000000000000000001")))
+    store.prepare_staging("events_staging_t")
+    store.write_events(_lines(org, 48), "events_staging_t")
+    store.write_events(_lines(org, 10, cost="1.000000000000000001"), "events_staging_t")
     expected = 48 * Decimal("0.000000000000000001") + 10 * Decimal("1.000000000000000001")
     p = {"org": org}
     ((events_cost,),) = store.query("SELECT sum(cost_usd) FROM events WHERE org_id={org:String}", p)
@@ -110,13 +77,41 @@ def test_rollups_agree_with_events_to_the_last_digit(store: EventStore) -> None:
     assert summary["cost_usd"] == "10.000000000000000058"
 
 
-def test_existing_events_finds_stored_keys(store: EventStore) -> None:
+def test_write_events_skips_rows_already_stored(store: EventStore) -> None:
     org = f"s{uuid.uuid4().hex[:10]}"
-    rows = _rows(org, 3)
-    store.insert_events(columns(rows[:2]))
-    found = store.existing_events((r.org_id, r.timestamp, r.request_id) for r in rows)
-    assert found == {(org, rows[0].request_id), (org, rows[1].request_id)}
-    assert store.existing_events([]) == set()
+    store.prepare_staging("events_staging_t")
+
+    def line(request_id: str, cost: str) -> bytes:
+        return orjson.dumps(
+            {
+                "org_id": org,
+                "request_id": request_id,
+                "provider": "openai",
+                "model": "gpt-4o",
+                "timestamp": "2026-11-20T10:00:00Z",
+                "received_at": "2026-11-20T10:00:01Z",
+                "cost_usd": cost,
+            }
+        )
+
+    assert (
+        store.write_events(b"\n".join([line("a", "1.5"), line("b", "2")]), "events_staging_t") == 0
+    )
+    # "a" again (a redelivery or a re-send) with a new "c": only "c" is added
+    assert (
+        store.write_events(b"\n".join([line("a", "1.5"), line("c", "0.25")]), "events_staging_t")
+        == 1
+    )
+    rows = store.query(
+        "SELECT request_id, cost_usd FROM events WHERE org_id={o:String} ORDER BY request_id",
+        {"o": org},
+    )
+    assert rows == [("a", Decimal("1.5")), ("b", Decimal(2)), ("c", Decimal("0.25"))]
+    ((n, cost),) = store.query(
+        "SELECT sum(requests), sum(cost_usd) FROM cost_daily WHERE org_id={o:String}", {"o": org}
+    )
+    assert (n, cost) == (3, Decimal("3.75"))
+    assert store.query("SELECT count() FROM events_staging_t") == [(0,)]
 
 
 def test_billed_daily_accepts_the_documented_sql_and_keeps_sources_apart(

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -15,17 +12,14 @@ import pytest
 
 import nats
 from consumers.pricer import Pricer
-from consumers.processor import PoisonMessage, rows_from_message, without_duplicates
+from consumers.processor import PoisonMessage, rows_from_message, split_duplicates
 from consumers.writer import Writer
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
-from costobs_server.store.columns import EVENT_COLUMNS
 from costobs_server.streams import DLQ_STREAM, DLQ_SUBJECT, ensure_streams, events_subject
 from costobs_server.wire import validate_event
 from tests.helpers import Running, event, eventually
-
-COL = {name: i for i, name in enumerate(EVENT_COLUMNS)}
 
 
 def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
@@ -40,24 +34,28 @@ def test_message_becomes_rows_with_the_writers_exact_cost() -> None:
         0,
         usage={"input_tokens": 1000, "cached_input_tokens": 2000, "output_tokens": 500},
         cost_usd="9.99",
+        pricing_version="sdk-1",
         tags={"pr": "7"},
     )
-    rows = rows_from_message(envelope("acme", [e]), 42, Pricer())
-    (row,) = rows
-    v = row.values
-    # gpt-4o: input $2.50/M, cached input $1.25/M, output $10/M
-    assert v[COL["cost_usd"]] == Decimal("0.0025") + Decimal("0.0025") + Decimal("0.005")
-    assert v[COL["sdk_cost_usd"]] == Decimal("9.99")  # the SDK's estimate is kept beside it
-    assert v[COL["unpriced"]] is False
-    assert v[COL["tags"]] == {"pr": "7"}
-    assert v[COL["timestamp"]] == datetime(2026, 11, 20, 10, tzinfo=UTC)
-    assert v[COL["stream_seq"]] == 42
-    assert v[COL["team"]] == ""  # absent optional text is ''
+    (row,) = rows_from_message(envelope("acme", [e]), 42, Pricer())
+    line = orjson.loads(row.line)
+    # gpt-4o: input $2.50/M, cached input $1.25/M, output $10/M → 0.0025 + 0.0025 + 0.005
+    assert line["cost_usd"] == "0.01"
+    assert line["sdk_cost_usd"] == "9.99"  # the SDK's estimate is kept beside it
+    assert line["sdk_pricing_version"] == "sdk-1"
+    assert line["pricing_version"] == Pricer().table.version
+    assert line["unpriced"] is False
+    assert line["price_entry"]
+    assert line["tags"] == {"pr": "7"}
+    assert (line["input_tokens"], line["cached_input_tokens"]) == (1000, 2000)
+    assert "usage" not in line and "schema_version" not in line
+    assert line["timestamp"] == "2026-11-20T10:00:00+00:00"
+    assert (line["org_id"], line["stream_seq"], line["status"]) == ("acme", 42, "ok")
 
 
 def test_unknown_model_is_kept_at_zero_and_flagged() -> None:
     (row,) = rows_from_message(envelope("acme", [event(model="my-finetune-xyz")]), 1, Pricer())
-    assert row.values[COL["cost_usd"]] == Decimal(0)
+    assert orjson.loads(row.line)["cost_usd"] == "0"
     assert row.unpriced is True
 
 
@@ -67,11 +65,12 @@ def test_malformed_messages_are_poison(payload: bytes) -> None:
         rows_from_message(payload, 1, Pricer())
 
 
-def test_duplicates_inside_a_flush_and_already_stored_are_dropped() -> None:
+def test_repeats_inside_a_flush_are_dropped() -> None:
     a, b = event(0), event(1)
     rows = rows_from_message(envelope("o", [a, b, a]), 1, Pricer())
-    kept = without_duplicates(rows, {("o", b["request_id"])})
-    assert [r.request_id for r in kept] == [a["request_id"]]
+    kept, repeats = split_duplicates(rows)
+    assert [r.request_id for r in kept] == [a["request_id"], b["request_id"]]
+    assert repeats == 1
 
 
 async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
@@ -83,7 +82,9 @@ async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
     await ensure_streams(js, settings)
     org = f"p{uuid.uuid4().hex[:8]}"
     ack = await js.publish(events_subject(org), b'{"org_id": "broken"')
-    writer = Writer(nc, store, Pricer(), flush_ms=50, max_deliveries=2)
+    writer = Writer(
+        nc, store, Pricer(), flush_ms=50, max_deliveries=2, staging_table="events_staging_poison"
+    )
     task = asyncio.create_task(writer.run())
     dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
     try:
@@ -107,14 +108,14 @@ class FlakyStore:
     def __init__(self, store: EventStore, failures: int) -> None:
         self.store, self.failures, self.calls = store, failures, 0
 
-    def existing_events(self, keys: Any) -> set[tuple[str, str]]:
-        return self.store.existing_events(keys)
+    def prepare_staging(self, name: str) -> None:
+        self.store.prepare_staging(name)
 
-    def insert_events(self, cols: Sequence[Sequence[Any]]) -> None:
+    def write_events(self, block: bytes, staging: str) -> int:
         self.calls += 1
         if self.calls <= self.failures:
             raise ConnectionError("ClickHouse is down")
-        self.store.insert_events(cols)
+        return self.store.write_events(block, staging)
 
 
 async def test_failing_insert_is_retried_without_loss_or_dead_letter(
@@ -126,7 +127,7 @@ async def test_failing_insert_is_retried_without_loss_or_dead_letter(
     await ensure_streams(js, settings)
     org = f"f{uuid.uuid4().hex[:8]}"
     flaky = FlakyStore(store, failures=2)
-    writer = Writer(nc, flaky, Pricer(), flush_ms=50)  # type: ignore[arg-type]
+    writer = Writer(nc, flaky, Pricer(), flush_ms=50, staging_table="events_staging_flaky")  # type: ignore[arg-type]
     await js.publish(events_subject(org), envelope(org, [event(0), event(1)]))
     task = asyncio.create_task(writer.run())
 

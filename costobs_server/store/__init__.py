@@ -6,9 +6,9 @@ Both backends run the same SQL and the same numbered migrations; only the connec
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -120,21 +120,45 @@ class EventStore:
             "events", list(columns), column_names=EVENT_COLUMNS, column_oriented=True
         )
 
-    def existing_events(self, keys: Iterable[tuple[str, datetime, str]]) -> set[tuple[str, str]]:
-        """Which of these (org_id, timestamp, request_id) are stored already.
+    def prepare_staging(self, name: str) -> None:
+        """(Re)create the writer's staging table: a Memory copy of ``events``' columns."""
+        _check_identifier(name)
+        self.client.command(f"DROP TABLE IF EXISTS {name}")
+        self.client.command(f"CREATE TABLE {name} AS events ENGINE = Memory")
 
-        The tuple is the table's sort-key prefix, so ClickHouse reads only the granules
-        that could hold them: cheap for live traffic, whose timestamps are close together.
+    def write_events(self, block: bytes, staging: str) -> int:
+        """Insert JSONEachRow ``events`` rows, skipping any (org_id, request_id) stored already.
+
+        The rows land in the staging table first; ClickHouse then finds the ones already in
+        ``events`` (looking only inside the staging rows' orgs and time range, which the sort
+        key makes cheap for live traffic) and copies the rest with one INSERT … SELECT, which
+        feeds every rollup once. Returns how many rows were skipped as already stored.
         """
-        keys = list(keys)
-        if not keys:
-            return set()
-        result = self.client.query(
-            "SELECT org_id, request_id FROM events WHERE (org_id, timestamp, request_id) "
-            "IN {keys:Array(Tuple(String, DateTime64(3, 'UTC'), String))}",
-            parameters={"keys": keys},
+        if not block:
+            return 0
+        _check_identifier(staging)
+        client = self.client
+        client.command(f"TRUNCATE TABLE {staging}")
+        client.raw_insert(
+            staging, insert_block=block, fmt="JSONEachRow", settings=_JSON_INSERT_SETTINGS
         )
-        return {(row[0], row[1]) for row in result.result_rows}
+        stored = client.query(
+            f"SELECT org_id, request_id FROM {staging} WHERE (org_id, request_id) IN ("
+            f"SELECT org_id, request_id FROM events "
+            f"WHERE org_id IN (SELECT DISTINCT org_id FROM {staging}) "
+            f"AND timestamp BETWEEN (SELECT min(timestamp) FROM {staging}) "
+            f"AND (SELECT max(timestamp) FROM {staging}))"
+        ).result_rows
+        if stored:
+            client.command(
+                f"INSERT INTO events SELECT * FROM {staging} "
+                "WHERE (org_id, request_id) NOT IN {stored:Array(Tuple(String, String))}",
+                parameters={"stored": [tuple(r) for r in stored]},
+            )
+        else:
+            client.command(f"INSERT INTO events SELECT * FROM {staging}")
+        client.command(f"TRUNCATE TABLE {staging}")
+        return len(stored)
 
     def insert_billed(self, rows: Sequence[Sequence[Any]]) -> None:
         self.client.insert(
@@ -170,6 +194,18 @@ class EventStore:
         elif self._local is not None and getattr(self._local, "client", None) is not None:
             self._local.client.close()
             self._local.client = None
+
+
+_JSON_INSERT_SETTINGS = {
+    "date_time_input_format": "best_effort",  # RFC 3339 with offsets, as the wire carries
+    "input_format_skip_unknown_fields": 0,  # a field with no column is an error, not lost
+    "async_insert": 0,  # the staging rows must be there when the next statement runs
+}
+
+
+def _check_identifier(name: str) -> None:
+    if not name.replace("_", "").isalnum() or not name[0].isalpha():
+        raise StoreError(f"not a safe table name: {name!r}")
 
 
 def _decimal_str(value: Decimal | None) -> str:
