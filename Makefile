@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test test-fast lint format bench schema sync-pricing demo-data clean
+.PHONY: install up test test-fast lint format bench schema sync-pricing demo-data docs clean
 
 $(STAMP): pyproject.toml sdk/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,6 @@ demo-data: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .costobs .pytest_cache .mypy_cache .ruff_cache
+
+docs: $(STAMP)
+	$(BIN)/python -m costobs_server.config_docs

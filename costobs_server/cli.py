@@ -47,6 +47,23 @@ def _role(role: str) -> Any:
     return handler
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    """Server mode: the Streamlit dashboard alone, reading through COSTOBS_API_URL."""
+    import signal
+
+    from costobs_server.serve import start_dashboard
+
+    process = start_dashboard(_settings(args))
+    if process is None:
+        raise CostObsError("the dashboard is not built (no dashboard/app.py)")
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        return process.wait()
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from costobs_server.serve import open_metadata, open_store
 
@@ -150,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     with_common(
         sub.add_parser("migrate", help="apply metadata and ClickHouse migrations")
     ).set_defaults(func=_migrate)
+    with_common(
+        sub.add_parser("dashboard", help="server mode: the Streamlit dashboard (COSTOBS_API_URL)")
+    ).set_defaults(func=_dashboard)
 
     keys = with_common(sub.add_parser("keys", help="manage API keys"))
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
