@@ -376,3 +376,41 @@ async def test_alertd_health_port(running: Running) -> None:
         assert "costobs_alertd_rules" in metrics.text
     finally:
         await stack.stop()
+
+
+async def test_alerts_cli(running: Running, capsys: pytest.CaptureFixture[str]) -> None:
+    from costobs_server.cli import main as cli
+
+    base = ["alerts", "--url", running.url, "--api-key", running.org.key]
+    with fake_server() as hook:
+        create = [
+            *base,
+            "create",
+            "--name",
+            "Team budget",
+            "--kind",
+            "monthly_budget",
+            "--budget",
+            "1000.50",
+            "--scope",
+            "team=payments,search",
+            "--scope",
+            "tag:env=prod",
+            "--group-by",
+            "customer",
+            "--webhook",
+            hook.url,
+        ]
+        assert await asyncio.to_thread(cli, create) == 0
+        (rule,) = (await api(running, "GET", "/v1/alerts/rules"))["rules"]
+        assert rule["config"] == {"budget_usd": "1000.5"}
+        assert rule["scope"] == {"team": ["payments", "search"], "tags": {"env": "prod"}}
+        assert await asyncio.to_thread(cli, [*base, "list"]) == 0
+        assert await asyncio.to_thread(cli, [*base, "test", rule["id"]]) == 0
+        assert hook.requests[0].json()["type"] == "alert.test"
+        assert await asyncio.to_thread(cli, [*base, "targets", "list"]) == 0
+        assert await asyncio.to_thread(cli, [*base, "delete", rule["id"]]) == 0
+        assert await asyncio.to_thread(cli, [*base, "delete", rule["id"]]) == 2  # gone
+    out = capsys.readouterr()
+    assert "signing secret: whsec_" in out.out and "Team budget" in out.out
+    assert "no alert rule" in out.err
