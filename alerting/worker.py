@@ -107,7 +107,9 @@ class AlertD:
                     messages = []
                 candidates: set[str] = set()
                 for msg in messages:
-                    candidates |= self.count(msg.data, msg.metadata.sequence.stream)
+                    # the subject names the org: skip parsing when it has no rules
+                    if msg.subject.rpartition(".")[2] in self.by_org:
+                        candidates |= self.count(msg.data, msg.metadata.sequence.stream)
                     await msg.ack()
                 if candidates:
                     await self.check(candidates)

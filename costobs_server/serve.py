@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import subprocess
@@ -308,6 +309,11 @@ async def run(
         loop.add_signal_handler(sig, stopping.set)
     try:
         await stack.start(with_dashboard)
+        # Start-up objects are permanent: move them out of the collector's way, and collect
+        # less often, since the hot paths allocate many short-lived, acyclic dicts (~15% of
+        # writer CPU on these machines).
+        gc.freeze()
+        gc.set_threshold(100_000, 50, 100)
         announce(f"CostObs is running ({', '.join(sorted(roles))}; mode {settings.mode}):")
         for name, where in stack.endpoints():
             announce(f"  {name:<15} {where}")
