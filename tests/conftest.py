@@ -103,3 +103,17 @@ async def running(
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         yield Running(stack, url, client, org)
     await stack.stop()
+
+
+@pytest.fixture(params=["chdb", pytest.param("server", marks=pytest.mark.clickhouse_server)])
+def any_store(request: pytest.FixtureRequest, store: EventStore) -> Iterator[EventStore]:
+    """The same tests on chDB and, when COSTOBS_TEST_CLICKHOUSE_URL is set, a server."""
+    if request.param == "chdb":
+        yield store
+        return
+    if not CLICKHOUSE_URL:
+        pytest.skip("COSTOBS_TEST_CLICKHOUSE_URL is not set")
+    server = EventStore.open_server(CLICKHOUSE_URL)
+    server.migrate()
+    yield server
+    server.close()

@@ -36,11 +36,12 @@ def _lines(org: str, n: int, cost: str = "0.000000000000000001") -> bytes:
     )
 
 
-def test_migrations_are_numbered_and_applied_once(store: EventStore) -> None:
+def test_migrations_are_numbered_and_applied_once(any_store: EventStore) -> None:
     versions = [m.version for m in load_migrations()]
     assert versions == sorted(set(versions)) and versions[0] == 1
-    assert store.migrate() == []  # the session fixture applied them; nothing left
-    tables = {r[0] for r in store.query("SHOW TABLES")}
+    any_store.migrate()
+    assert any_store.migrate() == []  # applied already: nothing left
+    tables = {r[0] for r in any_store.query("SHOW TABLES")}
     assert {
         "events",
         "cost_daily",
@@ -52,34 +53,36 @@ def test_migrations_are_numbered_and_applied_once(store: EventStore) -> None:
     } <= tables
 
 
-def test_rollups_agree_with_events_to_the_last_digit(store: EventStore) -> None:
+def test_rollups_agree_with_events_to_the_last_digit(any_store: EventStore) -> None:
     org = f"s{uuid.uuid4().hex[:10]}"
-    store.prepare_staging("events_staging_t")
-    store.write_events(_lines(org, 48), "events_staging_t")
-    store.write_events(_lines(org, 10, cost="1.000000000000000001"), "events_staging_t")
+    any_store.prepare_staging("events_staging_t")
+    any_store.write_events(_lines(org, 48), "events_staging_t")
+    any_store.write_events(_lines(org, 10, cost="1.000000000000000001"), "events_staging_t")
     expected = 48 * Decimal("0.000000000000000001") + 10 * Decimal("1.000000000000000001")
     p = {"org": org}
-    ((events_cost,),) = store.query("SELECT sum(cost_usd) FROM events WHERE org_id={org:String}", p)
+    ((events_cost,),) = any_store.query(
+        "SELECT sum(cost_usd) FROM events WHERE org_id={org:String}", p
+    )
     assert events_cost == expected
     for table in ("cost_daily", "cost_attr_hourly", "prompt_version_daily"):
-        ((cost, n),) = store.query(
+        ((cost, n),) = any_store.query(
             f"SELECT sum(cost_usd), sum(requests) FROM {table} WHERE org_id={{org:String}}", p
         )
         assert (cost, n) == (expected, 58), table
-    by_tag = store.query(
+    by_tag = any_store.query(
         "SELECT tag_value, sum(requests) FROM cost_tag_hourly WHERE org_id={org:String} "
         "AND tag_key='pr' GROUP BY tag_value ORDER BY tag_value",
         p,
     )
     assert by_tag == [("0", 16 + 4), ("1", 16 + 3), ("2", 16 + 3)]
-    summary = store.usage_summary(org, date(2026, 11, 20), date(2026, 11, 20))
+    summary = any_store.usage_summary(org, date(2026, 11, 20), date(2026, 11, 20))
     assert summary["requests"] == 58
     assert summary["cost_usd"] == "10.000000000000000058"
 
 
-def test_write_events_skips_rows_already_stored(store: EventStore) -> None:
+def test_write_events_skips_rows_already_stored(any_store: EventStore) -> None:
     org = f"s{uuid.uuid4().hex[:10]}"
-    store.prepare_staging("events_staging_t")
+    any_store.prepare_staging("events_staging_t")
 
     def line(request_id: str, cost: str) -> bytes:
         return orjson.dumps(
@@ -95,37 +98,40 @@ def test_write_events_skips_rows_already_stored(store: EventStore) -> None:
         )
 
     assert (
-        store.write_events(b"\n".join([line("a", "1.5"), line("b", "2")]), "events_staging_t") == 0
+        any_store.write_events(b"\n".join([line("a", "1.5"), line("b", "2")]), "events_staging_t")
+        == 0
     )
     # "a" again (a redelivery or a re-send) with a new "c": only "c" is added
     assert (
-        store.write_events(b"\n".join([line("a", "1.5"), line("c", "0.25")]), "events_staging_t")
+        any_store.write_events(
+            b"\n".join([line("a", "1.5"), line("c", "0.25")]), "events_staging_t"
+        )
         == 1
     )
-    rows = store.query(
+    rows = any_store.query(
         "SELECT request_id, cost_usd FROM events WHERE org_id={o:String} ORDER BY request_id",
         {"o": org},
     )
     assert rows == [("a", Decimal("1.5")), ("b", Decimal(2)), ("c", Decimal("0.25"))]
-    ((n, cost),) = store.query(
+    ((n, cost),) = any_store.query(
         "SELECT sum(requests), sum(cost_usd) FROM cost_daily WHERE org_id={o:String}", {"o": org}
     )
     assert (n, cost) == (3, Decimal("3.75"))
-    assert store.query("SELECT count() FROM events_staging_t") == [(0,)]
+    assert any_store.query("SELECT count() FROM events_staging_t") == [(0,)]
 
 
 def test_billed_daily_accepts_the_documented_sql_and_keeps_sources_apart(
-    store: EventStore,
+    any_store: EventStore,
 ) -> None:
     org = f"s{uuid.uuid4().hex[:10]}"
-    store.client.command(
+    any_store.client.command(
         "INSERT INTO billed_daily (org_id, provider, date, billed_usd, source) "
         f"VALUES ('{org}', 'gemini', '2026-06-01', 12.34, 'import')"
     )
-    store.insert_billed([(org, "gemini", date(2026, 6, 1), Decimal("12.5"), "api", "")])
+    any_store.insert_billed([(org, "gemini", date(2026, 6, 1), Decimal("12.5"), "api", "")])
     # a re-sync of the same api row replaces it rather than adding to it
-    store.insert_billed([(org, "gemini", date(2026, 6, 1), Decimal("12.51"), "api", "")])
-    rows = store.query(
+    any_store.insert_billed([(org, "gemini", date(2026, 6, 1), Decimal("12.51"), "api", "")])
+    rows = any_store.query(
         "SELECT source, billed_usd FROM billed_daily FINAL WHERE org_id={org:String} "
         "ORDER BY source",
         {"org": org},

@@ -1,0 +1,58 @@
+"""A queue that stops answering: ingest sheds load with 429 + Retry-After instead of piling
+up requests, and the batch it was publishing still completes once the queue answers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import httpx
+
+from costobs_server.nats_server import NatsServer, free_port
+from costobs_server.serve import Stack
+from costobs_server.settings import load_settings
+from costobs_server.store import EventStore
+from tests.helpers import event, new_org
+
+
+async def test_saturated_ingest_answers_429_then_recovers(
+    tmp_path: Path, data_dir: Path, store: EventStore
+) -> None:
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    settings = load_settings(
+        data_dir=data_dir,
+        nats_url=server.url,
+        port=free_port(),
+        metadata_url=f"sqlite:///{tmp_path / 'm.sqlite3'}",
+        max_inflight_batches=1,
+    )
+    stack = Stack(settings, frozenset({"ingest"}))
+    await stack.start()
+    assert stack.services is not None and server.process is not None
+    org = new_org(stack.services.db)
+    url = f"http://127.0.0.1:{settings.port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, headers=org.headers, timeout=30) as client:
+            os.kill(server.process.pid, signal.SIGSTOP)  # connected, but never acknowledges
+            first = asyncio.create_task(
+                client.post("/v1/events", json={"batch_id": "a", "events": [event(0)]})
+            )
+            await asyncio.sleep(0.5)
+            shed = await client.post("/v1/events", json={"batch_id": "b", "events": [event(1)]})
+            assert shed.status_code == 429
+            assert shed.headers["Retry-After"] == "1"
+            os.kill(server.process.pid, signal.SIGCONT)
+            done = await first
+            # either JetStream acknowledged in time (202) or ingest gave up (503); in both
+            # cases the client may retry the same batch and it is stored once
+            assert done.status_code in (202, 503)
+            again = await client.post("/v1/events", json={"batch_id": "b", "events": [event(1)]})
+            assert again.status_code == 202
+            assert again.json()["accepted"] == 1
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+        await stack.stop()
+        server.stop()
