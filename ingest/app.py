@@ -26,6 +26,7 @@ from costobs_server.wire import (
 from ingest.auth import KeyCache, require_key
 from ingest.body import read_body
 from ingest.publisher import Publisher, Unavailable, publish_bills
+from readapi import router as read_api
 
 _EVENTS_OPENAPI: dict[str, Any] = {
     "requestBody": {
@@ -162,6 +163,7 @@ def create_app(services: Services) -> FastAPI:
         )
         return summary
 
+    app.include_router(read_api)
     app.include_router(alerts_api)
 
     original_openapi = app.openapi

@@ -1,0 +1,74 @@
+"""Prompt versions: which prompts exist, and versions × models compared."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from readapi import _sql
+from readapi._context import AUTH_RESPONSES, From, Reader, To, range_info
+from readapi._models import PromptComparison, PromptKeys
+from readapi._money import money, ratio
+
+router = APIRouter(tags=["prompts"], responses=AUTH_RESPONSES)
+
+
+def _latency(value: float | None) -> float | None:
+    if value is None or value != value:  # NaN: no rows
+        return None
+    return round(float(value), 1)
+
+
+def prompt_row(version: str, model: str | None, values: tuple[Any, ...]) -> dict[str, Any]:
+    requests, input_tokens, output_tokens, cost, quantiles = values
+    requests = int(requests or 0)
+    p50, p95 = (*quantiles, None, None)[:2] if quantiles else (None, None)
+    return {
+        "prompt_version": version,
+        "model": model,
+        "requests": requests,
+        "cost_usd": money(cost),
+        "cost_per_request_usd": ratio(cost, requests),
+        "avg_input_tokens": ratio(input_tokens, requests),
+        "avg_output_tokens": ratio(output_tokens, requests),
+        "p50_latency_ms": _latency(p50),
+        "p95_latency_ms": _latency(p95),
+    }
+
+
+@router.get("/v1/prompts", response_model=PromptKeys)
+async def prompts(org: Reader, from_: From = None, to: To = None) -> dict[str, Any]:
+    """Prompt keys with traffic in the range, most expensive first."""
+    w = org.window(from_, to)
+    rows = await org.rows(_sql.prompt_keys(org.org_id, w))
+    return {
+        "range": range_info(w),
+        "prompts": [
+            {"prompt_key": k, "versions": int(v), "requests": int(n), "cost_usd": money(c)}
+            for k, v, n, c in rows
+        ],
+    }
+
+
+@router.get("/v1/prompts/compare", response_model=PromptComparison)
+async def compare(
+    org: Reader,
+    prompt_key: Annotated[str, Query(max_length=256, description="'' for versions without a key")],
+    from_: From = None,
+    to: To = None,
+) -> dict[str, Any]:
+    """Each version of one prompt, overall and per model: cost per request, average tokens and
+    p50/p95 latency (t-digest estimates, merged from the rollup's quantile states)."""
+    w = org.window(from_, to)
+    per_version, per_model = await asyncio.gather(
+        org.rows(_sql.prompt_compare(org.org_id, w, prompt_key, by_model=False)),
+        org.rows(_sql.prompt_compare(org.org_id, w, prompt_key, by_model=True)),
+    )
+    return {
+        "range": range_info(w),
+        "prompt_key": prompt_key,
+        "versions": [prompt_row(r[0], None, r[1:]) for r in per_version],
+        "rows": [prompt_row(r[0], r[1], r[2:]) for r in per_model],
+    }

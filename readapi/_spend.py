@@ -1,0 +1,303 @@
+"""Spend endpoints: summary with period and month-over-month changes, daily series,
+breakdowns by dimension or tag, tag keys, unpriced models."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+
+from readapi import _sql, _time
+from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
+from readapi._models import Breakdown, Series, Summary, TagKeys, Unpriced
+from readapi._money import ZERO, change, dec, money, percent, ratio
+
+router = APIRouter(tags=["spend"], responses=AUTH_RESPONSES)
+
+TAG_KEY = r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}"
+"""The wire schema's tag key: a bounded identifier."""
+LEVEL_RE = re.compile(rf"^(?:(?P<dim>{'|'.join(_sql.DIMENSIONS)})|tag:(?P<tag>{TAG_KEY}))$")
+LEVEL_HELP = (
+    f"one of {', '.join(_sql.DIMENSIONS)}, or tag:<key> (key: letter or _, then up to 63 of "
+    "letters, digits, _ . -)"
+)
+MAX_SERIES_GROUPS = 12
+
+
+def parse_level(value: str, name: str) -> _sql.Level:
+    match = LEVEL_RE.match(value)
+    if match is None:
+        raise HTTPException(422, f"'{name}': {value[:80]!r} is not {LEVEL_HELP}")
+    if match["dim"]:
+        return _sql.Level("dimension", match["dim"])
+    return _sql.Level("tag", match["tag"])
+
+
+def spend(row: tuple[Any, ...]) -> dict[str, Any]:
+    values = dict(zip(_sql.SPEND_METRICS, row, strict=True))
+    counts = {k: int(v or 0) for k, v in values.items() if k != "cost_usd"}
+    cost = dec(values["cost_usd"])
+    return {
+        **counts,
+        "total_tokens": counts["input_tokens"]
+        + counts["cached_input_tokens"]
+        + counts["cache_write_tokens"]
+        + counts["output_tokens"],
+        "cost_usd": money(cost),
+        "cost_per_request_usd": ratio(cost, counts["requests"]),
+    }
+
+
+def changes(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, str | None]:
+    return {
+        k: change(dec(current[k] or 0), dec(previous[k] or 0))
+        for k in ("cost_usd", "requests", "total_tokens", "cost_per_request_usd")
+    }
+
+
+async def _totals(org: OrgScope, w: _time.Window) -> dict[str, Any]:
+    return spend((await org.rows(_sql.totals(org.org_id, w)))[0])
+
+
+@router.get("/v1/summary", response_model=Summary)
+async def summary(org: Reader, from_: From = None, to: To = None) -> dict[str, Any]:
+    """Totals for the range, the change against the same number of days just before, and
+    month-over-month: month to date (as of `to`) against the same days of the previous month."""
+    w = org.window(from_, to)
+    prev = _time.previous_window(w)
+    mtd = org.window(_time.month_start(w.last), w.last)
+    last_month = org.window(*_time.same_days_last_month(w.last))
+    current, before, mtd_totals, last_month_totals = await asyncio.gather(
+        *(_totals(org, x) for x in (w, prev, mtd, last_month))
+    )
+    return {
+        "range": range_info(w),
+        "totals": current,
+        "previous_period": {
+            "range": range_info(prev),
+            "totals": before,
+            "change_pct": changes(current, before),
+        },
+        "month_over_month": {
+            "current": {"range": range_info(mtd), "totals": mtd_totals},
+            "previous": {"range": range_info(last_month), "totals": last_month_totals},
+            "change_pct": changes(mtd_totals, last_month_totals),
+        },
+    }
+
+
+def zero_filled(
+    days: list[date], rows: list[tuple[Any, ...]], grouped: bool
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One point per day (a day without rows is zero); with groups, the top groups by cost
+    and the rest folded into '(other)'."""
+    index = dict(zip(_sql.SPEND_METRICS, range(len(_sql.SPEND_METRICS)), strict=True))
+    offset = 2 if grouped else 1
+    per_day: dict[date, list[Any]] = {}
+    by_group: dict[str, Decimal] = defaultdict(Decimal)
+    group_day: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    for row in rows:
+        day = row[0]
+        metrics = row[offset:]
+        acc = per_day.setdefault(day, [0, 0, 0, ZERO])
+        acc[0] += int(metrics[index["requests"]])
+        acc[1] += int(metrics[index["input_tokens"]])
+        acc[2] += int(metrics[index["output_tokens"]])
+        acc[3] += dec(metrics[index["cost_usd"]])
+        if grouped:
+            by_group[row[1]] += dec(metrics[index["cost_usd"]])
+            group_day[(day, row[1])] += dec(metrics[index["cost_usd"]])
+    ranked = sorted(by_group, key=lambda g: (-by_group[g], g))
+    shown = ranked if len(ranked) <= MAX_SERIES_GROUPS else ranked[: MAX_SERIES_GROUPS - 1]
+    groups = shown + (["(other)"] if len(shown) < len(ranked) else [])
+    points = []
+    for day in days:
+        requests, input_tokens, output_tokens, cost = per_day.get(day, [0, 0, 0, ZERO])
+        point: dict[str, Any] = {
+            "date": day.isoformat(),
+            "requests": requests,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cost_usd": money(cost),
+            "groups": {},
+        }
+        if grouped:
+            values = {g: group_day.get((day, g), ZERO) for g in shown}
+            if len(shown) < len(ranked):
+                values["(other)"] = sum(
+                    (group_day.get((day, g), ZERO) for g in ranked[len(shown) :]), ZERO
+                )
+            point["groups"] = {g: money(v) for g, v in values.items()}
+        points.append(point)
+    return groups, points
+
+
+@router.get("/v1/series", response_model=Series)
+async def series(
+    org: Reader,
+    from_: From = None,
+    to: To = None,
+    group_by: Annotated[
+        Literal["provider", "model"] | None, Query(description="split each day's cost")
+    ] = None,
+) -> dict[str, Any]:
+    """Daily spend in the org's time zone, one point per day of the range (zero-filled)."""
+    w = org.window(from_, to)
+    rows = await org.rows(_sql.series(org.org_id, w, group_by))
+    groups, points = zero_filled(w.days, rows, group_by is not None)
+    return {"range": range_info(w), "group_by": group_by, "groups": groups, "points": points}
+
+
+MAX_DIMENSION_VALUES = 100_000
+"""Bound on one dimension's values when deriving untagged remainders (low-cardinality
+dimensions only: the tag × dimension rollup has no customer or user)."""
+
+
+def untagged_rows(
+    levels: tuple[_sql.Level, ...],
+    totals: dict[str, Any],
+    tagged_rows: list[tuple[Any, ...]],
+    all_rows: list[tuple[Any, ...]],
+) -> list[tuple[list[str], dict[str, Any]]]:
+    """Events without the tag, as '' rows: everything minus what carries the tag (per value of
+    the other level when there are two)."""
+    if len(levels) == 1:
+        tagged = _metrics(tagged_rows[0])
+        rest = {k: totals[k] - tagged[k] for k in totals}
+        return [([""], rest)] if rest["requests"] > 0 else []
+    tagged_by = {str(r[0]): _metrics(r[1:]) for r in tagged_rows}
+    out = []
+    for r in all_rows:
+        value, every = str(r[0]), _metrics(r[1:])
+        carried = tagged_by.get(value)
+        rest = {k: every[k] - carried[k] for k in every} if carried else every
+        if rest["requests"] > 0:
+            keys = ["", value] if levels[0].kind == "tag" else [value, ""]
+            out.append((keys, rest))
+    return out
+
+
+def _metrics(values: tuple[Any, ...]) -> dict[str, Any]:
+    requests, input_tokens, output_tokens, cost = values
+    return {
+        "requests": int(requests or 0),
+        "input_tokens": int(input_tokens or 0),
+        "output_tokens": int(output_tokens or 0),
+        "cost": dec(cost),
+    }
+
+
+@router.get("/v1/breakdown", response_model=Breakdown)
+async def breakdown(
+    org: Reader,
+    by: Annotated[str, Query(max_length=80, description=f"first level: {LEVEL_HELP}")],
+    from_: From = None,
+    to: To = None,
+    then: Annotated[
+        str | None, Query(max_length=80, description="optional second level, same choices")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="most rows returned")] = 100,
+) -> dict[str, Any]:
+    """Cost by any first-class dimension or tag key, optionally split by a second level. Rows
+    are most expensive first; '' is "not set" (for a tag: events without that tag)."""
+    levels = (parse_level(by, "by"),) + ((parse_level(then, "then"),) if then else ())
+    if len(levels) == 2 and levels[0] == levels[1]:
+        raise HTTPException(422, "'then' must differ from 'by'")
+    w = org.window(from_, to)
+    queries = [
+        _sql.breakdown(org.org_id, w, levels, limit + 1),
+        _sql.totals(org.org_id, w),
+    ]
+    tag_level = next((i for i, lv in enumerate(levels) if lv.kind == "tag"), None)
+    remainder = tag_level is not None and _sql.uses_tag_rollup(levels)
+    if remainder:
+        assert tag_level is not None
+        tag = levels[tag_level].name
+        other = levels[1 - tag_level] if len(levels) == 2 else None
+        queries.append(_sql.tagged(org.org_id, w, tag, other.name if other else None))
+        if other is not None:
+            queries.append(_sql.breakdown(org.org_id, w, (other,), MAX_DIMENSION_VALUES))
+    results = await asyncio.gather(*(org.rows(q) for q in queries))
+    width = len(levels)
+    rows = [([str(k) for k in r[:width]], _metrics(r[width:])) for r in results[0]]
+    spend_totals = spend(results[1][0])
+    totals = {
+        "requests": spend_totals["requests"],
+        "input_tokens": spend_totals["input_tokens"],
+        "output_tokens": spend_totals["output_tokens"],
+        "cost": dec(spend_totals["cost_usd"]),
+    }
+    truncated = len(rows) > limit
+    if remainder:
+        rows += untagged_rows(levels, totals, results[2], results[3] if len(results) > 3 else [])
+        rows.sort(key=lambda r: (-r[1]["cost"], r[0]))
+    out = [
+        {
+            "keys": keys,
+            "requests": m["requests"],
+            "input_tokens": m["input_tokens"],
+            "output_tokens": m["output_tokens"],
+            "cost_usd": money(m["cost"]),
+            "cost_per_request_usd": ratio(m["cost"], m["requests"]),
+            "share_pct": percent(m["cost"], totals["cost"]),
+        }
+        for keys, m in rows[:limit]
+    ]
+    return {
+        "range": range_info(w),
+        "levels": [lv.label for lv in levels],
+        "rows": out,
+        "truncated": truncated or len(rows) > limit,
+        "totals": {
+            "requests": totals["requests"],
+            "input_tokens": totals["input_tokens"],
+            "output_tokens": totals["output_tokens"],
+            "cost_usd": money(totals["cost"]),
+        },
+    }
+
+
+@router.get("/v1/tags", response_model=TagKeys)
+async def tags(org: Reader, from_: From = None, to: To = None) -> dict[str, Any]:
+    """Tag keys seen in the range, with how many values and how much spend carries them."""
+    w = org.window(from_, to)
+    rows = await org.rows(_sql.tag_keys(org.org_id, w))
+    return {
+        "range": range_info(w),
+        "tags": [
+            {"key": k, "values": int(v), "requests": int(n), "cost_usd": money(c)}
+            for k, v, n, c in rows
+        ],
+    }
+
+
+def _when(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds") + "Z"
+    return value.isoformat()
+
+
+@router.get("/v1/unpriced", response_model=Unpriced)
+async def unpriced(org: Reader, from_: From = None, to: To = None) -> dict[str, Any]:
+    """Models the price table does not know: their events are kept at $0 until a rate exists.
+    first_seen/last_seen are UTC (a day, an hour, or an instant, by the table that answered)."""
+    w = org.window(from_, to)
+    rows = await org.rows(_sql.unpriced(org.org_id, w))
+    return {
+        "range": range_info(w),
+        "models": [
+            {
+                "provider": p,
+                "model": m,
+                "requests": int(n),
+                "first_seen": _when(first),
+                "last_seen": _when(last),
+            }
+            for p, m, n, first, last in rows
+        ],
+    }

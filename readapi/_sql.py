@@ -1,0 +1,589 @@
+"""Query building for the read API. Pure: each function returns SQL and its parameters.
+
+Values are never spliced into SQL: they travel as ClickHouse parameters (``{name:Type}``)
+bound by the server. The only identifiers interpolated are column and table names taken from
+the fixed tables below, never from a request.
+
+How a range of local days is read, exactly, for any org time zone (``_time.Window``):
+
+* **Per-day figures** (totals, series, unpriced, forecast): ``cost_model_hourly`` for the whole
+  UTC hours of the range, grouped by ``toDate(hour, tz)``; raw events only for the hours that
+  hold a local midnight in :30/:45 zones and the partial hours at the range's ends.
+* **Range totals by dimension or tag** (breakdowns, tag keys, prompts): daily rollups for the UTC
+  days wholly inside the range, plus raw events for the partial days at its ends (none for a
+  UTC org; under 48 hours otherwise).
+
+Which rollup answers a breakdown:
+
+=============================================  =============================================
+levels                                         rollup (+ raw events for the range's edges)
+=============================================  =============================================
+one dimension                                  cost_dim_daily (one row per dimension value)
+two dimensions, neither customer nor user      cost_attr_daily
+two dimensions with customer or user           cost_attr_hourly (large: about one row per
+                                               event; the slow path)
+one tag                                        cost_tag_hourly
+tag × dimension (not customer/user)            cost_tag_attr_daily
+tag × tag, tag × customer/user                 raw events only
+=============================================  =============================================
+
+A tag rollup holds only events that carry the tag; the caller adds the untagged remainder
+(``''``) from the totals, so every breakdown has the same meaning whichever table answered.
+Rollups are SummingMergeTree/AggregatingMergeTree: always ``sum()`` and ``GROUP BY``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from costobs_server.store.columns import EVENT_COLUMNS
+from readapi._time import Span, Window
+
+# --- what may be grouped by -------------------------------------------------------------
+
+DIMENSIONS: dict[str, str] = {
+    "provider": "provider",
+    "model": "model",
+    "customer": "customer_id",
+    "user": "user_id",
+    "feature": "feature",
+    "team": "team",
+    "service": "service",
+    "environment": "environment",
+    "prompt": "prompt_key",
+    "prompt_version": "prompt_version",
+    "status": "status",
+}
+"""Public dimension name → column (in events and the attribution rollups)."""
+
+HIGH_CARDINALITY = frozenset({"customer", "user"})
+"""Dimensions the daily cross-dimension rollups leave out (they would be one row per event)."""
+
+
+@dataclass(frozen=True)
+class Level:
+    """One grouping level: a first-class dimension or a tag key."""
+
+    kind: Literal["dimension", "tag"]
+    name: str
+    """Public dimension name, or the tag key."""
+
+    @property
+    def label(self) -> str:
+        return f"tag:{self.name}" if self.kind == "tag" else self.name
+
+
+@dataclass(frozen=True)
+class Query:
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+# --- building blocks ----------------------------------------------------------------------
+
+SPEND_METRICS = (
+    "requests",
+    "error_requests",
+    "unpriced_requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+)
+_ROLLUP_SPEND = tuple(f"sum({m})" for m in SPEND_METRICS)
+_EVENT_SPEND = (
+    "count()",
+    "countIf(status != 'ok')",
+    "countIf(unpriced)",
+    "sum(input_tokens)",
+    "sum(cached_input_tokens)",
+    "sum(cache_write_5m_tokens + cache_write_1h_tokens + cache_write_30m_tokens"
+    " + cache_write_12h_tokens)",
+    "sum(output_tokens)",
+    "sum(reasoning_tokens)",
+    "sum(cost_usd)",
+)
+
+BREAKDOWN_METRICS = ("requests", "input_tokens", "output_tokens", "cost_usd")
+_ROLLUP_BREAKDOWN = tuple(f"sum({m})" for m in BREAKDOWN_METRICS)
+_EVENT_BREAKDOWN = ("count()", "sum(input_tokens)", "sum(output_tokens)", "sum(cost_usd)")
+
+_ORG = "org_id = {org:String}"
+_DAYS = "day >= {d0:Date} AND day <= {d1:Date}"
+_INSTANTS = "timestamp >= {t0:DateTime64(3, 'UTC')} AND timestamp < {t1:DateTime64(3, 'UTC')}"
+_HOUR = timedelta(hours=1)
+_TS = "DateTime64(3, 'UTC')"
+
+
+class _Params(dict[str, Any]):
+    """Parameters with fresh names for repeated values (spans)."""
+
+    def add(self, prefix: str, value: Any) -> str:
+        name = f"{prefix}{len(self)}"
+        self[name] = value
+        return name
+
+
+def _params(org: str, w: Window) -> _Params:
+    return _Params(org=org, tz=w.timezone)
+
+
+def _spans(p: _Params, spans: tuple[Span, ...]) -> str:
+    """``timestamp`` within any of the spans (each an index-friendly range)."""
+    parts = []
+    for a, b in spans:
+        na, nb = p.add("sa", a), p.add("sb", b)
+        parts.append(f"(timestamp >= {{{na}:{_TS}}} AND timestamp < {{{nb}:{_TS}}})")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _aliased(exprs: tuple[str, ...], prefix: str) -> str:
+    return ", ".join(f"{e} AS {prefix}{i}" for i, e in enumerate(exprs))
+
+
+def _outer_sums(count: int, prefix: str) -> str:
+    return ", ".join(f"sum({prefix}{i})" for i in range(count))
+
+
+def _union(parts: list[str]) -> str:
+    return " UNION ALL ".join(parts)
+
+
+# --- per-day spend: hourly rollup + raw events for straddled and partial hours ------------
+
+
+def _spend_parts(w: Window, p: _Params, keys: tuple[str, ...], raw_keys: tuple[str, ...]) -> str:
+    """Inner SELECTs yielding ``(k0.., m0..m8)`` over exactly the window."""
+    parts = []
+    if w.whole_hours is not None:
+        h0, h1 = p.add("h", w.whole_hours[0]), p.add("h", w.whole_hours[1])
+        where = f"{_ORG} AND hour >= {{{h0}:DateTime('UTC')}} AND hour < {{{h1}:DateTime('UTC')}}"
+        if w.straddled_hours:
+            hs = p.add("hs", list(w.straddled_hours))
+            where += f" AND hour NOT IN {{{hs}:Array(DateTime('UTC'))}}"
+        key_sql = _aliased(keys, "k") + ", " if keys else ""
+        group = f" GROUP BY {', '.join(f'k{i}' for i in range(len(keys)))}" if keys else ""
+        parts.append(
+            f"SELECT {key_sql}{_aliased(_ROLLUP_SPEND, 'm')} FROM cost_model_hourly "
+            f"WHERE {where}{group}"
+        )
+    raw = w.hour_edges + tuple((h, h + _HOUR) for h in w.straddled_hours)
+    if raw:
+        key_sql = _aliased(raw_keys, "k") + ", " if raw_keys else ""
+        group = f" GROUP BY {', '.join(f'k{i}' for i in range(len(raw_keys)))}" if raw_keys else ""
+        parts.append(
+            f"SELECT {key_sql}{_aliased(_EVENT_SPEND, 'm')} FROM events "
+            f"WHERE {_ORG} AND {_spans(p, raw)}{group}"
+        )
+    return _union(parts)
+
+
+def totals(org: str, w: Window) -> Query:
+    """One row: ``SPEND_METRICS`` in order."""
+    p = _params(org, w)
+    inner = _spend_parts(w, p, (), ())
+    return Query(f"SELECT {_outer_sums(len(SPEND_METRICS), 'm')} FROM ({inner})", p)
+
+
+SeriesGroup = Literal["provider", "model"]
+
+
+def series(org: str, w: Window, group: SeriesGroup | None = None) -> Query:
+    """Rows ``(local day, [group value,] *SPEND_METRICS)`` for days with data; the caller
+    zero-fills the rest."""
+    p = _params(org, w)
+    extra = (DIMENSIONS[group],) if group else ()
+    keys = ("toDate(hour, {tz:String})", *extra)
+    raw_keys = ("toDate(timestamp, {tz:String})", *extra)
+    inner = _spend_parts(w, p, keys, raw_keys)
+    names = ", ".join(f"k{i}" for i in range(len(keys)))
+    return Query(
+        f"SELECT {names}, {_outer_sums(len(SPEND_METRICS), 'm')} FROM ({inner}) "
+        f"GROUP BY {names} ORDER BY {names}",
+        p,
+    )
+
+
+def unpriced(org: str, w: Window) -> Query:
+    """Rows ``(provider, model, unpriced requests, first seen hour, last seen hour)``, UTC."""
+    p = _params(org, w)
+    parts = []
+    if w.whole_hours is not None:
+        h0, h1 = p.add("h", w.whole_hours[0]), p.add("h", w.whole_hours[1])
+        where = f"{_ORG} AND hour >= {{{h0}:DateTime('UTC')}} AND hour < {{{h1}:DateTime('UTC')}}"
+        if w.straddled_hours:
+            hs = p.add("hs", list(w.straddled_hours))
+            where += f" AND hour NOT IN {{{hs}:Array(DateTime('UTC'))}}"
+        parts.append(
+            "SELECT provider, model, sum(unpriced_requests) AS n, "
+            "minIf(hour, unpriced_requests > 0) AS f, maxIf(hour, unpriced_requests > 0) AS l "
+            f"FROM cost_model_hourly WHERE {where} GROUP BY provider, model HAVING n > 0"
+        )
+    raw = w.hour_edges + tuple((h, h + _HOUR) for h in w.straddled_hours)
+    if raw:
+        parts.append(
+            "SELECT provider, model, count() AS n, "
+            "toDateTime(toStartOfHour(min(timestamp)), 'UTC') AS f, "
+            "toDateTime(toStartOfHour(max(timestamp)), 'UTC') AS l "
+            f"FROM events WHERE {_ORG} AND {_spans(p, raw)} AND unpriced GROUP BY provider, model"
+        )
+    return Query(
+        f"SELECT provider, model, sum(n) AS total, min(f), max(l) FROM ({_union(parts)}) "
+        "GROUP BY provider, model ORDER BY total DESC, provider, model",
+        p,
+    )
+
+
+def activity(org: str) -> Query:
+    """One row: (events ever, first UTC day, last UTC day) — for the first-run screen."""
+    return Query(
+        "SELECT sum(requests), min(day), max(day) FROM cost_daily WHERE org_id = {org:String}",
+        {"org": org},
+    )
+
+
+# --- range totals: daily rollups for whole UTC days + raw events at the edges -------------
+
+
+@dataclass(frozen=True)
+class _Rollup:
+    table: str
+    keys: tuple[str, ...]
+    where: str
+    """Extra conditions (tag key, dimension), already parameterised."""
+    by_hour: bool = False
+    """The table is keyed by ``hour`` rather than ``day``."""
+
+
+def _range_parts(
+    w: Window,
+    p: _Params,
+    rollup: _Rollup | None,
+    rollup_metrics: tuple[str, ...],
+    raw_keys: tuple[str, ...],
+    raw_where: str,
+    raw_metrics: tuple[str, ...],
+    raw_from: str = "events",
+) -> str:
+    """Inner SELECTs yielding ``(k0.., m0..)`` over exactly the window: the rollup for the
+    whole UTC days inside it and raw events for the rest (or raw events for all of it)."""
+    parts = []
+    raw_spans: tuple[Span, ...] = ((w.start_naive, w.end_naive),)
+    if rollup is not None and w.full_days is not None:
+        d0, d1 = w.full_days
+        if rollup.by_hour:
+            a = p.add("m", datetime.combine(d0, time()))
+            b = p.add("m", datetime.combine(d1 + timedelta(days=1), time()))
+            when = f"hour >= {{{a}:DateTime('UTC')}} AND hour < {{{b}:DateTime('UTC')}}"
+        else:
+            a, b = p.add("m", d0), p.add("m", d1)
+            when = f"day >= {{{a}:Date}} AND day <= {{{b}:Date}}"
+        group = ", ".join(f"k{i}" for i in range(len(rollup.keys)))
+        parts.append(
+            f"SELECT {_aliased(rollup.keys, 'k')}, {_aliased(rollup_metrics, 'm')} "
+            f"FROM {rollup.table} WHERE {_ORG} AND {when}{rollup.where} GROUP BY {group}"
+        )
+        raw_spans = w.day_edges
+    elif rollup is not None and w.full_days is None:
+        raw_spans = w.day_edges
+    if raw_spans:
+        group = ", ".join(f"k{i}" for i in range(len(raw_keys)))
+        parts.append(
+            f"SELECT {_aliased(raw_keys, 'k')}, {_aliased(raw_metrics, 'm')} FROM {raw_from} "
+            f"WHERE {_ORG} AND {_spans(p, raw_spans)}{raw_where} GROUP BY {group}"
+        )
+    return _union(parts)
+
+
+def _breakdown_plan(
+    levels: tuple[Level, ...], p: _Params
+) -> tuple[_Rollup | None, tuple[str, ...], str]:
+    """(rollup or None for raw only, raw key expressions, extra raw conditions)."""
+    raw_keys = []
+    raw_where = ""
+    tag_names = {}
+    for i, lv in enumerate(levels):
+        if lv.kind == "tag":
+            name = p.add("tag", lv.name)
+            tag_names[i] = name
+            raw_keys.append(f"tags[{{{name}:String}}]")
+        else:
+            raw_keys.append(DIMENSIONS[lv.name])
+    tags = [lv for lv in levels if lv.kind == "tag"]
+    dims = [lv for lv in levels if lv.kind == "dimension"]
+    high = any(lv.name in HIGH_CARDINALITY for lv in dims)
+    rollup: _Rollup | None = None
+    if not tags and len(levels) == 1:
+        name = p.add("dim", levels[0].name)
+        rollup = _Rollup("cost_dim_daily", ("value",), f" AND dimension = {{{name}:String}}")
+    elif not tags and not high:
+        rollup = _Rollup("cost_attr_daily", tuple(DIMENSIONS[lv.name] for lv in levels), "")
+    elif not tags:
+        keys = tuple(DIMENSIONS[lv.name] for lv in levels)
+        rollup = _Rollup("cost_attr_hourly", keys, "", by_hour=True)
+    elif len(tags) == 1 and (not dims or not high):
+        ((i, name),) = tag_names.items()
+        keys = tuple("tag_value" if lv.kind == "tag" else DIMENSIONS[lv.name] for lv in levels)
+        table = "cost_tag_hourly" if len(levels) == 1 else "cost_tag_attr_daily"
+        rollup = _Rollup(table, keys, f" AND tag_key = {{{name}:String}}", by_hour=not dims)
+        raw_where = f" AND mapContains(tags, {{{name}:String}})"
+    return rollup, tuple(raw_keys), raw_where
+
+
+def uses_tag_rollup(levels: tuple[Level, ...]) -> bool:
+    """Whether ``breakdown`` leaves out untagged events (the caller adds them back)."""
+    return _breakdown_plan(levels, _Params())[2] != ""
+
+
+def breakdown(org: str, w: Window, levels: tuple[Level, ...], limit: int) -> Query:
+    """Rows ``(k0, [k1,] *BREAKDOWN_METRICS)``, most expensive first, at most ``limit``.
+    '' is "not set"; see ``uses_tag_rollup`` for untagged events."""
+    p = _params(org, w)
+    rollup, raw_keys, raw_where = _breakdown_plan(levels, p)
+    inner = _range_parts(w, p, rollup, _ROLLUP_BREAKDOWN, raw_keys, raw_where, _EVENT_BREAKDOWN)
+    keys = ", ".join(f"k{i}" for i in range(len(levels)))
+    n = p.add("limit", limit)
+    return Query(
+        f"SELECT {keys}, sum(m0), sum(m1), sum(m2), sum(m3) AS cost FROM ({inner}) "
+        f"GROUP BY {keys} ORDER BY cost DESC, {keys} LIMIT {{{n}:UInt32}}",
+        p,
+    )
+
+
+def tagged(org: str, w: Window, tag_key: str, dimension: str | None) -> Query:
+    """``BREAKDOWN_METRICS`` of the events carrying ``tag_key``: one row, or one per value of
+    ``dimension`` (not customer/user) as ``(value, *metrics)``."""
+    p = _params(org, w)
+    name = p.add("tag", tag_key)
+    cond = f" AND tag_key = {{{name}:String}}"
+    if dimension is None:
+        rollup = _Rollup("cost_tag_hourly", ("tag_key",), cond, by_hour=True)
+        raw_keys: tuple[str, ...] = (f"{{{name}:String}}",)
+    else:
+        column = DIMENSIONS[dimension]
+        rollup = _Rollup("cost_tag_attr_daily", (column,), cond)
+        raw_keys = (column,)
+    inner = _range_parts(
+        w,
+        p,
+        rollup,
+        _ROLLUP_BREAKDOWN,
+        raw_keys,
+        f" AND mapContains(tags, {{{name}:String}})",
+        _EVENT_BREAKDOWN,
+    )
+    if dimension is None:
+        return Query(f"SELECT {_outer_sums(4, 'm')} FROM ({inner})", p)
+    return Query(f"SELECT k0, {_outer_sums(4, 'm')} FROM ({inner}) GROUP BY k0", p)
+
+
+def tag_keys(org: str, w: Window, limit: int = 500) -> Query:
+    """Rows ``(tag key, distinct values, requests, cost)`` for the tag picker."""
+    p = _params(org, w)
+    inner = _range_parts(
+        w,
+        p,
+        _Rollup("cost_tag_hourly", ("tag_key", "tag_value"), "", by_hour=True),
+        ("sum(requests)", "sum(cost_usd)"),
+        ("t.1", "t.2"),
+        "",
+        ("count()", "sum(cost_usd)"),
+        raw_from="events ARRAY JOIN arrayZip(mapKeys(tags), mapValues(tags)) AS t",
+    )
+    n = p.add("limit", limit)
+    return Query(
+        f"SELECT k0, uniqExact(k1), sum(m0), sum(m1) FROM ({inner}) GROUP BY k0 ORDER BY k0 "
+        f"LIMIT {{{n}:UInt32}}",
+        p,
+    )
+
+
+# --- raw requests -------------------------------------------------------------------------
+
+LIST_COLUMNS = (
+    "request_id",
+    "timestamp",
+    "provider",
+    "model",
+    "operation",
+    "feature",
+    "customer_id",
+    "user_id",
+    "trace_id",
+    "team",
+    "service",
+    "environment",
+    "prompt_key",
+    "prompt_version",
+    "tags",
+    "status",
+    "error_type",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "latency_ms",
+    "cost_usd",
+    "unpriced",
+)
+DETAIL_COLUMNS = tuple(c for c in EVENT_COLUMNS if c != "org_id")
+
+REQUEST_FILTERS: dict[str, str] = {
+    "provider": "provider",
+    "model": "model",
+    "status": "status",
+    "feature": "feature",
+    "customer_id": "customer_id",
+    "user_id": "user_id",
+    "trace_id": "trace_id",
+    "team": "team",
+    "service": "service",
+    "environment": "environment",
+    "prompt_key": "prompt_key",
+    "prompt_version": "prompt_version",
+}
+"""Query parameter → column, for exact-match filters on raw requests."""
+
+
+@dataclass(frozen=True)
+class TagFilter:
+    key: str
+    value: str | None
+    """None: the event only has to carry the key."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    timestamp: datetime
+    """Naive UTC, millisecond precision."""
+    request_id: str
+
+
+def requests(
+    org: str,
+    w: Window,
+    filters: dict[str, str],
+    tags: tuple[TagFilter, ...],
+    unpriced_only: bool,
+    after: Cursor | None,
+    limit: int,
+) -> Query:
+    """Newest first; ``after`` continues strictly below the last row of the previous page
+    (keyset on the sort key, so pages stay stable while new events arrive)."""
+    params: dict[str, Any] = {"org": org, "t0": w.start_naive, "t1": w.end_naive}
+    where = [_ORG, _INSTANTS]
+    for name, value in sorted(filters.items()):
+        where.append(f"{REQUEST_FILTERS[name]} = {{f_{name}:String}}")
+        params[f"f_{name}"] = value
+    for i, tag in enumerate(tags):
+        params[f"tk{i}"] = tag.key
+        if tag.value is None:
+            where.append(f"mapContains(tags, {{tk{i}:String}})")
+        else:
+            where.append(f"tags[{{tk{i}:String}}] = {{tv{i}:String}}")
+            params[f"tv{i}"] = tag.value
+    if unpriced_only:
+        where.append("unpriced")
+    if after is not None:
+        where.append("timestamp <= {c_ts:DateTime64(3, 'UTC')}")
+        where.append("(timestamp, request_id) < ({c_ts:DateTime64(3, 'UTC')}, {c_id:String})")
+        params["c_ts"] = after.timestamp
+        params["c_id"] = after.request_id
+    params["limit"] = limit
+    return Query(
+        f"SELECT {', '.join(LIST_COLUMNS)} FROM events WHERE {' AND '.join(where)} "
+        "ORDER BY timestamp DESC, request_id DESC LIMIT {limit:UInt32}",
+        params,
+    )
+
+
+def request_detail(org: str, request_id: str, near: datetime | None = None) -> Query:
+    """At most one row of ``DETAIL_COLUMNS``. ``near`` (the event's own timestamp, naive UTC)
+    narrows the read to one granule range; without it the request-id bloom index helps."""
+    params: dict[str, Any] = {"org": org, "rid": request_id}
+    where = "org_id = {org:String} AND request_id = {rid:String}"
+    if near is not None:
+        where += " AND timestamp = {ts:DateTime64(3, 'UTC')}"
+        params["ts"] = near
+    return Query(f"SELECT {', '.join(DETAIL_COLUMNS)} FROM events WHERE {where} LIMIT 1", params)
+
+
+# --- prompts ------------------------------------------------------------------------------
+
+_PROMPT_ROLLUP_METRICS = (
+    "sum(requests)",
+    "sum(input_tokens)",
+    "sum(output_tokens)",
+    "sum(cost_usd)",
+    "quantilesTDigestMergeState(0.5, 0.95)(latency_state)",
+)
+_PROMPT_EVENT_METRICS = (
+    "count()",
+    "sum(input_tokens)",
+    "sum(output_tokens)",
+    "sum(cost_usd)",
+    "quantilesTDigestState(0.5, 0.95)(latency_ms)",
+)
+
+
+def _prompt_parts(w: Window, p: _Params, keys: tuple[str, ...], where: str) -> str:
+    return _range_parts(
+        w,
+        p,
+        _Rollup("prompt_version_daily", keys, where),
+        _PROMPT_ROLLUP_METRICS,
+        keys,
+        where + " AND (prompt_key != '' OR prompt_version != '')",
+        _PROMPT_EVENT_METRICS,
+    )
+
+
+def prompt_keys(org: str, w: Window) -> Query:
+    """Rows ``(prompt key, versions, requests, cost)``."""
+    p = _params(org, w)
+    inner = _prompt_parts(w, p, ("prompt_key", "prompt_version"), "")
+    return Query(
+        f"SELECT k0, uniqExact(k1), sum(m0), sum(m3) AS cost FROM ({inner}) "
+        "GROUP BY k0 ORDER BY cost DESC, k0",
+        p,
+    )
+
+
+def prompt_compare(org: str, w: Window, prompt_key: str, by_model: bool) -> Query:
+    """Rows ``(version, [model,] requests, input, output, cost, [p50, p95])``."""
+    p = _params(org, w)
+    name = p.add("pk", prompt_key)
+    keys = ("prompt_version", "model") if by_model else ("prompt_version",)
+    inner = _prompt_parts(w, p, keys, f" AND prompt_key = {{{name}:String}}")
+    names = ", ".join(f"k{i}" for i in range(len(keys)))
+    return Query(
+        f"SELECT {names}, sum(m0), sum(m1), sum(m2), sum(m3), "
+        f"quantilesTDigestMerge(0.5, 0.95)(m4) FROM ({inner}) GROUP BY {names} ORDER BY {names}",
+        p,
+    )
+
+
+# --- reconciliation (UTC days: provider bills are per UTC day) ----------------------------
+
+
+def tracked_by_provider_day(org: str, first: date, last: date) -> Query:
+    return Query(
+        "SELECT provider, day, sum(requests), sum(cost_usd) FROM cost_daily "
+        f"WHERE {_ORG} AND {_DAYS} GROUP BY provider, day ORDER BY provider, day",
+        {"org": org, "d0": first, "d1": last},
+    )
+
+
+def billed_by_provider_day(org: str, first: date, last: date) -> Query:
+    """Rows ``(provider, date, source, billed)``; FINAL applies the ReplacingMergeTree's
+    last-sync-wins, and line items of one source add up."""
+    return Query(
+        "SELECT provider, date, source, sum(billed_usd) FROM billed_daily FINAL "
+        "WHERE org_id = {org:String} AND date >= {d0:Date} AND date <= {d1:Date} "
+        "GROUP BY provider, date, source ORDER BY provider, date, source",
+        {"org": org, "d0": first, "d1": last},
+    )
