@@ -98,7 +98,9 @@ def record(
             return
         usage = {k: v for k, v in fields.items() if k in _USAGE_SET}
         meta_values = {k: v for k, v in fields.items() if k not in _USAGE_SET}
-        call = Call(provider, model, operation, effective(_config_defaults(), make_meta(meta_values, tags)))
+        call = Call(
+            provider, model, operation, effective(_config_defaults(), make_meta(meta_values, tags))
+        )
         call.usage = clean(usage)
         call.status = status if status in ("ok", "error", "cancelled") else "error"
         call.error_type = error_type

@@ -131,7 +131,9 @@ def _check(s: Settings) -> None:
             f"ingest_url (COSTOBS_INGEST_URL) must be an http(s) URL, got {s.ingest_url!r}"
         )
     if s.max_batch_events > MAX_BATCH_EVENTS:
-        raise ConfigError(f"max_batch_events (COSTOBS_MAX_BATCH_EVENTS) is at most {MAX_BATCH_EVENTS}")
+        raise ConfigError(
+            f"max_batch_events (COSTOBS_MAX_BATCH_EVENTS) is at most {MAX_BATCH_EVENTS}"
+        )
     if s.max_batch_bytes > MAX_BATCH_BYTES:
         raise ConfigError(f"max_batch_bytes (COSTOBS_MAX_BATCH_BYTES) is at most {MAX_BATCH_BYTES}")
 

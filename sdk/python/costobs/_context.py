@@ -176,7 +176,7 @@ class request_context:
 
 
 def trace(**metadata: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorator: run the function (sync or ``async def``) inside ``request_context(**metadata)``."""
+    """Decorator: run the function (sync or ``async def``) in ``request_context(**metadata)``."""
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         if inspect.iscoroutinefunction(fn):

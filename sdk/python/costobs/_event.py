@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -10,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from costobs._context import Meta
+from costobs._guard import report
 from costobs._version import VERSION
 
 _MAX_PLACES = Decimal(1).scaleb(-18)
@@ -20,6 +22,7 @@ class Call:
 
     __slots__ = (
         "batch",
+        "deferred",
         "done",
         "error_type",
         "extra",
@@ -60,6 +63,11 @@ class Call:
         self.provider_request_id: str | None = None
         self.done = False
         self.extra: Any = None
+        self.deferred: tuple[Any, tuple[Any, ...]] | None = None
+        """(fn, args): usage extraction run in the shipper thread, off the caller's path."""
+
+    def defer(self, fn: Any, *args: Any) -> None:
+        self.deferred = (fn, args)
 
     def mark_first_token(self) -> None:
         if self.ttft_ms is None:
@@ -94,6 +102,14 @@ def _identifier(value: str | None) -> str | None:
 
 def to_wire(call: Call) -> dict[str, Any]:
     """The wire v1 event of a finished call (no pricing yet)."""
+    if call.deferred is not None:
+        fn, args = call.deferred
+        call.deferred = None
+        try:
+            fn(call, *args)
+        except Exception as exc:  # the event still ships, without the usage it could not read
+            with contextlib.suppress(Exception):  # a debug hook that re-raises
+                report(exc)
     event: dict[str, Any] = {
         "schema_version": 1,
         "request_id": str(uuid.uuid4()),
@@ -145,7 +161,9 @@ def _table() -> Any:
         return load_price_table()
     except Exception as exc:
         _table_failed = True
-        logging.getLogger("costobs").warning("costobs: no price table (%r); events ship unpriced", exc)
+        logging.getLogger("costobs").warning(
+            "costobs: no price table (%r); events ship unpriced", exc
+        )
         return None
 
 

@@ -32,7 +32,9 @@ class State:
 
 
 class Adapter(Protocol):
-    def start(self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None) -> Call | None: ...
+    def start(
+        self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None
+    ) -> Call | None: ...
 
     def finish(self, state: State, call: Call, result: Any) -> None: ...
 
@@ -61,11 +63,15 @@ def fail(call: Call, exc: BaseException) -> None:
     cancelled = isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit))
     call.status = "cancelled" if cancelled else "error"
     status_code = getattr(exc, "status_code", None)
-    call.error_type = type(exc).__name__ + (f":{status_code}" if isinstance(status_code, int) else "")
+    call.error_type = type(exc).__name__ + (
+        f":{status_code}" if isinstance(status_code, int) else ""
+    )
     complete(call)
 
 
-def _start(adapter: Adapter, state: State, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+def _start(
+    adapter: Adapter, state: State, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Call | None:
     meta = pop_call_meta(kwargs) if kwargs else None
     if not _config.current().enabled:
         return None
@@ -130,7 +136,9 @@ def is_wrapped(fn: Any) -> bool:
     return hasattr(fn, ORIGINAL)
 
 
-def patch(obj: Any, name: str, adapter: Adapter, state: State, is_async: bool | None = None) -> bool:
+def patch(
+    obj: Any, name: str, adapter: Adapter, state: State, is_async: bool | None = None
+) -> bool:
     """Replace ``obj.name`` on the instance by its observed version (idempotent)."""
     original = getattr(obj, name, None)
     if original is None or is_wrapped(original):
@@ -145,7 +153,9 @@ def patch(obj: Any, name: str, adapter: Adapter, state: State, is_async: bool | 
 # -- streams -------------------------------------------------------------------------------
 
 
-def _end_stream(call: Call, observer: StreamObserver, status: str, exc: BaseException | None) -> None:
+def _end_stream(
+    call: Call, observer: StreamObserver, status: str, exc: BaseException | None
+) -> None:
     if call.done:
         return
     try:
@@ -191,7 +201,9 @@ def observe_iter(items: Iterator[Any], call: Call, observer: StreamObserver) -> 
     _end_stream(call, observer, "ok", None)
 
 
-async def observe_aiter(items: AsyncIterator[Any], call: Call, observer: StreamObserver) -> AsyncIterator[Any]:
+async def observe_aiter(
+    items: AsyncIterator[Any], call: Call, observer: StreamObserver
+) -> AsyncIterator[Any]:
     try:
         async for item in items:
             if not _on_item(call, observer, item):
@@ -200,12 +212,16 @@ async def observe_aiter(items: AsyncIterator[Any], call: Call, observer: StreamO
         _end_stream(call, observer, "cancelled", None)
         raise
     except BaseException as exc:
-        _end_stream(call, observer, "cancelled" if isinstance(exc, asyncio.CancelledError) else "error", exc)
+        _end_stream(
+            call, observer, "cancelled" if isinstance(exc, asyncio.CancelledError) else "error", exc
+        )
         raise
     _end_stream(call, observer, "ok", None)
 
 
-def observe_stainless_stream(stream: Any, call: Call, observer: StreamObserver, is_async: bool) -> None:
+def observe_stainless_stream(
+    stream: Any, call: Call, observer: StreamObserver, is_async: bool
+) -> None:
     """Observe an openai/anthropic ``Stream``/``AsyncStream`` in place (same object returned).
 
     Their item iterator lives in ``_iterator``; closing the stream early ends the call as

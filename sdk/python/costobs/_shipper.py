@@ -12,6 +12,7 @@ by reason (``costobs.stats().dropped``). No thread exists before the first event
 from __future__ import annotations
 
 import atexit
+import contextlib
 import email.utils
 import gzip
 import json
@@ -40,10 +41,8 @@ _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 def _worker_report(exc: BaseException) -> None:
-    try:
+    with contextlib.suppress(BaseException):  # a re-raising debug hook must not kill the worker
         report(exc)
-    except BaseException:
-        pass
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -64,7 +63,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None) -> float:
     """Jittered exponential backoff (attempt 0 is the first retry); Retry-After is a floor."""
-    ceiling = min(cap, base * (2**attempt))
+    ceiling = min(cap, base * (2.0**attempt))
     delay = ceiling * (0.5 + random.random() / 2)
     if retry_after is not None:
         delay = max(delay, min(retry_after, cap) * (1 + random.random() / 10))
@@ -324,7 +323,9 @@ class Shipper:
         if self._conn is None or self._conn_key != key:
             if self._conn is not None:
                 self._conn.close()
-            cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+            cls = (
+                http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+            )
             self._conn = cls(url.hostname or "", url.port, timeout=timeout)
             self._conn_key = key
         conn = self._conn

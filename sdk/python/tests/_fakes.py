@@ -38,7 +38,9 @@ class Reply:
 
 
 def json_reply(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(obj).encode(), {"Content-Type": "application/json", **(headers or {})})
+    return Reply(
+        status, json.dumps(obj).encode(), {"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 def sse(events: Iterable[tuple[str | None, Any]]) -> list[bytes]:
@@ -57,7 +59,11 @@ def sse_reply(events: Iterable[tuple[str | None, Any]], abort: bool = False) -> 
 def eventstream_message(event_type: str, payload: Any) -> bytes:
     """One AWS event-stream message (binary framing with CRCs), as ConverseStream sends."""
     headers = b""
-    for name, value in ((":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")):
+    for name, value in (
+        (":event-type", event_type),
+        (":content-type", "application/json"),
+        (":message-type", "event"),
+    ):
         raw = value.encode()
         headers += bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(raw)) + raw
     body = json.dumps(payload).encode()
@@ -84,6 +90,7 @@ class FakeProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -91,7 +98,14 @@ class FakeProvider:
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                outer.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body})
+                outer.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                    }
+                )
                 if outer.handler is not None:
                     reply = outer.handler(self.command, self.path, body)
                 elif outer.replies:
@@ -150,6 +164,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -161,10 +176,19 @@ class Receiver:
                     return self._send(404, {})
                 if self.headers.get("Authorization") != f"Bearer {outer.api_key}":
                     return self._send(401, {"error": "bad key"})
-                body = gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
+                body = (
+                    gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
+                )
                 batch = json.loads(body)
                 with outer.lock:
-                    outer.batches.append({"batch_id": batch["batch_id"], "events": batch["events"], "headers": dict(self.headers), "bytes": len(raw)})
+                    outer.batches.append(
+                        {
+                            "batch_id": batch["batch_id"],
+                            "events": batch["events"],
+                            "headers": dict(self.headers),
+                            "bytes": len(raw),
+                        }
+                    )
                     scripted = outer.script.pop(0) if outer.script else None
                 if outer.delay:
                     import time
@@ -189,7 +213,9 @@ class Receiver:
                         else:
                             outer.stored[event["request_id"]] = event
                             accepted += 1
-                self._send(202, {"accepted": accepted, "duplicates": duplicates, "rejected": rejected})
+                self._send(
+                    202, {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+                )
 
             def _send(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(obj).encode()

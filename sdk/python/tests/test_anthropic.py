@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
-import pytest
-
 import costobs
+import pytest
 
 from ._fakes import FakeProvider, json_reply, sse_reply
 from .conftest import shipped
@@ -38,7 +37,10 @@ def message(usage: dict[str, Any] = USAGE) -> dict[str, Any]:
         "type": "message",
         "role": "assistant",
         "model": "claude-sonnet-4-5-20250929",
-        "content": [{"type": "thinking", "thinking": "hmm", "signature": "s"}, {"type": "text", "text": "hi"}],
+        "content": [
+            {"type": "thinking", "thinking": "hmm", "signature": "s"},
+            {"type": "text", "text": "hi"},
+        ],
         "stop_reason": "end_turn",
         "stop_sequence": None,
         "usage": usage,
@@ -46,18 +48,73 @@ def message(usage: dict[str, Any] = USAGE) -> dict[str, Any]:
 
 
 def stream_events(abort: bool = False) -> Any:
-    start_usage = {"input_tokens": 50, "cache_creation_input_tokens": 3000, "cache_creation": USAGE["cache_creation"], "cache_read_input_tokens": 7000, "output_tokens": 1, "service_tier": "priority"}
+    start_usage = {
+        "input_tokens": 50,
+        "cache_creation_input_tokens": 3000,
+        "cache_creation": USAGE["cache_creation"],
+        "cache_read_input_tokens": 7000,
+        "output_tokens": 1,
+        "service_tier": "priority",
+    }
     events: list[tuple[str | None, Any]] = [
-        ("message_start", {"type": "message_start", "message": {**message(start_usage), "content": [], "stop_reason": None}}),
-        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "let me think"}}),
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {**message(start_usage), "content": [], "stop_reason": None},
+            },
+        ),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+            },
+        ),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": "let me think"},
+            },
+        ),
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hello"}}),
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 1,
+                "content_block": {"type": "text", "text": ""},
+            },
+        ),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 1,
+                "delta": {"type": "text_delta", "text": "Hello"},
+            },
+        ),
         # cumulative output tokens: the latest value counts, never the sum (400 + 800)
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": None, "stop_sequence": None}, "usage": {"output_tokens": 400}}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": None, "stop_sequence": None},
+                "usage": {"output_tokens": 400},
+            },
+        ),
         ("content_block_stop", {"type": "content_block_stop", "index": 1}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 800, "server_tool_use": USAGE["server_tool_use"]}}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 800, "server_tool_use": USAGE["server_tool_use"]},
+            },
+        ),
         ("message_stop", {"type": "message_stop"}),
     ]
     if abort:
@@ -67,39 +124,78 @@ def stream_events(abort: bool = False) -> Any:
 
 def client(provider: FakeProvider, is_async: bool = False, **defaults: Any) -> Any:
     cls = anthropic.AsyncAnthropic if is_async else anthropic.Anthropic
-    return costobs.wrap(cls(api_key="sk-ant-test", base_url=provider.url, max_retries=0), **defaults)
+    return costobs.wrap(
+        cls(api_key="sk-ant-test", base_url=provider.url, max_retries=0), **defaults
+    )
 
 
-def test_create_with_thinking_cache_ttls_tools_and_tier(provider: FakeProvider, receiver: Any) -> None:
+def test_create_with_thinking_cache_ttls_tools_and_tier(
+    provider: FakeProvider, receiver: Any
+) -> None:
     provider.replies = [json_reply(message())]
     c = client(provider, team="t")
-    result = c.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}], feature="f", user_id="u1")
+    result = c.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=10,
+        messages=[{"role": "user", "content": "x"}],
+        feature="f",
+        user_id="u1",
+    )
     assert result.content[1].text == "hi"
     assert "feature" not in provider.json_body() and "user_id" not in provider.json_body()
     (event,) = shipped(receiver, 1)
     assert event["usage"] == NORMALISED
-    assert (event["provider"], event["model"], event["service_tier"]) == ("anthropic", "claude-sonnet-4-5-20250929", "priority")
-    assert (event["team"], event["feature"], event["user_id"], event["provider_request_id"]) == ("t", "f", "u1", "msg_1")
+    assert (event["provider"], event["model"], event["service_tier"]) == (
+        "anthropic",
+        "claude-sonnet-4-5-20250929",
+        "priority",
+    )
+    assert (event["team"], event["feature"], event["user_id"], event["provider_request_id"]) == (
+        "t",
+        "f",
+        "u1",
+        "msg_1",
+    )
 
 
 def test_cache_creation_without_ttl_breakdown_is_5m(provider: FakeProvider, receiver: Any) -> None:
-    provider.replies = [json_reply(message({"input_tokens": 10, "cache_creation_input_tokens": 300, "output_tokens": 5}))]
+    provider.replies = [
+        json_reply(
+            message({"input_tokens": 10, "cache_creation_input_tokens": 300, "output_tokens": 5})
+        )
+    ]
     client(provider).messages.create(model="claude-3-5-haiku", max_tokens=10, messages=[])
-    assert shipped(receiver, 1)[0]["usage"] == {"input_tokens": 10, "cache_write_5m_tokens": 300, "output_tokens": 5}
+    assert shipped(receiver, 1)[0]["usage"] == {
+        "input_tokens": 10,
+        "cache_write_5m_tokens": 300,
+        "output_tokens": 5,
+    }
 
 
 def test_create_stream_keeps_latest_usage_values(provider: FakeProvider, receiver: Any) -> None:
     provider.replies = [stream_events()]
-    events = list(client(provider).messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[], stream=True))
-    assert [e.type for e in events][0] == "message_start" and len(events) == 10
+    events = list(
+        client(provider).messages.create(
+            model="claude-sonnet-4-5", max_tokens=10, messages=[], stream=True
+        )
+    )
+    assert events[0].type == "message_start" and len(events) == 10
     (event,) = shipped(receiver, 1)
-    assert event["usage"] == NORMALISED and event["streaming"] is True and event["service_tier"] == "priority"
+    assert (
+        event["usage"] == NORMALISED
+        and event["streaming"] is True
+        and event["service_tier"] == "priority"
+    )
 
 
-def test_stream_manager_is_observed_with_per_call_metadata(provider: FakeProvider, receiver: Any) -> None:
+def test_stream_manager_is_observed_with_per_call_metadata(
+    provider: FakeProvider, receiver: Any
+) -> None:
     provider.replies = [stream_events()]
     c = client(provider)
-    with c.messages.stream(model="claude-sonnet-4-5", max_tokens=10, messages=[], feature="mgr") as stream:
+    with c.messages.stream(
+        model="claude-sonnet-4-5", max_tokens=10, messages=[], feature="mgr"
+    ) as stream:
         final = stream.get_final_message()
     assert final.usage.output_tokens == 800
     assert "feature" not in provider.json_body()
@@ -111,11 +207,19 @@ def test_stream_manager_is_observed_with_per_call_metadata(provider: FakeProvide
 def test_interrupted_stream_keeps_known_usage(provider: FakeProvider, receiver: Any) -> None:
     provider.replies = [stream_events(abort=True)]
     with pytest.raises(Exception):  # noqa: B017 - the transport error, untouched
-        for _ in client(provider).messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[], stream=True):
+        for _ in client(provider).messages.create(
+            model="claude-sonnet-4-5", max_tokens=10, messages=[], stream=True
+        ):
             pass
     (event,) = shipped(receiver, 1)
     assert event["status"] == "error"
-    assert event["usage"] == {"input_tokens": 50, "cached_input_tokens": 7000, "cache_write_5m_tokens": 1000, "cache_write_1h_tokens": 2000, "output_tokens": 400}
+    assert event["usage"] == {
+        "input_tokens": 50,
+        "cached_input_tokens": 7000,
+        "cache_write_5m_tokens": 1000,
+        "cache_write_1h_tokens": 2000,
+        "output_tokens": 400,
+    }
 
 
 async def test_async_create_and_stream_manager(provider: FakeProvider, receiver: Any) -> None:
@@ -123,7 +227,9 @@ async def test_async_create_and_stream_manager(provider: FakeProvider, receiver:
     c = client(provider, is_async=True)
     async with costobs.request_context(customer_id="a"):
         await c.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[])
-        async with c.messages.stream(model="claude-sonnet-4-5", max_tokens=10, messages=[]) as stream:
+        async with c.messages.stream(
+            model="claude-sonnet-4-5", max_tokens=10, messages=[]
+        ) as stream:
             text = "".join([t async for t in stream.text_stream])
     assert text == "Hello"
     events = shipped(receiver, 2)
@@ -131,7 +237,15 @@ async def test_async_create_and_stream_manager(provider: FakeProvider, receiver:
 
 
 def test_thinking_tokens_breakdown_when_reported(provider: FakeProvider, receiver: Any) -> None:
-    usage = {"input_tokens": 10, "output_tokens": 500, "output_tokens_details": {"thinking_tokens": 420}}
+    usage = {
+        "input_tokens": 10,
+        "output_tokens": 500,
+        "output_tokens_details": {"thinking_tokens": 420},
+    }
     provider.replies = [json_reply(message(usage))]
     client(provider).messages.create(model="claude-opus-4-1", max_tokens=10, messages=[])
-    assert shipped(receiver, 1)[0]["usage"] == {"input_tokens": 10, "output_tokens": 500, "reasoning_tokens": 420}
+    assert shipped(receiver, 1)[0]["usage"] == {
+        "input_tokens": 10,
+        "output_tokens": 500,
+        "reasoning_tokens": 420,
+    }

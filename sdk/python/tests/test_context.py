@@ -16,7 +16,12 @@ def _fields() -> dict[str, str]:
 
 def test_layers_later_wins_and_unknown_keywords_become_tags() -> None:
     defaults = make_meta({"team": "payments", "environment": "prod", "pr": "12"})
-    kwargs = {"model": "m", "feature": "summarize", "prompt_version": "v3", "costobs_tags": {"exp": "b"}}
+    kwargs = {
+        "model": "m",
+        "feature": "summarize",
+        "prompt_version": "v3",
+        "costobs_tags": {"exp": "b"},
+    }
     call = pop_call_meta(kwargs)
     assert kwargs == {"model": "m"}  # per-call metadata removed before the provider call
     with costobs.request_context(customer_id="cust-42", team="search", feature="outer"):

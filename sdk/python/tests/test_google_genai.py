@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import costobs
 import pytest
 from google import genai
 from google.genai import types
-
-import costobs
 
 from ._fakes import FakeProvider, Reply, json_reply, sse
 
@@ -19,7 +18,10 @@ USAGE = {
     "thoughtsTokenCount": 700,
     "toolUsePromptTokenCount": 40,
     "totalTokenCount": 13040,
-    "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 11000}, {"modality": "AUDIO", "tokenCount": 1000}],
+    "promptTokensDetails": [
+        {"modality": "TEXT", "tokenCount": 11000},
+        {"modality": "AUDIO", "tokenCount": 1000},
+    ],
     "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 8000}],
 }
 NORMALISED = {
@@ -55,7 +57,9 @@ def stream_reply(abort: bool = False) -> Reply:
 
 
 def client(provider: FakeProvider, **defaults: Any) -> Any:
-    raw = genai.Client(api_key="g-test", http_options=types.HttpOptions(base_url=provider.url, retry_options=None))
+    raw = genai.Client(
+        api_key="g-test", http_options=types.HttpOptions(base_url=provider.url, retry_options=None)
+    )
     return costobs.wrap(raw, **defaults)
 
 
@@ -69,7 +73,12 @@ def test_generate_content_cached_thoughts_audio(provider: FakeProvider, receiver
     assert ":generateContent" in provider.requests[0]["path"]
     (event,) = shipped(receiver, 1)
     assert event["usage"] == NORMALISED
-    assert (event["provider"], event["model"], event["feature"], event["team"]) == ("gemini", "gemini-2.5-pro", "summ", "g")
+    assert (event["provider"], event["model"], event["feature"], event["team"]) == (
+        "gemini",
+        "gemini-2.5-pro",
+        "summ",
+        "g",
+    )
 
 
 def test_generate_content_stream_uses_last_usage(provider: FakeProvider, receiver: Any) -> None:
@@ -77,13 +86,18 @@ def test_generate_content_stream_uses_last_usage(provider: FakeProvider, receive
 
     provider.replies = [stream_reply()]
     c = client(provider)
-    text = "".join(ch.text for ch in c.models.generate_content_stream(model="models/gemini-2.5-pro", contents="x"))
+    text = "".join(
+        ch.text
+        for ch in c.models.generate_content_stream(model="models/gemini-2.5-pro", contents="x")
+    )
     assert text == "Hello!"
     (event,) = shipped(receiver, 1)
     assert event["usage"] == NORMALISED and event["streaming"] is True and event["status"] == "ok"
 
 
-def test_interrupted_stream_reports_error_with_partial_usage(provider: FakeProvider, receiver: Any) -> None:
+def test_interrupted_stream_reports_error_with_partial_usage(
+    provider: FakeProvider, receiver: Any
+) -> None:
     from .conftest import shipped
 
     provider.replies = [stream_reply(abort=True)]
@@ -92,7 +106,10 @@ def test_interrupted_stream_reports_error_with_partial_usage(provider: FakeProvi
         for _ in c.models.generate_content_stream(model="gemini-2.5-pro", contents="x"):
             pass
     (event,) = shipped(receiver, 1)
-    assert event["status"] == "error" and event["usage"] == {"input_tokens": 4000, "cached_input_tokens": 8000}
+    assert event["status"] == "error" and event["usage"] == {
+        "input_tokens": 4000,
+        "cached_input_tokens": 8000,
+    }
 
 
 async def test_async_generate_and_stream(provider: FakeProvider, receiver: Any) -> None:
@@ -102,7 +119,12 @@ async def test_async_generate_and_stream(provider: FakeProvider, receiver: Any) 
     c = client(provider)
     async with costobs.request_context(customer_id="g1"):
         await c.aio.models.generate_content(model="gemini-2.5-pro", contents="x")
-        chunks = [ch async for ch in await c.aio.models.generate_content_stream(model="gemini-2.5-pro", contents="x")]
+        chunks = [
+            ch
+            async for ch in await c.aio.models.generate_content_stream(
+                model="gemini-2.5-pro", contents="x"
+            )
+        ]
     assert len(chunks) == 3
     events = shipped(receiver, 2)
     assert all(e["usage"] == NORMALISED and e["customer_id"] == "g1" for e in events)

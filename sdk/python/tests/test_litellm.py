@@ -7,17 +7,16 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of a remote cost map
 
-import litellm  # noqa: E402
-import pytest  # noqa: E402
+import costobs
+import litellm
+import pytest
+from costobs.integrations.litellm import route
 
-import costobs  # noqa: E402
-from costobs.integrations.litellm import route  # noqa: E402
-
-from ._fakes import FakeProvider, json_reply, sse_reply  # noqa: E402
-from .conftest import shipped  # noqa: E402
-from .test_anthropic import NORMALISED as ANTHROPIC_NORMALISED  # noqa: E402
-from .test_anthropic import message as anthropic_message  # noqa: E402
-from .test_openai import NORMALISED, USAGE, chunk, completion  # noqa: E402
+from ._fakes import FakeProvider, json_reply, sse_reply
+from .conftest import shipped
+from .test_anthropic import NORMALISED as ANTHROPIC_NORMALISED
+from .test_anthropic import message as anthropic_message
+from .test_openai import NORMALISED, USAGE, chunk, completion
 
 litellm.telemetry = False
 # litellm's own typed dicts trip a pydantic UserWarning; not ours to fix.
@@ -31,7 +30,10 @@ def wrapped() -> Any:
 
 def test_routing_prefix() -> None:
     assert route("anthropic/claude-sonnet-4-5") == ("anthropic", "claude-sonnet-4-5")
-    assert route("openrouter/anthropic/claude-3.5-sonnet") == ("openrouter", "anthropic/claude-3.5-sonnet")
+    assert route("openrouter/anthropic/claude-3.5-sonnet") == (
+        "openrouter",
+        "anthropic/claude-3.5-sonnet",
+    )
     assert route("together_ai/meta-llama/Llama-3-70b") == ("together", "meta-llama/Llama-3-70b")
     assert route("gpt-4o") == (None, "gpt-4o")
     assert route("my-model", "bedrock") == ("bedrock", "my-model")
@@ -39,17 +41,34 @@ def test_routing_prefix() -> None:
 
 def test_completion_openai_route(provider: FakeProvider, receiver: Any, wrapped: Any) -> None:
     provider.replies = [json_reply(completion())]
-    result = wrapped.completion(model="openai/gpt-4o", messages=[{"role": "user", "content": "x"}], api_base=provider.url + "/v1", api_key="sk", feature="lite")
+    result = wrapped.completion(
+        model="openai/gpt-4o",
+        messages=[{"role": "user", "content": "x"}],
+        api_base=provider.url + "/v1",
+        api_key="sk",
+        feature="lite",
+    )
     assert result.choices[0].message.content == "hi"
     assert "feature" not in provider.json_body()
     (event,) = shipped(receiver, 1)
-    assert (event["provider"], event["model"], event["service"], event["feature"]) == ("openai", "gpt-4o-2024-08-06", "gateway", "lite")
+    assert (event["provider"], event["model"], event["service"], event["feature"]) == (
+        "openai",
+        "gpt-4o-2024-08-06",
+        "gateway",
+        "lite",
+    )
     assert event["usage"] == NORMALISED
 
 
 def test_completion_anthropic_route(provider: FakeProvider, receiver: Any, wrapped: Any) -> None:
     provider.replies = [json_reply(anthropic_message())]
-    wrapped.completion(model="anthropic/claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}], api_base=provider.url, api_key="sk-ant", max_tokens=10)
+    wrapped.completion(
+        model="anthropic/claude-sonnet-4-5",
+        messages=[{"role": "user", "content": "x"}],
+        api_base=provider.url,
+        api_key="sk-ant",
+        max_tokens=10,
+    )
     (event,) = shipped(receiver, 1)
     assert event["provider"] == "anthropic"
     # litellm estimates reasoning tokens from the thinking text itself; the rest is exact
@@ -59,11 +78,26 @@ def test_completion_anthropic_route(provider: FakeProvider, receiver: Any, wrapp
     assert 0 < event["usage"]["reasoning_tokens"] < 800
 
 
-def test_streaming_injects_usage_and_hides_it(provider: FakeProvider, receiver: Any, wrapped: Any) -> None:
+def test_streaming_injects_usage_and_hides_it(
+    provider: FakeProvider, receiver: Any, wrapped: Any
+) -> None:
     provider.replies = [
-        sse_reply([(None, chunk({"role": "assistant", "content": "Hel"})), (None, chunk({"content": "lo"}, finish="stop")), (None, chunk(None, USAGE)), (None, "[DONE]")])
+        sse_reply(
+            [
+                (None, chunk({"role": "assistant", "content": "Hel"})),
+                (None, chunk({"content": "lo"}, finish="stop")),
+                (None, chunk(None, USAGE)),
+                (None, "[DONE]"),
+            ]
+        )
     ]
-    stream = wrapped.completion(model="openai/gpt-4o", messages=[{"role": "user", "content": "x"}], api_base=provider.url + "/v1", api_key="sk", stream=True)
+    stream = wrapped.completion(
+        model="openai/gpt-4o",
+        messages=[{"role": "user", "content": "x"}],
+        api_base=provider.url + "/v1",
+        api_key="sk",
+        stream=True,
+    )
     assert isinstance(stream, litellm.CustomStreamWrapper)
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
@@ -74,17 +108,39 @@ def test_streaming_injects_usage_and_hides_it(provider: FakeProvider, receiver: 
     assert event["usage"] == NORMALISED and event["streaming"] is True
 
 
-async def test_acompletion_and_embedding(provider: FakeProvider, receiver: Any, wrapped: Any) -> None:
+async def test_acompletion_and_embedding(
+    provider: FakeProvider, receiver: Any, wrapped: Any
+) -> None:
     provider.replies = [
         json_reply(completion()),
-        json_reply({"object": "list", "model": "text-embedding-3-small", "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}], "usage": {"prompt_tokens": 42, "total_tokens": 42}}),
+        json_reply(
+            {
+                "object": "list",
+                "model": "text-embedding-3-small",
+                "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}],
+                "usage": {"prompt_tokens": 42, "total_tokens": 42},
+            }
+        ),
     ]
     async with costobs.request_context(customer_id="lite"):
-        await wrapped.acompletion(model="openai/gpt-4o", messages=[{"role": "user", "content": "x"}], api_base=provider.url + "/v1", api_key="sk")
-    wrapped.embedding(model="openai/text-embedding-3-small", input=["x"], api_base=provider.url + "/v1", api_key="sk")
+        await wrapped.acompletion(
+            model="openai/gpt-4o",
+            messages=[{"role": "user", "content": "x"}],
+            api_base=provider.url + "/v1",
+            api_key="sk",
+        )
+    wrapped.embedding(
+        model="openai/text-embedding-3-small",
+        input=["x"],
+        api_base=provider.url + "/v1",
+        api_key="sk",
+    )
     events = {e["operation"]: e for e in shipped(receiver, 2)}
     assert events["chat"]["usage"] == NORMALISED and events["chat"]["customer_id"] == "lite"
-    assert events["embedding"]["usage"] == {"input_tokens": 42} and events["embedding"]["provider"] == "openai"
+    assert (
+        events["embedding"]["usage"] == {"input_tokens": 42}
+        and events["embedding"]["provider"] == "openai"
+    )
 
 
 def test_wrap_module_is_idempotent(wrapped: Any) -> None:

@@ -6,11 +6,11 @@ import gc
 import json
 from typing import Any
 
+import costobs
+import costobs.integrations.openai
 import openai
 import pydantic
 import pytest
-
-import costobs
 
 from ._fakes import FakeProvider, Reply, json_reply, sse_reply
 from .conftest import shipped
@@ -32,21 +32,42 @@ NORMALISED = {
 }
 
 
-def completion(usage: dict[str, Any] = USAGE, model: str = "gpt-4o-2024-08-06", content: str = "hi") -> dict[str, Any]:
+def completion(
+    usage: dict[str, Any] = USAGE, model: str = "gpt-4o-2024-08-06", content: str = "hi"
+) -> dict[str, Any]:
     return {
         "id": "chatcmpl-1",
         "object": "chat.completion",
         "created": 1,
         "model": model,
         "service_tier": "default",
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
         "usage": usage,
     }
 
 
-def chunk(delta: dict[str, Any] | None, usage: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
+def chunk(
+    delta: dict[str, Any] | None,
+    usage: dict[str, Any] | None = None,
+    finish: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
-    return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-2024-08-06", "choices": choices, "usage": usage, **extra}
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "gpt-4o-2024-08-06",
+        "choices": choices,
+        "usage": usage,
+        **extra,
+    }
 
 
 def chat_stream(with_usage: bool = True, abort: bool = False) -> Reply:
@@ -63,10 +84,19 @@ def chat_stream(with_usage: bool = True, abort: bool = False) -> Reply:
     return sse_reply(events)
 
 
-def client(provider: FakeProvider, name: str = "openai", is_async: bool = False, **defaults: Any) -> Any:
-    costobs.configure(provider_hosts={f"127.0.0.1:{provider.port}": name}, ingest_url=costobs_ingest(), api_key="test-key", flush_interval=0.05)
+def client(
+    provider: FakeProvider, name: str = "openai", is_async: bool = False, **defaults: Any
+) -> Any:
+    costobs.configure(
+        provider_hosts={f"127.0.0.1:{provider.port}": name},
+        ingest_url=costobs_ingest(),
+        api_key="test-key",
+        flush_interval=0.05,
+    )
     cls = openai.AsyncOpenAI if is_async else openai.OpenAI
-    return costobs.wrap(cls(api_key="sk-test", base_url=provider.url + "/v1", max_retries=0), **defaults)
+    return costobs.wrap(
+        cls(api_key="sk-test", base_url=provider.url + "/v1", max_retries=0), **defaults
+    )
 
 
 def costobs_ingest() -> str:
@@ -80,16 +110,32 @@ def test_chat_create_metadata_layers_and_usage(provider: FakeProvider, receiver:
     c = client(provider, team="payments", environment="prod", pr="1234")
     with costobs.request_context(customer_id="cust-42", trace_id="trace-abc", team="search"):
         result = c.chat.completions.create(
-            model="gpt-4o", messages=[{"role": "user", "content": "x"}], feature="summarize", prompt_version="v3"
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "x"}],
+            feature="summarize",
+            prompt_version="v3",
         )
     assert result.choices[0].message.content == "hi"
     sent = provider.json_body()
     assert "feature" not in sent and "prompt_version" not in sent and sent["model"] == "gpt-4o"
     (event,) = shipped(receiver, 1)
     assert event["usage"] == NORMALISED
-    assert (event["provider"], event["model"], event["operation"]) == ("openai", "gpt-4o-2024-08-06", "chat")
-    assert (event["team"], event["environment"], event["customer_id"], event["trace_id"]) == ("search", "prod", "cust-42", "trace-abc")
-    assert (event["feature"], event["prompt_version"], event["tags"]) == ("summarize", "v3", {"pr": "1234"})
+    assert (event["provider"], event["model"], event["operation"]) == (
+        "openai",
+        "gpt-4o-2024-08-06",
+        "chat",
+    )
+    assert (event["team"], event["environment"], event["customer_id"], event["trace_id"]) == (
+        "search",
+        "prod",
+        "cust-42",
+        "trace-abc",
+    )
+    assert (event["feature"], event["prompt_version"], event["tags"]) == (
+        "summarize",
+        "v3",
+        {"pr": "1234"},
+    )
     assert event["service_tier"] == "default" and event["provider_request_id"] == "chatcmpl-1"
     assert event["status"] == "ok" and event["streaming"] is False
 
@@ -103,32 +149,56 @@ def test_wrap_is_idempotent(provider: FakeProvider, receiver: Any) -> None:
     assert event["team"] == "b"
 
 
-def test_provider_error_reaches_caller_untouched_and_is_recorded(provider: FakeProvider, receiver: Any) -> None:
-    provider.replies = [json_reply({"error": {"message": "slow down", "type": "rate_limit"}}, status=429)]
+def test_provider_error_reaches_caller_untouched_and_is_recorded(
+    provider: FakeProvider, receiver: Any
+) -> None:
+    provider.replies = [
+        json_reply({"error": {"message": "slow down", "type": "rate_limit"}}, status=429)
+    ]
     c = client(provider)
     with pytest.raises(openai.RateLimitError) as info:
         c.chat.completions.create(model="gpt-4o", messages=[])
     assert info.value.status_code == 429
     (event,) = shipped(receiver, 1)
-    assert (event["status"], event["error_type"], event["usage"]) == ("error", "RateLimitError:429", {})
+    assert (event["status"], event["error_type"], event["usage"]) == (
+        "error",
+        "RateLimitError:429",
+        {},
+    )
 
 
-def test_stream_injects_include_usage_and_hides_the_usage_chunk(provider: FakeProvider, receiver: Any) -> None:
+def test_stream_injects_include_usage_and_hides_the_usage_chunk(
+    provider: FakeProvider, receiver: Any
+) -> None:
     provider.replies = [chat_stream()]
     c = client(provider)
-    chunks = list(c.chat.completions.create(model="gpt-4o", messages=[], stream=True, customer_id="c9"))
+    chunks = list(
+        c.chat.completions.create(model="gpt-4o", messages=[], stream=True, customer_id="c9")
+    )
     assert provider.json_body()["stream_options"] == {"include_usage": True}
     assert "customer_id" not in provider.json_body()
-    assert [ch.choices[0].delta.content for ch in chunks] == ["", "Hel", "lo"]  # no usage-only chunk
+    assert [ch.choices[0].delta.content for ch in chunks] == [
+        "",
+        "Hel",
+        "lo",
+    ]  # no usage-only chunk
     (event,) = shipped(receiver, 1)
-    assert event["usage"] == NORMALISED and event["streaming"] is True and event["customer_id"] == "c9"
+    assert (
+        event["usage"] == NORMALISED and event["streaming"] is True and event["customer_id"] == "c9"
+    )
     assert event["time_to_first_token_ms"] >= 0 and event["status"] == "ok"
 
 
-def test_stream_caller_asked_for_usage_sees_the_chunk(provider: FakeProvider, receiver: Any) -> None:
+def test_stream_caller_asked_for_usage_sees_the_chunk(
+    provider: FakeProvider, receiver: Any
+) -> None:
     provider.replies = [chat_stream()]
     c = client(provider)
-    chunks = list(c.chat.completions.create(model="gpt-4o", messages=[], stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        c.chat.completions.create(
+            model="gpt-4o", messages=[], stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert len(chunks) == 4 and chunks[-1].usage.prompt_tokens == 1200
     assert shipped(receiver, 1)[0]["usage"] == NORMALISED
 
@@ -161,7 +231,9 @@ class Answer(pydantic.BaseModel):
 def test_parse_and_stream_helpers(provider: FakeProvider, receiver: Any) -> None:
     provider.replies = [json_reply(completion(content=json.dumps({"text": "ok"}))), chat_stream()]
     c = client(provider)
-    parsed = c.chat.completions.parse(model="gpt-4o", messages=[], response_format=Answer, feature="parse")
+    parsed = c.chat.completions.parse(
+        model="gpt-4o", messages=[], response_format=Answer, feature="parse"
+    )
     assert parsed.choices[0].message.parsed == Answer(text="ok")
     with c.chat.completions.stream(model="gpt-4o", messages=[], feature="helper") as stream:
         text = "".join(e.delta for e in stream if e.type == "content.delta")
@@ -189,7 +261,11 @@ async def test_async_chat_and_stream(provider: FakeProvider, receiver: Any) -> N
 
 RESPONSE_USAGE = {
     "input_tokens": 5000,
-    "input_tokens_details": {"cached_tokens": 3000, "cache_write_tokens": 1500, "cache_write_tokens_details": {"ttl_30m_tokens": 500, "ttl_12h_tokens": 1000}},
+    "input_tokens_details": {
+        "cached_tokens": 3000,
+        "cache_write_tokens": 1500,
+        "cache_write_tokens_details": {"ttl_30m_tokens": 500, "ttl_12h_tokens": 1000},
+    },
     "output_tokens": 900,
     "output_tokens_details": {"reasoning_tokens": 600},
     "total_tokens": 5900,
@@ -222,15 +298,40 @@ def response(status: str = "completed") -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("final", "status"), [("response.completed", "ok"), ("response.incomplete", "ok"), ("response.failed", "error")])
-def test_responses_stream_usage_from_final_event(provider: FakeProvider, receiver: Any, final: str, status: str) -> None:
+@pytest.mark.parametrize(
+    ("final", "status"),
+    [("response.completed", "ok"), ("response.incomplete", "ok"), ("response.failed", "error")],
+)
+def test_responses_stream_usage_from_final_event(
+    provider: FakeProvider, receiver: Any, final: str, status: str
+) -> None:
     created = {**response("in_progress"), "usage": None}
-    done = response({"response.completed": "completed", "response.incomplete": "incomplete", "response.failed": "failed"}[final])
+    done = response(
+        {
+            "response.completed": "completed",
+            "response.incomplete": "incomplete",
+            "response.failed": "failed",
+        }[final]
+    )
     provider.replies = [
         sse_reply(
             [
-                ("response.created", {"type": "response.created", "sequence_number": 0, "response": created}),
-                ("response.output_text.delta", {"type": "response.output_text.delta", "sequence_number": 1, "item_id": "m", "output_index": 0, "content_index": 0, "delta": "hi", "logprobs": []}),
+                (
+                    "response.created",
+                    {"type": "response.created", "sequence_number": 0, "response": created},
+                ),
+                (
+                    "response.output_text.delta",
+                    {
+                        "type": "response.output_text.delta",
+                        "sequence_number": 1,
+                        "item_id": "m",
+                        "output_index": 0,
+                        "content_index": 0,
+                        "delta": "hi",
+                        "logprobs": [],
+                    },
+                ),
                 (final, {"type": final, "sequence_number": 2, "response": done}),
             ]
         )
@@ -241,7 +342,11 @@ def test_responses_stream_usage_from_final_event(provider: FakeProvider, receive
     assert "stream_options" not in provider.json_body()
     (event,) = shipped(receiver, 1)
     assert event["usage"] == RESPONSE_NORMALISED and event["status"] == status
-    assert (event["operation"], event["model"], event["service_tier"]) == ("responses", "gpt-5-2026-01-01", "flex")
+    assert (event["operation"], event["model"], event["service_tier"]) == (
+        "responses",
+        "gpt-5-2026-01-01",
+        "flex",
+    )
 
 
 def test_responses_create_and_stream_helper(provider: FakeProvider, receiver: Any) -> None:
@@ -250,8 +355,18 @@ def test_responses_create_and_stream_helper(provider: FakeProvider, receiver: An
         json_reply(done),
         sse_reply(
             [
-                ("response.created", {"type": "response.created", "sequence_number": 0, "response": {**response("in_progress"), "usage": None}}),
-                ("response.completed", {"type": "response.completed", "sequence_number": 1, "response": done}),
+                (
+                    "response.created",
+                    {
+                        "type": "response.created",
+                        "sequence_number": 0,
+                        "response": {**response("in_progress"), "usage": None},
+                    },
+                ),
+                (
+                    "response.completed",
+                    {"type": "response.completed", "sequence_number": 1, "response": done},
+                ),
             ]
         ),
     ]
@@ -268,10 +383,43 @@ def test_responses_create_and_stream_helper(provider: FakeProvider, receiver: An
 
 def test_embeddings_images_audio(provider: FakeProvider, receiver: Any) -> None:
     provider.replies = [
-        json_reply({"object": "list", "model": "text-embedding-3-small", "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}], "usage": {"prompt_tokens": 42, "total_tokens": 42}}),
-        json_reply({"created": 1, "data": [{"url": "https://x/1.png"}, {"url": "https://x/2.png"}]}),
-        json_reply({"created": 1, "data": [{"b64_json": "AA=="}], "size": "1024x1024", "quality": "high", "usage": {"input_tokens": 60, "input_tokens_details": {"text_tokens": 50, "image_tokens": 10}, "output_tokens": 4160, "total_tokens": 4220}}),
-        json_reply({"text": "hello", "usage": {"type": "tokens", "input_tokens": 120, "input_token_details": {"audio_tokens": 100, "text_tokens": 20}, "output_tokens": 30, "total_tokens": 150}}),
+        json_reply(
+            {
+                "object": "list",
+                "model": "text-embedding-3-small",
+                "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}],
+                "usage": {"prompt_tokens": 42, "total_tokens": 42},
+            }
+        ),
+        json_reply(
+            {"created": 1, "data": [{"url": "https://x/1.png"}, {"url": "https://x/2.png"}]}
+        ),
+        json_reply(
+            {
+                "created": 1,
+                "data": [{"b64_json": "AA=="}],
+                "size": "1024x1024",
+                "quality": "high",
+                "usage": {
+                    "input_tokens": 60,
+                    "input_tokens_details": {"text_tokens": 50, "image_tokens": 10},
+                    "output_tokens": 4160,
+                    "total_tokens": 4220,
+                },
+            }
+        ),
+        json_reply(
+            {
+                "text": "hello",
+                "usage": {
+                    "type": "tokens",
+                    "input_tokens": 120,
+                    "input_token_details": {"audio_tokens": 100, "text_tokens": 20},
+                    "output_tokens": 30,
+                    "total_tokens": 150,
+                },
+            }
+        ),
         json_reply({"text": "hello", "usage": {"type": "duration", "seconds": 12.5}}),
         Reply(200, b"ID3fakeaudio", {"Content-Type": "audio/mpeg"}),
     ]
@@ -286,40 +434,110 @@ def test_embeddings_images_audio(provider: FakeProvider, receiver: Any) -> None:
     by_model = {e["model"]: e for e in shipped(receiver, 6)}
     assert by_model["text-embedding-3-small"]["usage"] == {"input_tokens": 42}
     assert by_model["text-embedding-3-small"]["operation"] == "embedding"
-    assert by_model["dall-e-3"]["usage"] == {"images": 2, "image_size": "1024x1792", "image_quality": "hd"}
-    assert by_model["gpt-image-1"]["usage"] == {"input_tokens": 50, "image_input_tokens": 10, "image_output_tokens": 4160, "image_size": "1024x1024", "image_quality": "high"}
-    assert by_model["gpt-4o-transcribe"]["usage"] == {"audio_input_tokens": 100, "input_tokens": 20, "output_tokens": 30}
+    assert by_model["dall-e-3"]["usage"] == {
+        "images": 2,
+        "image_size": "1024x1792",
+        "image_quality": "hd",
+    }
+    assert by_model["gpt-image-1"]["usage"] == {
+        "input_tokens": 50,
+        "image_input_tokens": 10,
+        "image_output_tokens": 4160,
+        "image_size": "1024x1024",
+        "image_quality": "high",
+    }
+    assert by_model["gpt-4o-transcribe"]["usage"] == {
+        "audio_input_tokens": 100,
+        "input_tokens": 20,
+        "output_tokens": 30,
+    }
     assert by_model["whisper-1"]["usage"] == {"audio_seconds": "12.5"}
-    assert by_model["tts-1"]["usage"] == {"characters": 11} and by_model["tts-1"]["operation"] == "audio_speech"
+    assert (
+        by_model["tts-1"]["usage"] == {"characters": 11}
+        and by_model["tts-1"]["operation"] == "audio_speech"
+    )
 
 
 COMPAT = [
     (
         "xai",
-        {"prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 190, "completion_tokens_details": {"reasoning_tokens": 50}, "prompt_tokens_details": {"cached_tokens": 20}, "cost_in_usd_ticks": 123450000},
-        {"input_tokens": 80, "cached_input_tokens": 20, "output_tokens": 90, "reasoning_tokens": 50},
+        {
+            "prompt_tokens": 100,
+            "completion_tokens": 40,
+            "total_tokens": 190,
+            "completion_tokens_details": {"reasoning_tokens": 50},
+            "prompt_tokens_details": {"cached_tokens": 20},
+            "cost_in_usd_ticks": 123450000,
+        },
+        {
+            "input_tokens": 80,
+            "cached_input_tokens": 20,
+            "output_tokens": 90,
+            "reasoning_tokens": 50,
+        },
         "0.012345",
     ),
     (
         "deepseek",
-        {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110, "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36},
+        {
+            "prompt_tokens": 100,
+            "completion_tokens": 10,
+            "total_tokens": 110,
+            "prompt_cache_hit_tokens": 64,
+            "prompt_cache_miss_tokens": 36,
+        },
         {"input_tokens": 36, "cached_input_tokens": 64, "output_tokens": 10},
         None,
     ),
     (
         "openrouter",
-        {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110, "cost": 0.00042, "prompt_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 20}},
-        {"input_tokens": 50, "cached_input_tokens": 30, "cache_write_5m_tokens": 20, "output_tokens": 10},
+        {
+            "prompt_tokens": 100,
+            "completion_tokens": 10,
+            "total_tokens": 110,
+            "cost": 0.00042,
+            "prompt_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 20},
+        },
+        {
+            "input_tokens": 50,
+            "cached_input_tokens": 30,
+            "cache_write_5m_tokens": 20,
+            "output_tokens": 10,
+        },
         "0.00042",
     ),
-    ("together", {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}, {"input_tokens": 7, "output_tokens": 3}, None),
-    ("fireworks", {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}, {"input_tokens": 7, "output_tokens": 3}, None),
-    ("mistral", {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}, {"input_tokens": 7, "output_tokens": 3}, None),
+    (
+        "together",
+        {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+        {"input_tokens": 7, "output_tokens": 3},
+        None,
+    ),
+    (
+        "fireworks",
+        {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+        {"input_tokens": 7, "output_tokens": 3},
+        None,
+    ),
+    (
+        "mistral",
+        {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+        {"input_tokens": 7, "output_tokens": 3},
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "usage", "normalised", "cost"), COMPAT, ids=[c[0] for c in COMPAT])
-def test_openai_compatible_quirks(provider: FakeProvider, receiver: Any, name: str, usage: dict[str, Any], normalised: dict[str, Any], cost: str | None) -> None:
+@pytest.mark.parametrize(
+    ("name", "usage", "normalised", "cost"), COMPAT, ids=[c[0] for c in COMPAT]
+)
+def test_openai_compatible_quirks(
+    provider: FakeProvider,
+    receiver: Any,
+    name: str,
+    usage: dict[str, Any],
+    normalised: dict[str, Any],
+    cost: str | None,
+) -> None:
     provider.replies = [json_reply(completion(usage, model="m-1"))]
     client(provider, name).chat.completions.create(model="m-1", messages=[])
     (event,) = shipped(receiver, 1)
@@ -327,26 +545,56 @@ def test_openai_compatible_quirks(provider: FakeProvider, receiver: Any, name: s
     assert event.get("provider_cost_usd") == cost
 
 
-def test_groq_stream_usage_in_x_groq_without_injection(provider: FakeProvider, receiver: Any) -> None:
+def test_groq_stream_usage_in_x_groq_without_injection(
+    provider: FakeProvider, receiver: Any
+) -> None:
     usage = {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16}
     provider.replies = [
-        sse_reply([(None, chunk({"content": "a"})), (None, chunk({}, finish="stop", x_groq={"id": "req_1", "usage": usage})), (None, "[DONE]")])
+        sse_reply(
+            [
+                (None, chunk({"content": "a"})),
+                (None, chunk({}, finish="stop", x_groq={"id": "req_1", "usage": usage})),
+                (None, "[DONE]"),
+            ]
+        )
     ]
-    chunks = list(client(provider, "groq").chat.completions.create(model="llama-3.3-70b", messages=[], stream=True))
+    chunks = list(
+        client(provider, "groq").chat.completions.create(
+            model="llama-3.3-70b", messages=[], stream=True
+        )
+    )
     assert len(chunks) == 2 and "stream_options" not in provider.json_body()
     (event,) = shipped(receiver, 1)
-    assert event["provider"] == "groq" and event["usage"] == {"input_tokens": 11, "output_tokens": 5}
+    assert event["provider"] == "groq" and event["usage"] == {
+        "input_tokens": 11,
+        "output_tokens": 5,
+    }
 
 
 def test_azure_deployment_maps_to_model_by_config(provider: FakeProvider, receiver: Any) -> None:
-    provider.replies = [json_reply(completion(model="gpt-4o-2024-11-20")), json_reply(completion(model="gpt-4o-2024-11-20"))]
-    costobs.configure(ingest_url=costobs_ingest(), api_key="test-key", flush_interval=0.05, model_aliases={"prod-chat": "gpt-4o"})
-    c = costobs.wrap(openai.AzureOpenAI(api_key="k", api_version="2024-10-21", azure_endpoint=provider.url, max_retries=0))
+    provider.replies = [
+        json_reply(completion(model="gpt-4o-2024-11-20")),
+        json_reply(completion(model="gpt-4o-2024-11-20")),
+    ]
+    costobs.configure(
+        ingest_url=costobs_ingest(),
+        api_key="test-key",
+        flush_interval=0.05,
+        model_aliases={"prod-chat": "gpt-4o"},
+    )
+    c = costobs.wrap(
+        openai.AzureOpenAI(
+            api_key="k", api_version="2024-10-21", azure_endpoint=provider.url, max_retries=0
+        )
+    )
     c.chat.completions.create(model="prod-chat", messages=[])
     c.chat.completions.create(model="other-deployment", messages=[])
     assert "/openai/deployments/prod-chat/" in provider.requests[0]["path"]
     events = shipped(receiver, 2)
-    assert sorted((e["provider"], e["model"]) for e in events) == [("azure", "gpt-4o"), ("azure", "gpt-4o-2024-11-20")]
+    assert sorted((e["provider"], e["model"]) for e in events) == [
+        ("azure", "gpt-4o"),
+        ("azure", "gpt-4o-2024-11-20"),
+    ]
 
 
 def test_with_options_copy_stays_observed(provider: FakeProvider, receiver: Any) -> None:
@@ -357,7 +605,9 @@ def test_with_options_copy_stays_observed(provider: FakeProvider, receiver: Any)
     assert event["team"] == "t"
 
 
-def test_sdk_bug_never_reaches_the_caller(provider: FakeProvider, receiver: Any, sdk: list[BaseException], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sdk_bug_never_reaches_the_caller(
+    provider: FakeProvider, receiver: Any, sdk: list[BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from costobs import _config
     from costobs._usage import openai as usage_mod
 
@@ -367,10 +617,25 @@ def test_sdk_bug_never_reaches_the_caller(provider: FakeProvider, receiver: Any,
     provider.replies = [json_reply(completion())]
     c = client(provider)
     seen: list[BaseException] = []
-    costobs.configure(ingest_url=costobs_ingest(), api_key="test-key", on_internal_error=seen.append)
+    costobs.configure(
+        ingest_url=costobs_ingest(), api_key="test-key", on_internal_error=seen.append
+    )
     monkeypatch.setattr(usage_mod, "chat_usage", boom)
+    monkeypatch.setattr(
+        costobs.integrations.openai, "effective", boom
+    )  # a bug on the caller's path
     result = c.chat.completions.create(model="gpt-4o", messages=[])
-    assert result.choices[0].message.content == "hi"
-    assert [str(e) for e in seen] == ["adapter bug"] and costobs.stats().internal_errors == 1
+    assert result.choices[0].message.content == "hi"  # unobserved, but untouched
+    monkeypatch.undo()
+    costobs.configure(
+        ingest_url=costobs_ingest(), api_key="test-key", on_internal_error=seen.append
+    )
+    monkeypatch.setattr(usage_mod, "chat_usage", boom)  # a bug in the deferred extraction
+    provider.replies = [json_reply(completion())]
+    assert c.chat.completions.create(model="gpt-4o", messages=[]).choices[0].message.content == "hi"
+    (event,) = shipped(receiver, 1)  # still shipped, without the usage it could not read
+    assert event["usage"] == {} and event["model"] == "gpt-4o-2024-08-06"
+    assert [str(e) for e in seen] == ["adapter bug", "adapter bug"]
+    assert costobs.stats().internal_errors == 2
     assert _config.current().on_internal_error is not None
     gc.collect()

@@ -61,8 +61,11 @@ def test_bad_config_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_import_is_lazy_and_starts_no_thread() -> None:
     code = (
         "import sys, threading, costobs;"
-        "heavy = [m for m in ('openai', 'anthropic', 'google.genai', 'boto3', 'litellm', 'http.client') if m in sys.modules];"
+        "names = ('openai', 'anthropic', 'google.genai', 'boto3', 'litellm', 'http.client');"
+        "heavy = [m for m in names if m in sys.modules];"
         "print(heavy, threading.active_count())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[] 1"

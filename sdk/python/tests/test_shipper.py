@@ -16,7 +16,9 @@ from .conftest import shipped
 
 def _record(n: int, **kw: object) -> None:
     for i in range(n):
-        costobs.record(provider="deepgram", model="nova-3", operation="audio", audio_seconds=f"{i}.5", **kw)
+        costobs.record(
+            provider="deepgram", model="nova-3", operation="audio", audio_seconds=f"{i}.5", **kw
+        )
 
 
 def test_no_thread_before_first_event_then_one_batch(receiver: Receiver) -> None:
@@ -36,7 +38,9 @@ def test_no_thread_before_first_event_then_one_batch(receiver: Receiver) -> None
 
 
 def test_batches_split_by_size(receiver: Receiver) -> None:
-    costobs.configure(ingest_url=receiver.url, api_key="test-key", max_batch_events=10, flush_interval=5)
+    costobs.configure(
+        ingest_url=receiver.url, api_key="test-key", max_batch_events=10, flush_interval=5
+    )
     _record(25)
     shipped(receiver, 25)
     assert sorted(len(b["events"]) for b in receiver.batches) == [5, 10, 10]
@@ -50,7 +54,9 @@ def test_retries_keep_batch_id_and_honour_retry_after(receiver: Receiver) -> Non
     assert time.monotonic() - start >= 0.3  # waited at least Retry-After
     assert len(receiver.batches) == 4
     assert len({b["batch_id"] for b in receiver.batches}) == 1
-    assert {e["request_id"] for e in events} == {e["request_id"] for e in receiver.batches[0]["events"]}
+    assert {e["request_id"] for e in events} == {
+        e["request_id"] for e in receiver.batches[0]["events"]
+    }
     stats = costobs.stats()
     assert (stats.sent, stats.retried, stats.dropped) == (2, 3, {})
 
@@ -59,7 +65,14 @@ def test_transport_errors_are_retried_until_the_ingest_is_back() -> None:
     late = Receiver()
     port = late.port
     late.close()  # nothing listens on the port for now
-    costobs.configure(ingest_url=f"http://127.0.0.1:{port}", api_key="test-key", flush_interval=0.01, backoff_base=0.05, backoff_max=0.1, max_retries=50)
+    costobs.configure(
+        ingest_url=f"http://127.0.0.1:{port}",
+        api_key="test-key",
+        flush_interval=0.01,
+        backoff_base=0.05,
+        backoff_max=0.1,
+        max_retries=50,
+    )
     t0 = time.perf_counter()
     _record(4)
     assert time.perf_counter() - t0 < 0.05  # the caller is never blocked by shipping
@@ -81,7 +94,13 @@ def test_transport_errors_are_retried_until_the_ingest_is_back() -> None:
 
 
 def test_retries_exhausted_are_counted(receiver: Receiver) -> None:
-    costobs.configure(ingest_url=receiver.url, api_key="test-key", max_retries=2, backoff_base=0.01, flush_interval=0.01)
+    costobs.configure(
+        ingest_url=receiver.url,
+        api_key="test-key",
+        max_retries=2,
+        backoff_base=0.01,
+        flush_interval=0.01,
+    )
     receiver.script = [(502, {})] * 3
     _record(3)
     assert costobs.flush(5.0)
@@ -106,7 +125,13 @@ def test_413_splits_the_batch(receiver: Receiver) -> None:
 
 
 def test_queue_bound_drops_new_events_and_counts_them(receiver: Receiver) -> None:
-    costobs.configure(ingest_url=receiver.url, api_key="test-key", max_queue_events=5, flush_interval=60, max_batch_events=1000)
+    costobs.configure(
+        ingest_url=receiver.url,
+        api_key="test-key",
+        max_queue_events=5,
+        flush_interval=60,
+        max_batch_events=1000,
+    )
     _record(8)
     stats = costobs.stats()
     assert stats.dropped == {"queue_full": 3}
@@ -114,7 +139,9 @@ def test_queue_bound_drops_new_events_and_counts_them(receiver: Receiver) -> Non
 
 
 def test_buffer_bytes_bound(receiver: Receiver) -> None:
-    costobs.configure(ingest_url=receiver.url, api_key="test-key", max_buffer_bytes=1200, flush_interval=0.01)
+    costobs.configure(
+        ingest_url=receiver.url, api_key="test-key", max_buffer_bytes=1200, flush_interval=0.01
+    )
     receiver.script = [(503, {})] * 2
     _record(6)
     assert costobs.flush(5.0)
@@ -125,7 +152,9 @@ def test_buffer_bytes_bound(receiver: Receiver) -> None:
 
 def test_flush_times_out_and_shutdown_counts_what_is_left(receiver: Receiver) -> None:
     receiver.script = [(503, {"Retry-After": "30"})]
-    costobs.configure(ingest_url=receiver.url, api_key="test-key", backoff_max=30, flush_interval=0.01)
+    costobs.configure(
+        ingest_url=receiver.url, api_key="test-key", backoff_max=30, flush_interval=0.01
+    )
     _record(3)
     t0 = time.monotonic()
     assert costobs.flush(0.3) is False
@@ -142,7 +171,13 @@ def test_no_api_key_drops_with_reason(receiver: Receiver) -> None:
     _shipper.shutdown(0.1)
     from costobs import _config
 
-    _config.set_current(_config.Settings(ingest_url=receiver.url, flush_interval=0.01, on_internal_error=_config.current().on_internal_error))
+    _config.set_current(
+        _config.Settings(
+            ingest_url=receiver.url,
+            flush_interval=0.01,
+            on_internal_error=_config.current().on_internal_error,
+        )
+    )
     _record(1)
     assert costobs.flush(2.0)
     assert costobs.stats().dropped == {"no_api_key": 1}

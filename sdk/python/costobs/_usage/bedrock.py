@@ -32,7 +32,9 @@ def converse_usage(usage: Any) -> dict[str, Any]:
     )
 
 
-def resolve_model(model_id: str, aliases: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+def resolve_model(
+    model_id: str, aliases: Mapping[str, str] | None = None
+) -> tuple[str, str | None]:
     """(model, geo) from a Bedrock model id, inference profile id or ARN.
 
     ``us.anthropic.claude-…`` → (``anthropic.claude-…``, ``us``); an application-profile ARN

@@ -31,7 +31,8 @@ def generate_usage(meta: Any) -> dict[str, Any]:
     candidates = n(meta, "candidates_token_count")
     return clean(
         {
-            "input_tokens": max(0, prompt - cached - audio_in) + n(meta, "tool_use_prompt_token_count"),
+            "input_tokens": max(0, prompt - cached - audio_in)
+            + n(meta, "tool_use_prompt_token_count"),
             "cached_input_tokens": cached,
             "audio_input_tokens": audio_in,
             "output_tokens": max(0, candidates - audio_out) + thoughts,

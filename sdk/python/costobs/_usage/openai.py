@@ -24,12 +24,16 @@ HOSTS: dict[str, str] = {
 # Providers documented to accept ``stream_options={"include_usage": true}``; the others
 # report streamed usage on their own (Groq in ``x_groq``, Mistral/Together on the last
 # chunk), and an unknown parameter could be refused, so it is only injected for these.
-INCLUDE_USAGE_PROVIDERS = frozenset({"openai", "azure", "xai", "deepseek", "openrouter", "fireworks"})
+INCLUDE_USAGE_PROVIDERS = frozenset(
+    {"openai", "azure", "xai", "deepseek", "openrouter", "fireworks"}
+)
 
 XAI_TICKS_PER_USD = Decimal(10) ** 10
 
 
-def provider_for_host(host: str, port: int | None = None, extra: dict[str, str] | None = None) -> str:
+def provider_for_host(
+    host: str, port: int | None = None, extra: dict[str, str] | None = None
+) -> str:
     """The provider behind an OpenAI-compatible base_url host."""
     host = host.lower()
     if extra:
@@ -66,7 +70,9 @@ def chat_usage(usage: Any, provider: str = "openai") -> tuple[dict[str, Any], De
     if provider == "deepseek" and g(usage, "prompt_cache_hit_tokens") is not None:
         cached = n(usage, "prompt_cache_hit_tokens")
         miss = g(usage, "prompt_cache_miss_tokens")
-        prompt = cached + (n(usage, "prompt_cache_miss_tokens") if miss is not None else max(0, prompt - cached))
+        prompt = cached + (
+            n(usage, "prompt_cache_miss_tokens") if miss is not None else max(0, prompt - cached)
+        )
     output = max(0, completion - audio_out)
     if provider == "xai":
         # xAI reports reasoning outside completion_tokens (it is in total_tokens).
@@ -77,8 +83,15 @@ def chat_usage(usage: Any, provider: str = "openai") -> tuple[dict[str, Any], De
     if provider == "openrouter":
         cost = dec(g(usage, "cost"))
 
-    write_field = "cache_write_30m_tokens" if provider in ("openai", "azure") else "cache_write_5m_tokens"
-    writes = {"cache_write_5m_tokens": 0, "cache_write_30m_tokens": 0, "cache_write_1h_tokens": 0, "cache_write_12h_tokens": 0}
+    write_field = (
+        "cache_write_30m_tokens" if provider in ("openai", "azure") else "cache_write_5m_tokens"
+    )
+    writes = {
+        "cache_write_5m_tokens": 0,
+        "cache_write_30m_tokens": 0,
+        "cache_write_1h_tokens": 0,
+        "cache_write_12h_tokens": 0,
+    }
     # TTL breakdown when the gateway reports one (litellm: cache_creation_token_details)
     ttl = g(ptd, "cache_creation_token_details") or g(usage, "cache_creation")
     for ttl_name in ("5m", "30m", "1h", "12h"):
@@ -88,7 +101,8 @@ def chat_usage(usage: Any, provider: str = "openai") -> tuple[dict[str, Any], De
         "input_tokens": max(0, prompt - cached - cache_write - audio_in - image_in),
         "cached_input_tokens": cached,
         **writes,
-        "web_search_requests": n(ptd, "web_search_requests") or n(g(usage, "server_tool_use"), "web_search_requests"),
+        "web_search_requests": n(ptd, "web_search_requests")
+        or n(g(usage, "server_tool_use"), "web_search_requests"),
         "output_tokens": output,
         "reasoning_tokens": reasoning,
         "audio_input_tokens": audio_in,
@@ -143,7 +157,9 @@ def image_usage(
     itd = g(usage, "input_tokens_details")
     otd = g(usage, "output_tokens_details")
     image_in = n(itd, "image_tokens")
-    text_in = n(itd, "text_tokens") if itd is not None else max(0, n(usage, "input_tokens") - image_in)
+    text_in = (
+        n(itd, "text_tokens") if itd is not None else max(0, n(usage, "input_tokens") - image_in)
+    )
     if otd is not None:
         image_out, text_out = n(otd, "image_tokens"), n(otd, "text_tokens")
     else:
@@ -164,7 +180,9 @@ def transcription_usage(usage: Any) -> dict[str, Any]:
     """Transcription usage: tokens (gpt-4o-transcribe) or duration seconds (whisper)."""
     if usage is None:
         return {}
-    if g(usage, "type") == "duration" or (g(usage, "seconds") is not None and g(usage, "input_tokens") is None):
+    if g(usage, "type") == "duration" or (
+        g(usage, "seconds") is not None and g(usage, "input_tokens") is None
+    ):
         return clean({"audio_seconds": g(usage, "seconds")})
     details = g(usage, "input_token_details") or g(usage, "input_tokens_details")
     total_in = n(usage, "input_tokens")
@@ -172,7 +190,13 @@ def transcription_usage(usage: Any) -> dict[str, Any]:
     text = n(details, "text_tokens") if details is not None else 0
     if details is None:
         audio, text = total_in, 0
-    return clean({"audio_input_tokens": audio, "input_tokens": text, "output_tokens": n(usage, "output_tokens")})
+    return clean(
+        {
+            "audio_input_tokens": audio,
+            "input_tokens": text,
+            "output_tokens": n(usage, "output_tokens"),
+        }
+    )
 
 
 def speech_usage(text: Any) -> dict[str, Any]:

@@ -50,10 +50,11 @@ class _MessagesObserver:
 
     def on_end(self, call: Call) -> None:
         if self.state:
-            fill_usage(call, self.state)
+            call.defer(fill_usage, self.state)
 
 
 def fill_usage(call: Call, raw: Any) -> None:
+    """Runs in the shipper thread (deferred), off the caller's path."""
     call.usage = usage.messages_usage(raw)
     call.service_tier = usage.tier(raw) or call.service_tier
     call.region = usage.region(raw) or call.region
@@ -65,8 +66,15 @@ class _Adapter:
     def __init__(self, is_async: bool) -> None:
         self.is_async = is_async
 
-    def start(self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None) -> Call:
-        call = Call(state.info["provider"], model_text(kwargs.get("model")), "chat", effective(state.defaults, meta))
+    def start(
+        self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None
+    ) -> Call:
+        call = Call(
+            state.info["provider"],
+            model_text(kwargs.get("model")),
+            "chat",
+            effective(state.defaults, meta),
+        )
         tier = kwargs.get("service_tier")
         if not unset(tier) and tier != "auto":
             call.service_tier = str(tier)
@@ -78,7 +86,7 @@ class _Adapter:
             return
         call.model = getattr(result, "model", None) or call.model
         call.provider_request_id = getattr(result, "id", None)
-        fill_usage(call, getattr(result, "usage", None))
+        call.defer(fill_usage, getattr(result, "usage", None))
         complete(call)
 
 

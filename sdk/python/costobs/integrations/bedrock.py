@@ -27,8 +27,11 @@ def is_bedrock_runtime(client: Any) -> bool:
 
 
 def _fill(call: Call, body: Any) -> None:
-    call.usage = usage.converse_usage(g(body, "usage"))
-    tier = g(g(body, "serviceTier"), "type")
+    call.defer(_usage, g(body, "usage"), g(g(body, "serviceTier"), "type"))
+
+
+def _usage(call: Call, raw: Any, tier: Any) -> None:
+    call.usage = usage.converse_usage(raw)
     if tier:
         call.service_tier = str(tier)
 
@@ -57,7 +60,9 @@ class _Adapter:
     def __init__(self, kind: str) -> None:
         self.kind = kind
 
-    def start(self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None) -> Call:
+    def start(
+        self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None
+    ) -> Call:
         model_id = str(kwargs.get("modelId") or "")
         model, geo = usage.resolve_model(model_id, _config.current().model_aliases)
         call = Call("bedrock", model, "chat", effective(state.defaults, meta))

@@ -31,8 +31,16 @@ def fill(call: Call, response: Any) -> None:
         call.model = usage.model_name(response.model_version)
     call.provider_request_id = g(response, "response_id") or call.provider_request_id
     if meta is not None:
-        call.usage = usage.generate_usage(meta)
-        call.service_tier = _tier(meta) or call.service_tier
+        call.defer(_usage, meta)
+
+
+def _usage(call: Call, meta: Any) -> None:
+    call.usage = usage.generate_usage(meta)
+    call.service_tier = _tier(meta) or call.service_tier
+
+
+def _embed_usage(call: Call, response: Any) -> None:
+    call.usage = usage.embed_usage(response)
 
 
 class _StreamObserver:
@@ -61,14 +69,21 @@ class _Adapter:
     def __init__(self, kind: str) -> None:
         self.kind = kind
 
-    def start(self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None) -> Call:
+    def start(
+        self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None
+    ) -> Call:
         operation = "embedding" if self.kind == "embed" else "chat"
-        call = Call(state.info["provider"], usage.model_name(kwargs.get("model")), operation, effective(state.defaults, meta))
+        call = Call(
+            state.info["provider"],
+            usage.model_name(kwargs.get("model")),
+            operation,
+            effective(state.defaults, meta),
+        )
         return call
 
     def finish(self, state: State, call: Call, result: Any) -> None:
         if self.kind == "embed":
-            call.usage = usage.embed_usage(result)
+            call.defer(_embed_usage, result)
             complete(call)
         elif self.kind == "generate":
             fill(call, result)

@@ -56,6 +56,14 @@ def route(model: str, custom_provider: str | None = None) -> tuple[str | None, s
     return None, model
 
 
+def _deferred_usage(call: Call, raw: Any, operation: str) -> None:
+    call.usage = (
+        oai_usage.embedding_usage(raw)
+        if operation == "embedding"
+        else chat_usage(call.provider, raw)
+    )
+
+
 def chat_usage(provider: str, raw: Any) -> dict[str, Any]:
     # litellm normalises every provider to OpenAI semantics (prompt includes cache reads
     # and writes, completion includes reasoning), so no per-provider quirk applies here.
@@ -72,11 +80,15 @@ class _StreamObserver:
 
     def on_item(self, call: Call, chunk: Any) -> bool:
         chunk_usage = getattr(chunk, "usage", None)
-        if chunk_usage is not None and (g(chunk_usage, "prompt_tokens") or g(chunk_usage, "completion_tokens")):
+        if chunk_usage is not None and (
+            g(chunk_usage, "prompt_tokens") or g(chunk_usage, "completion_tokens")
+        ):
             self.usage = chunk_usage
             choices = getattr(chunk, "choices", None) or []
             empty = all(
-                not g(g(c, "delta"), "content") and not g(g(c, "delta"), "tool_calls") and not g(c, "finish_reason")
+                not g(g(c, "delta"), "content")
+                and not g(g(c, "delta"), "tool_calls")
+                and not g(c, "finish_reason")
                 for c in choices
             )
             return self.hide and empty
@@ -84,13 +96,13 @@ class _StreamObserver:
 
     def on_end(self, call: Call) -> None:
         if self.usage is not None:
-            call.usage = chat_usage(call.provider, self.usage)
+            call.defer(_deferred_usage, self.usage, "chat")
 
 
 _SUBCLASSES: dict[type, type] = {}
 
 
-def _observed_class(base: type) -> type:
+def _observed_class(base: Any) -> type:
     cls = _SUBCLASSES.get(base)
     if cls is not None:
         return cls
@@ -123,7 +135,11 @@ def _observed_class(base: type) -> type:
             if not _on_item(call, observer, item):
                 return item
 
-    cls = type(base.__name__, (base,), {"__next__": __next__, "__anext__": __anext__, "__module__": base.__module__})
+    cls = type(
+        base.__name__,
+        (base,),
+        {"__next__": __next__, "__anext__": __anext__, "__module__": base.__module__},
+    )
     _SUBCLASSES[base] = cls
     return cls
 
@@ -134,7 +150,9 @@ class _Adapter:
     def __init__(self, operation: str) -> None:
         self.operation = operation
 
-    def start(self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None) -> Call:
+    def start(
+        self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None
+    ) -> Call:
         model_arg = kwargs.get("model", args[0] if args else "")
         provider, model = route(str(model_arg or ""), kwargs.get("custom_llm_provider"))
         call = Call(provider or "", model, self.operation, effective(state.defaults, meta))
@@ -160,11 +178,7 @@ class _Adapter:
             return
         if getattr(result, "model", None) and self.operation == "chat":
             call.model = route(str(result.model))[1]
-        raw = getattr(result, "usage", None)
-        if self.operation == "embedding":
-            call.usage = oai_usage.embedding_usage(raw)
-        else:
-            call.usage = chat_usage(call.provider, raw)
+        call.defer(_deferred_usage, getattr(result, "usage", None), self.operation)
         call.provider_request_id = getattr(result, "id", None)
         complete(call)
 

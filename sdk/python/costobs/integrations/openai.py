@@ -32,35 +32,38 @@ def _provider(client: Any) -> str:
 
 
 class _ChatObserver:
-    """Chat/legacy completion chunks: latest usage (incl. Groq's ``x_groq``), hide the injected one."""
+    """Chat/legacy completion chunks: latest usage (Groq: ``x_groq``); hide the injected one."""
 
-    __slots__ = ("hide", "keep_model", "provider", "usage")
+    __slots__ = ("hide", "keep_model", "provider", "seen", "usage")
 
     def __init__(self, provider: str, hide: bool, keep_model: bool) -> None:
         self.provider = provider
         self.hide = hide
         self.keep_model = keep_model
+        self.seen = False
         self.usage: Any = None
 
     def on_item(self, call: Call, chunk: Any) -> bool:
+        # Hot per-chunk path: plain field reads only (extra-field lookups raise inside pydantic).
+        if not self.seen:
+            self.seen = True
+            model = getattr(chunk, "model", None)
+            if model and not self.keep_model:
+                call.model = model
+            tier = getattr(chunk, "service_tier", None)
+            if tier:
+                call.service_tier = tier
         chunk_usage = getattr(chunk, "usage", None)
-        if chunk_usage is None:
-            x_groq = g(chunk, "x_groq")
-            chunk_usage = g(x_groq, "usage")
-        model = getattr(chunk, "model", None)
-        if model and not self.keep_model:
-            call.model = model
-        tier = getattr(chunk, "service_tier", None)
-        if tier:
-            call.service_tier = tier
+        if chunk_usage is None and self.provider == "groq":
+            chunk_usage = g(g(chunk, "x_groq"), "usage")
         if chunk_usage is not None:
             self.usage = chunk_usage
-            return self.hide and not getattr(chunk, "choices", None)
+            return self.hide and not chunk.choices
         return False
 
     def on_end(self, call: Call) -> None:
         if self.usage is not None:
-            call.usage, call.provider_cost = usage.chat_usage(self.usage, self.provider)
+            call.defer(_chat_usage, self.usage)
 
 
 class _ResponsesObserver:
@@ -119,10 +122,20 @@ class _LastUsageObserver:
             call.usage = usage.transcription_usage(self.usage.usage)
 
 
+def _chat_usage(call: Call, raw: Any) -> None:
+    call.usage, call.provider_cost = usage.chat_usage(raw, call.provider)
+
+
+def _responses_usage(call: Call, raw: Any, tool_usage: Any) -> None:
+    call.usage = usage.responses_usage(raw, tool_usage)
+
+
 def _fill_response(call: Call, response: Any) -> None:
     if getattr(response, "model", None):
         call.model = response.model
-    call.usage = usage.responses_usage(getattr(response, "usage", None), getattr(response, "tool_usage", None))
+    call.defer(
+        _responses_usage, getattr(response, "usage", None), getattr(response, "tool_usage", None)
+    )
     call.service_tier = getattr(response, "service_tier", None) or call.service_tier
     call.provider_request_id = getattr(response, "id", None)
 
@@ -135,7 +148,9 @@ class _Adapter:
         self.operation = operation
         self.is_async = is_async
 
-    def start(self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None) -> Call:
+    def start(
+        self, state: State, args: tuple[Any, ...], kwargs: dict[str, Any], meta: Meta | None
+    ) -> Call:
         provider: str = state.info["provider"]
         model = model_text(kwargs.get("model"))
         keep_model = False
@@ -161,7 +176,10 @@ class _Adapter:
         elif self.kind == "speech":
             call.usage = usage.speech_usage(kwargs.get("input"))
         elif self.kind == "image":
-            call.extra = (model_text(kwargs.get("size")) or None, model_text(kwargs.get("quality")) or None)
+            call.extra = (
+                model_text(kwargs.get("size")) or None,
+                model_text(kwargs.get("quality")) or None,
+            )
         elif keep_model:
             call.extra = _KEEP_MODEL
         return call
@@ -186,7 +204,7 @@ class _Adapter:
             if getattr(result, "model", None) and call.extra is not _KEEP_MODEL:
                 call.model = result.model
             call.extra = None
-            call.usage, call.provider_cost = usage.chat_usage(getattr(result, "usage", None), call.provider)
+            call.defer(_chat_usage, getattr(result, "usage", None))
             call.service_tier = getattr(result, "service_tier", None) or call.service_tier
             call.provider_request_id = getattr(result, "id", None)
         elif kind == "responses":
@@ -194,13 +212,17 @@ class _Adapter:
         elif kind == "embedding":
             if getattr(result, "model", None):
                 call.model = result.model
-            call.usage = usage.embedding_usage(getattr(result, "usage", None))
+            call.defer(_embedding_usage, getattr(result, "usage", None))
         elif kind == "image":
             size, quality = call.extra or (None, None)
             call.extra = None
             call.usage = usage.image_usage(result, size, quality)
         elif kind == "transcription":
             call.usage = usage.transcription_usage(getattr(result, "usage", None))
+
+
+def _embedding_usage(call: Call, raw: Any) -> None:
+    call.usage = usage.embedding_usage(raw)
 
 
 class _StreamHelper:
@@ -237,7 +259,11 @@ _METHODS: tuple[tuple[str, str, str, str], ...] = (
     ("audio.translations", "create", "transcription", "audio_translation"),
     ("audio.speech", "create", "speech", "audio_speech"),
 )
-_HELPERS = (("chat.completions", "stream"), ("beta.chat.completions", "stream"), ("responses", "stream"))
+_HELPERS = (
+    ("chat.completions", "stream"),
+    ("beta.chat.completions", "stream"),
+    ("responses", "stream"),
+)
 
 
 def _resource(client: Any, path: str) -> Any:
