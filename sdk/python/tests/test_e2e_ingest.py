@@ -49,6 +49,7 @@ class Server:
     def start(self) -> None:
         log = open(self.data_dir.parent / "server.log", "ab")  # noqa: SIM115
         env = {k: v for k, v in os.environ.items() if not k.startswith("COSTOBS_")}
+        env.update(COSTOBS_ALERTD_PORT="0", COSTOBS_BILLSYNCD_PORT="0")  # no fixed ports
         self.proc = subprocess.Popen(
             [
                 str(COSTOBS_BIN),
