@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from costobs._context import make_meta
 from costobs._errors import UnsupportedClientError
-from costobs._guard import report
+from costobs._guard import logger, report
 
 T = TypeVar("T")
 
@@ -45,6 +45,36 @@ def _kind(client: Any) -> str | None:
     return None
 
 
+_DISTRIBUTIONS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "google_genai": "google-genai",
+    "bedrock": "botocore",  # botocore 1.N ships with boto3 1.N
+    "litellm": "litellm",
+}
+_warned: set[str] = set()
+
+
+def _check_version(kind: str, floor: tuple[int, ...]) -> None:
+    """Warn (once) when the provider package is older than the floor the adapter is tested on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    dist = _DISTRIBUTIONS[kind]
+    try:
+        installed = version(dist)
+    except PackageNotFoundError:
+        return
+    parts = tuple(int(p) if p.isdigit() else 0 for p in installed.split(".")[: len(floor)])
+    if parts < floor and dist not in _warned:
+        _warned.add(dist)
+        logger.warning(
+            "costobs: %s %s is older than %s, the oldest version the adapter is tested with",
+            dist,
+            installed,
+            ".".join(map(str, floor)),
+        )
+
+
 def wrap(client: T, **defaults: Any) -> T:
     """Observe every supported call made through ``client``; returns the same client.
 
@@ -69,6 +99,7 @@ def wrap(client: T, **defaults: Any) -> T:
             from costobs.integrations import bedrock as adapter  # type: ignore[no-redef]
         else:
             from costobs.integrations import litellm as adapter  # type: ignore[no-redef]
+        _check_version(kind, adapter.MIN_VERSION)
         adapter.instrument(client, meta)
     except Exception as exc:  # the client keeps working unobserved
         report(exc)

@@ -16,7 +16,7 @@ from costobs._observe import State, _fail, complete, observe_stainless_stream, p
 from costobs._usage import anthropic as usage
 from costobs.integrations._helpers import STATE_ATTR, model_text
 
-MIN_VERSION = (0, 49)
+MIN_VERSION = (0, 60)
 
 
 def _provider(client: Any) -> str:

@@ -17,7 +17,7 @@ from costobs._usage import bedrock as usage
 from costobs._usage._common import g
 from costobs.integrations._helpers import STATE_ATTR
 
-MIN_VERSION = (1, 37)
+MIN_VERSION = (1, 38)
 
 
 def is_bedrock_runtime(client: Any) -> bool:

@@ -13,7 +13,7 @@ from costobs._usage import gemini as usage
 from costobs._usage._common import g
 from costobs.integrations._helpers import STATE_ATTR
 
-MIN_VERSION = (1, 10)
+MIN_VERSION = (1, 20)
 
 
 def _tier(meta: Any) -> str | None:

@@ -18,7 +18,7 @@ from costobs._usage import openai as oai_usage
 from costobs._usage._common import g
 from costobs.integrations._helpers import STATE_ATTR
 
-MIN_VERSION = (1, 60)
+MIN_VERSION = (1, 74)
 
 # litellm provider names → CostObs provider identifiers
 PROVIDERS: dict[str, str] = {

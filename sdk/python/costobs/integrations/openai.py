@@ -19,7 +19,7 @@ from costobs._usage import openai as usage
 from costobs._usage._common import g
 from costobs.integrations._helpers import STATE_ATTR, bind_manager, model_text
 
-MIN_VERSION = (1, 66)
+MIN_VERSION = (1, 99)
 _KEEP_MODEL = object()
 
 

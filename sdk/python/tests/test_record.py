@@ -1,0 +1,60 @@
+"""record(): manual events, priced locally, layered with the active scope; atexit drain."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import costobs
+
+from ._fakes import Receiver
+from .conftest import shipped
+
+
+def test_record_prices_locally_and_merges_scope(receiver: Receiver) -> None:
+    with costobs.request_context(customer_id="cust-7", team="voice", tags={"exp": "a"}):
+        costobs.record(
+            provider="elevenlabs",
+            model="eleven_multilingual_v2",
+            operation="audio",
+            characters=1000,
+            feature="narration",
+            pr="99",
+        )
+    costobs.record(provider="openai", model="gpt-4o", input_tokens=1000, output_tokens=100)
+    costobs.record(provider="openai", model="no-such-model-1", input_tokens=5)
+    events = {e["model"]: e for e in shipped(receiver, 3)}
+    narration = events["eleven_multilingual_v2"]
+    assert narration["usage"] == {"characters": 1000} and narration["operation"] == "audio"
+    assert (narration["customer_id"], narration["team"], narration["feature"]) == (
+        "cust-7",
+        "voice",
+        "narration",
+    )
+    assert narration["tags"] == {"exp": "a", "pr": "99"}
+    # prices from the bundled table (2026.11): $2.50/M input + $10/M output for gpt-4o
+    assert events["gpt-4o"]["cost_usd"] == "0.0035"
+    assert events["gpt-4o"]["pricing_version"]
+    assert events["no-such-model-1"]["cost_usd"] == "0"  # unknown models are tracked at $0
+    assert narration["cost_usd"] != "0"
+
+
+def test_disabled_sdk_records_nothing(receiver: Receiver) -> None:
+    costobs.configure(ingest_url=receiver.url, api_key="test-key", enabled=False)
+    costobs.record(provider="openai", model="gpt-4o", input_tokens=1)
+    assert costobs.flush(1.0)
+    assert receiver.events == [] and costobs.stats().queued == 0
+
+
+def test_atexit_drains_without_an_explicit_flush(receiver: Receiver) -> None:
+    script = textwrap.dedent(
+        f"""
+        import costobs
+        costobs.configure(ingest_url={receiver.url!r}, api_key="test-key", flush_interval=30)
+        costobs.record(provider="deepgram", model="nova-3", operation="audio", audio_seconds="3.25")
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
+    (event,) = receiver.events
+    assert event["usage"] == {"audio_seconds": "3.25"} and event["model"] == "nova-3"
