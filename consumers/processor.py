@@ -10,10 +10,9 @@ column defaults ('' / 0 / false).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -33,16 +32,17 @@ class PoisonMessage(ValueError):
     """A message that can never be written; it goes to the dead-letter subject."""
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class MessageRows(NamedTuple):
+    """One message's rows; plain lists so they cross a process boundary cheaply."""
+
     org_id: str
-    request_id: str
-    line: bytes
-    """One JSONEachRow line in the ``events`` table's column names."""
-    unpriced: bool
+    request_ids: list[str]
+    lines: list[bytes]
+    """JSONEachRow lines in the ``events`` table's column names."""
+    unpriced: int
 
 
-def rows_from_message(payload: bytes, stream_seq: int, price: Price) -> list[Row]:
+def rows_from_message(payload: bytes, stream_seq: int, price: Price) -> MessageRows:
     try:
         envelope = orjson.loads(payload)
         org_id: str = envelope["org_id"]
@@ -52,18 +52,34 @@ def rows_from_message(payload: bytes, stream_seq: int, price: Price) -> list[Row
             raise TypeError("org_id must be a string and events a list")
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise PoisonMessage(f"not an ingest envelope: {exc!r}") from exc
-    rows = []
+    request_ids, lines, unpriced = [], [], 0
     for index, event in enumerate(events):
         try:
-            rows.append(_row(org_id, received_at, event, stream_seq, price))
+            line, is_unpriced = _row(org_id, received_at, event, stream_seq, price)
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise PoisonMessage(f"event {index}: {exc!r}") from exc
-    return rows
+        request_ids.append(event["request_id"])
+        lines.append(line)
+        unpriced += is_unpriced
+    return MessageRows(org_id, request_ids, lines, unpriced)
+
+
+def transform(batch: list[tuple[bytes, int]], price: Price) -> list[MessageRows | str]:
+    """Rows per (payload, stream_seq), or the reason a message can never be written."""
+    out: list[MessageRows | str] = []
+    for payload, seq in batch:
+        try:
+            out.append(rows_from_message(payload, seq, price))
+        except PoisonMessage as exc:
+            out.append(str(exc))
+        except Exception as exc:  # a bug in pricing must not stop the stream either
+            out.append(f"processing failed: {exc!r}")
+    return out
 
 
 def _row(
     org_id: str, received_at: str, event: dict[str, Any], stream_seq: int, price: Price
-) -> Row:
+) -> tuple[bytes, bool]:
     quote = price(org_id, event, datetime.fromisoformat(event["timestamp"]))
     event.pop("schema_version", None)
     usage = event.pop("usage", None)
@@ -82,20 +98,29 @@ def _row(
     event["unpriced"] = quote.unpriced
     event["price_entry"] = quote.entry or ""
     event["pricing_version"] = quote.version
-    return Row(org_id, event["request_id"], orjson.dumps(event), quote.unpriced)
+    return orjson.dumps(event), quote.unpriced
 
 
-def split_duplicates(rows: list[Row]) -> tuple[list[Row], int]:
-    """Rows without repeats of an (org, request_id) inside this flush, and how many repeats."""
+class Merged(NamedTuple):
+    block: bytes
+    rows: int
+    repeats: int
+    """Rows dropped because the same (org, request_id) came earlier in the flush."""
+    unpriced: int
+
+
+def merge(messages: list[MessageRows]) -> Merged:
+    """One JSONEachRow block for a flush, without repeats of an (org, request_id)."""
     seen: set[tuple[str, str]] = set()
-    kept = []
-    for row in rows:
-        key = (row.org_id, row.request_id)
-        if key not in seen:
+    lines: list[bytes] = []
+    repeats = unpriced = 0
+    for message in messages:
+        unpriced += message.unpriced
+        for request_id, line in zip(message.request_ids, message.lines, strict=True):
+            key = (message.org_id, request_id)
+            if key in seen:
+                repeats += 1
+                continue
             seen.add(key)
-            kept.append(row)
-    return kept, len(rows) - len(kept)
-
-
-def json_block(rows: list[Row]) -> bytes:
-    return b"\n".join(row.line for row in rows)
+            lines.append(line)
+    return Merged(b"\n".join(lines), len(lines), repeats, unpriced)

@@ -35,14 +35,8 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
-from consumers.processor import (
-    PoisonMessage,
-    Price,
-    Row,
-    json_block,
-    rows_from_message,
-    split_duplicates,
-)
+from consumers.processor import MessageRows, PoisonMessage, Price, merge, transform
+from consumers.transform_pool import TransformPool
 from costobs_server import metrics
 from costobs_server.store import EventStore
 from costobs_server.streams import (
@@ -79,6 +73,7 @@ class Writer:
         flush_ms: int = 1000,
         max_deliveries: int = 5,
         staging_table: str = "events_staging",
+        pool: TransformPool | None = None,
     ) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
@@ -88,6 +83,7 @@ class Writer:
         self.flush_s = flush_ms / 1000
         self.max_deliveries = max_deliveries
         self.staging_table = staging_table
+        self.pool = pool
         self.stats = WriterStats()
         self._stop = asyncio.Event()
 
@@ -130,8 +126,12 @@ class Writer:
 
     async def flush(self, messages: list[Msg]) -> None:
         started = time.perf_counter()
-        parsed = await asyncio.to_thread(self._parse, messages)
-        good: list[tuple[Msg, list[Row]]] = []
+        batch = [(msg.data, msg.metadata.sequence.stream) for msg in messages]
+        if self.pool is not None:
+            parsed = await self.pool.transform(batch)
+        else:
+            parsed = await asyncio.to_thread(transform, batch, self.price)
+        good: list[tuple[Msg, MessageRows]] = []
         for msg, outcome in zip(messages, parsed, strict=True):
             if isinstance(outcome, str):
                 await self._reject(msg, outcome)
@@ -151,27 +151,14 @@ class Writer:
         metrics.WRITER_UNPRICED.inc(unpriced)
         metrics.WRITER_FLUSH_SECONDS.observe(time.perf_counter() - started)
 
-    def _parse(self, messages: list[Msg]) -> list[list[Row] | str]:
-        """Rows per message, or the reason it cannot be processed (off the event loop)."""
-        out: list[list[Row] | str] = []
-        for msg in messages:
-            try:
-                out.append(rows_from_message(msg.data, msg.metadata.sequence.stream, self.price))
-            except PoisonMessage as exc:
-                out.append(str(exc))
-            except Exception as exc:  # a bug in pricing must not stop the stream either
-                log.exception("processing message %s failed", msg.metadata.sequence.stream)
-                out.append(f"processing failed: {exc!r}")
-        return out
-
-    async def _insert(self, good: list[tuple[Msg, list[Row]]]) -> tuple[int, int, int]:
+    async def _insert(self, good: list[tuple[Msg, MessageRows]]) -> tuple[int, int, int]:
         """Insert the flush; returns (inserted, duplicates, unpriced).
 
         ClickHouse unreachable: retry with backoff, keeping the messages in progress (never
         towards the dead-letter limit). ClickHouse refusing the data: insert message by
         message, so only the message it refuses is rejected.
         """
-        rows = [row for _, message_rows in good for row in message_rows]
+        rows = [message_rows for _, message_rows in good]
         delay = 0.5
         while True:
             try:
@@ -179,7 +166,7 @@ class Writer:
             except (OperationalError, OSError) as exc:
                 metrics.WRITER_INSERT_ERRORS.inc()
                 log.warning(
-                    "insert of %d events failed (%r); retrying in %.1fs", len(rows), exc, delay
+                    "insert of %d messages failed (%r); retrying in %.1fs", len(rows), exc, delay
                 )
                 for msg, _ in good:
                     await msg.in_progress()
@@ -191,7 +178,7 @@ class Writer:
                 log.warning("ClickHouse refused a flush (%s); inserting message by message", exc)
                 return await self._insert_one_by_one(good)
 
-    async def _insert_one_by_one(self, good: list[tuple[Msg, list[Row]]]) -> tuple[int, int, int]:
+    async def _insert_one_by_one(self, good: list[tuple[Msg, MessageRows]]) -> tuple[int, int, int]:
         totals = [0, 0, 0]
         for entry in list(good):
             try:
@@ -203,13 +190,12 @@ class Writer:
             totals = [a + b for a, b in zip(totals, counts, strict=True)]
         return totals[0], totals[1], totals[2]
 
-    def _insert_sync(self, rows: list[Row]) -> tuple[int, int, int]:
-        kept, repeats = split_duplicates(rows)
-        if not kept:
-            return 0, repeats, 0
-        already = self.store.write_events(json_block(kept), self.staging_table)
-        unpriced = sum(1 for r in kept if r.unpriced)
-        return len(kept) - already, repeats + already, unpriced
+    def _insert_sync(self, rows: list[MessageRows]) -> tuple[int, int, int]:
+        merged = merge(rows)
+        if not merged.rows:
+            return 0, merged.repeats, 0
+        already = self.store.write_events(merged.block, self.staging_table)
+        return merged.rows - already, merged.repeats + already, merged.unpriced
 
     async def _reject(self, msg: Msg, reason: str) -> None:
         deliveries = msg.metadata.num_delivered

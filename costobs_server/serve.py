@@ -27,8 +27,9 @@ from nats.aio.client import Client as NATS
 import nats
 from consumers.bills import BillsWriter
 from consumers.pricer import Pricer
+from consumers.transform_pool import TransformPool
 from consumers.writer import Writer
-from costobs_server.metadata.db import MetadataDB
+from costobs_server.metadata.db import DEV_KEY, MetadataDB
 from costobs_server.nats_server import NatsServer
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
@@ -89,6 +90,7 @@ class Stack:
     nats_server: NatsServer | None = None
     writer: Writer | None = None
     bills_writer: BillsWriter | None = None
+    transform_pool: TransformPool | None = None
     workers: list[Any] = field(default_factory=list)
     """alertd / billsyncd: each has ``run()``, ``stop()`` and ``health()``."""
     role_http: list[_Server] = field(default_factory=list)
@@ -113,6 +115,9 @@ class Stack:
         await ensure_streams(nc.jetstream(), s)
         self.services = Services(s, db, store, nc)
         if "writer" in self.roles:
+            if s.writer_processes:
+                self.transform_pool = TransformPool(s.writer_processes, s.metadata_db_url)
+                await asyncio.to_thread(self.transform_pool.warm_up)
             self.writer = Writer(
                 nc,
                 store,
@@ -121,6 +126,7 @@ class Stack:
                 flush_ms=s.writer_flush_ms,
                 max_deliveries=s.writer_max_deliveries,
                 staging_table=f"events_staging_{s.writer_id}",
+                pool=self.transform_pool,
             )
             self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
             self.bills_writer = BillsWriter(nc, store)
@@ -252,6 +258,8 @@ class Stack:
                 await asyncio.wait_for(self.services.nc.close(), 10)
         if self.nats_server is not None:
             await asyncio.to_thread(self.nats_server.stop)
+        if self.transform_pool is not None:
+            await asyncio.to_thread(self.transform_pool.close)
         if self.services is not None:
             self.services.store.close()
             self.services.db.engine.dispose()
@@ -263,9 +271,9 @@ def start_dashboard(settings: Settings) -> subprocess.Popen[bytes] | None:
             "dashboard: not built yet (no %s); ingest and read API run without it", DASHBOARD_APP
         )
         return None
-    env = {
-        "COSTOBS_API_URL": f"http://{settings.host}:{settings.port}",
-    }
+    env = {"COSTOBS_API_URL": settings.api_url or f"http://{settings.host}:{settings.port}"}
+    if settings.mode == "embedded" and settings.seeds_dev_key and not settings.dashboard_api_key:
+        env["COSTOBS_DASHBOARD_API_KEY"] = DEV_KEY  # loopback dev mode: no login, default org
     import os
 
     return subprocess.Popen(

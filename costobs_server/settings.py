@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         pattern=r"^[a-z][a-z0-9_]{0,40}$",
         description="names this writer's staging table; unique per writer process",
     )
+    writer_processes: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="worker processes that parse and re-price for the writer; 0 = in-process",
+    )
     writer_max_deliveries: int = Field(
         5, ge=1, description="deliveries before a message goes to the dead-letter subject"
     )
@@ -109,6 +115,20 @@ class Settings(BaseSettings):
     )
     billing_interval_s: float = Field(3600.0, gt=0, description="seconds between sync runs")
     billing_timeout_s: float = Field(30.0, gt=0, description="HTTP timeout per provider call")
+
+    api_url: str | None = Field(
+        None, description="read API the dashboard calls; unset = http://COSTOBS_HOST:COSTOBS_PORT"
+    )
+    dashboard_api_key: str | None = Field(
+        None, description="read key the dashboard uses (embedded dev mode: the dev key)"
+    )
+    dashboard_password: str | None = Field(
+        None, description="server mode without OIDC: the dashboard login password"
+    )
+    dashboard_orgs: str | None = Field(
+        None,
+        description='OIDC: JSON {"alice@acme.com" or "*@acme.com": "<read key of the org>"}',
+    )
 
     @cached_property
     def resolved_data_dir(self) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,8 +13,9 @@ import pytest
 
 import nats
 from consumers.pricer import Pricer
-from consumers.processor import PoisonMessage, rows_from_message, split_duplicates
+from consumers.processor import PoisonMessage, merge, rows_from_message, transform
 from consumers.writer import Writer
+from costobs_server.metadata.db import MetadataDB
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
@@ -37,8 +39,9 @@ def test_message_becomes_rows_with_the_writers_exact_cost() -> None:
         pricing_version="sdk-1",
         tags={"pr": "7"},
     )
-    (row,) = rows_from_message(envelope("acme", [e]), 42, Pricer())
-    line = orjson.loads(row.line)
+    rows = rows_from_message(envelope("acme", [e]), 42, Pricer())
+    assert (rows.org_id, rows.request_ids, rows.unpriced) == ("acme", [e["request_id"]], 0)
+    line = orjson.loads(rows.lines[0])
     # gpt-4o: input $2.50/M, cached input $1.25/M, output $10/M → 0.0025 + 0.0025 + 0.005
     assert line["cost_usd"] == "0.01"
     assert line["sdk_cost_usd"] == "9.99"  # the SDK's estimate is kept beside it
@@ -54,9 +57,10 @@ def test_message_becomes_rows_with_the_writers_exact_cost() -> None:
 
 
 def test_unknown_model_is_kept_at_zero_and_flagged() -> None:
-    (row,) = rows_from_message(envelope("acme", [event(model="my-finetune-xyz")]), 1, Pricer())
-    assert orjson.loads(row.line)["cost_usd"] == "0"
-    assert row.unpriced is True
+    rows = rows_from_message(envelope("acme", [event(model="my-finetune-xyz")]), 1, Pricer())
+    assert orjson.loads(rows.lines[0])["cost_usd"] == "0"
+    assert orjson.loads(rows.lines[0])["unpriced"] is True
+    assert rows.unpriced == 1
 
 
 @pytest.mark.parametrize("payload", [b"not json", b'{"org_id": "a"}', b'{"events": []}'])
@@ -65,12 +69,26 @@ def test_malformed_messages_are_poison(payload: bytes) -> None:
         rows_from_message(payload, 1, Pricer())
 
 
-def test_repeats_inside_a_flush_are_dropped() -> None:
+def test_repeats_inside_a_flush_are_dropped_across_messages() -> None:
     a, b = event(0), event(1)
-    rows = rows_from_message(envelope("o", [a, b, a]), 1, Pricer())
-    kept, repeats = split_duplicates(rows)
-    assert [r.request_id for r in kept] == [a["request_id"], b["request_id"]]
-    assert repeats == 1
+    first = rows_from_message(envelope("o", [a, b, a]), 1, Pricer())
+    second = rows_from_message(envelope("o", [b]), 2, Pricer())
+    other_org = rows_from_message(envelope("p", [a]), 3, Pricer())
+    merged = merge([first, second, other_org])
+    assert (merged.rows, merged.repeats) == (3, 2)
+    lines = [orjson.loads(x) for x in merged.block.split(b"\n")]
+    assert [(x["org_id"], x["request_id"]) for x in lines] == [
+        ("o", a["request_id"]),
+        ("o", b["request_id"]),
+        ("p", a["request_id"]),
+    ]
+
+
+def test_transform_reports_poison_per_message() -> None:
+    good = envelope("o", [event(0)])
+    out = transform([(good, 1), (b"{", 2)], Pricer())
+    assert not isinstance(out[0], str) and out[0].request_ids
+    assert isinstance(out[1], str) and "not an ingest envelope" in out[1]
 
 
 async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
@@ -156,3 +174,22 @@ async def test_org_discount_override_is_applied_by_the_writer(running: Running) 
 
     await eventually(priced)
     assert (await running.summary("2026-11-20", "2026-11-20"))["cost_usd"] == "2"  # 2.5 × 0.8
+
+
+async def test_transform_pool_gives_the_same_rows_as_in_process(tmp_path: Path) -> None:
+    from consumers.transform_pool import TransformPool
+
+    db = MetadataDB.connect(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    db.migrate()
+    db.ensure_org("o")
+    db.add_price_override("o", {"kind": "discount", "multiplier": "0.5"})
+    batch = [(envelope("o", [event(0), event(1)]), 7), (b"nope", 8)]
+    pool = TransformPool(2, str(db.engine.url))
+    try:
+        remote = await pool.transform(batch)
+    finally:
+        pool.close()
+    local = transform(batch, Pricer(overrides=db.price_overrides))
+    assert remote == local
+    # (1000 × $2.50 + 100 × $10.00) / 1M × 0.5 discount
+    assert orjson.loads(remote[0].lines[0])["cost_usd"] == "0.00175"  # type: ignore[union-attr]
