@@ -94,13 +94,33 @@ class Writer:
     async def run(self) -> None:
         await asyncio.to_thread(self.store.prepare_staging, self.staging_table)
         sub = await self.js.pull_subscribe_bind(WRITER_DURABLE, stream=EVENTS_STREAM)
+        # Two stages, so parsing the next flush overlaps inserting this one; at most two
+        # flushes wait between them (well inside ack_wait).
+        ready: asyncio.Queue[tuple[list[Msg], list[MessageRows | str]] | None] = asyncio.Queue(2)
+
+        async def produce() -> None:
+            try:
+                while not self._stop.is_set():
+                    messages = await self._collect(sub)
+                    if messages:
+                        await ready.put((messages, await self._transform(messages)))
+            finally:
+                await ready.put(None)
+
+        producer = asyncio.create_task(produce(), name="writer-transform")
         try:
-            while not self._stop.is_set():
-                messages = await self._collect(sub)
-                if messages:
-                    await self.flush(messages)
+            while (item := await ready.get()) is not None:
+                await self._write(*item)
+            await producer  # re-raises what stopped it
         finally:
+            producer.cancel()
             await sub.unsubscribe()
+
+    async def _transform(self, messages: list[Msg]) -> list[MessageRows | str]:
+        batch = [(msg.data, msg.metadata.sequence.stream) for msg in messages]
+        if self.pool is not None:
+            return await self.pool.transform(batch)
+        return await asyncio.to_thread(transform, batch, self.price)
 
     async def _collect(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
         """Messages until about ``batch_size`` events or ``flush_ms`` passed, or stop."""
@@ -125,12 +145,11 @@ class Writer:
         return messages
 
     async def flush(self, messages: list[Msg]) -> None:
+        """Transform, insert and ack one set of messages (both stages, one after the other)."""
+        await self._write(messages, await self._transform(messages))
+
+    async def _write(self, messages: list[Msg], parsed: list[MessageRows | str]) -> None:
         started = time.perf_counter()
-        batch = [(msg.data, msg.metadata.sequence.stream) for msg in messages]
-        if self.pool is not None:
-            parsed = await self.pool.transform(batch)
-        else:
-            parsed = await asyncio.to_thread(transform, batch, self.price)
         good: list[tuple[Msg, MessageRows]] = []
         for msg, outcome in zip(messages, parsed, strict=True):
             if isinstance(outcome, str):
