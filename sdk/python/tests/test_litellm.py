@@ -74,6 +74,10 @@ def test_completion_anthropic_route(provider: FakeProvider, receiver: Any, wrapp
     # litellm estimates reasoning tokens from the thinking text itself; the rest is exact
     usage = {k: v for k, v in event["usage"].items() if k != "reasoning_tokens"}
     expected = {k: v for k, v in ANTHROPIC_NORMALISED.items() if k != "tool_requests"}
+    if not hasattr(litellm.types.utils, "CacheCreationTokenDetails"):
+        # older litellm drops Anthropic's TTL breakdown: every cache write counts as 5m
+        expected["cache_write_5m_tokens"] = 3000
+        del expected["cache_write_1h_tokens"]
     assert usage == expected
     assert 0 < event["usage"]["reasoning_tokens"] < 800
 

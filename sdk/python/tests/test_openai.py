@@ -639,3 +639,15 @@ def test_sdk_bug_never_reaches_the_caller(
     assert costobs.stats().internal_errors == 2
     assert _config.current().on_internal_error is not None
     gc.collect()
+
+
+def test_with_raw_response_is_observed_and_parse_is_unchanged(
+    provider: FakeProvider, receiver: Any
+) -> None:
+    provider.replies = [json_reply(completion(), headers={"x-ratelimit-remaining-requests": "7"})]
+    c = client(provider)
+    raw = c.chat.completions.with_raw_response.create(model="gpt-4o", messages=[], feature="raw")
+    assert raw.headers["x-ratelimit-remaining-requests"] == "7"
+    assert raw.parse().choices[0].message.content == "hi"
+    (event,) = shipped(receiver, 1)
+    assert event["usage"] == NORMALISED and event["feature"] == "raw"

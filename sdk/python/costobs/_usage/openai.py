@@ -97,8 +97,13 @@ def chat_usage(usage: Any, provider: str = "openai") -> tuple[dict[str, Any], De
     for ttl_name in ("5m", "30m", "1h", "12h"):
         writes[f"cache_write_{ttl_name}_tokens"] = n(ttl, f"ephemeral_{ttl_name}_input_tokens")
     writes[write_field] += max(0, cache_write - sum(writes.values()))
+    uncached = prompt - cached - audio_in - image_in
+    if uncached >= cache_write:
+        uncached -= cache_write
+    # else: the prompt cannot contain the writes (older gateways, e.g. litellm < 1.7x for
+    # Anthropic, report prompt = input + cache reads): they were never inside it.
     normalised = {
-        "input_tokens": max(0, prompt - cached - cache_write - audio_in - image_in),
+        "input_tokens": max(0, uncached),
         "cached_input_tokens": cached,
         **writes,
         "web_search_requests": n(ptd, "web_search_requests")

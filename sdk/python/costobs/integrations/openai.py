@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import openai
+from openai._legacy_response import LegacyAPIResponse
 
 from costobs import _config
 from costobs._context import Meta, effective, pop_call_meta
@@ -19,7 +20,7 @@ from costobs._usage import openai as usage
 from costobs._usage._common import g
 from costobs.integrations._helpers import STATE_ATTR, bind_manager, model_text
 
-MIN_VERSION = (1, 99)
+MIN_VERSION = (1, 109)
 _KEEP_MODEL = object()
 
 
@@ -195,6 +196,13 @@ class _Adapter:
                 observer = _LastUsageObserver(self.kind)
             observe_stainless_stream(result, call, observer, self.is_async)
             return
+        if isinstance(result, LegacyAPIResponse):
+            # ``with_raw_response``: parse() is cached by the response, so the caller's own
+            # parse() returns the very same object afterwards.
+            result = result.parse()
+            if isinstance(result, openai.Stream | openai.AsyncStream):
+                self.finish(state, call, result)
+                return
         self.fill(state, call, result)
         complete(call)
 
