@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from costobs._event import decimal_string
 from costobs._usage import anthropic, gemini, openai
 from costobs._usage._common import clean
