@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from costobs_server.metadata.db import DEV_KEY
-from costobs_server.nats_server import free_port
+from costobs_server.nats_server import NatsServer, free_port
 from tests.helpers import event
 
 pytestmark = pytest.mark.slow
@@ -189,3 +189,61 @@ def test_nats_down_answers_503_then_recovers_losing_nothing(
     time.sleep(1)
     assert up.summary()["requests"] == 2
     assert up.terminate() == 0
+
+
+@pytest.mark.clickhouse_server
+def test_server_mode_roles_run_as_separate_processes(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """`costobs migrate`, `costobs ingest` and `costobs writer` as their own processes against
+    a NATS server, a ClickHouse server and a shared metadata DB."""
+    url = os.environ.get("COSTOBS_TEST_CLICKHOUSE_URL")
+    if not url:
+        pytest.skip("COSTOBS_TEST_CLICKHOUSE_URL is not set (server mode needs ClickHouse)")
+    port = free_port()
+    env = {
+        **os.environ,
+        "COSTOBS_MODE": "server",
+        "COSTOBS_NATS_URL": nats_server.url,
+        "COSTOBS_CLICKHOUSE_URL": url,
+        "COSTOBS_METADATA_URL": f"sqlite:///{tmp_path / 'metadata.sqlite3'}",
+        "COSTOBS_PORT": str(port),
+        "COSTOBS_WRITER_ID": f"w{uuid.uuid4().hex[:8]}",
+        "COSTOBS_WRITER_FLUSH_MS": "100",
+    }
+    cli = [sys.executable, "-m", "costobs_server.cli"]
+    subprocess.run([*cli, "migrate"], env=env, check=True, timeout=120)
+    roles = [subprocess.Popen([*cli, role], env=env) for role in ("ingest", "writer")]
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "ingest did not become healthy"
+            time.sleep(0.2)
+        day = "2026-11-21"
+        events = [event(i, timestamp=f"{day}T08:00:00Z") for i in range(10)]
+        batch = {"batch_id": uuid.uuid4().hex, "events": events}
+        r = httpx.post(f"{base}/v1/events", json=batch, headers=HEADERS, timeout=30)
+        assert r.json()["accepted"] == 10
+        deadline = time.monotonic() + 30
+        while True:
+            summary = httpx.get(
+                f"{base}/v1/usage/summary",
+                params={"from": day, "to": day},
+                headers=HEADERS,
+                timeout=10,
+            ).json()
+            if summary["requests"] >= 10 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert summary["requests"] >= 10
+    finally:
+        for p in roles:
+            p.send_signal(signal.SIGTERM)
+        for p in roles:
+            assert p.wait(40) == 0
