@@ -291,6 +291,8 @@ def start_dashboard(settings: Settings) -> subprocess.Popen[bytes] | None:
             "true",
             "--browser.gatherUsageStats",
             "false",
+            "--client.toolbarMode",
+            "minimal",
         ],
         env={**os.environ, **env},
     )

@@ -1,0 +1,132 @@
+"""Breakdown: cost by any dimension or tag (``/breakdown?tag=pr`` opens the tag view), an
+optional second level, a sortable table with cost per request, and a CSV download."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui
+
+NONE = "—"
+
+
+def _choice_label(value: str) -> str:
+    if value.startswith("tag:"):
+        return f"tag · {value[4:]}"
+    return ui.DIMENSION_LABELS.get(value, value)
+
+
+def to_csv(levels: list[str], rows: list[dict[str, Any]]) -> str:
+    """Exact decimal strings, as the API gave them."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            *levels,
+            "requests",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "cost_per_request_usd",
+            "share_pct",
+        ]
+    )
+    for r in rows:
+        writer.writerow(
+            [
+                *r["keys"],
+                r["requests"],
+                r["input_tokens"],
+                r["output_tokens"],
+                r["cost_usd"],
+                r["cost_per_request_usd"] or "",
+                r["share_pct"] or "",
+            ]
+        )
+    return out.getvalue()
+
+
+def render(ctx: ui.PageContext) -> None:
+    st.title("Breakdown")
+    st.caption(ctx.range_label)
+    tag_keys = [t["key"] for t in ui.fetch(ctx, "/v1/tags", **ctx.range)["tags"]]
+    params = st.query_params
+    deep_tag = params.get("tag")
+    if deep_tag and deep_tag not in tag_keys:
+        tag_keys = [deep_tag, *tag_keys]
+    choices = list(ui.DIMENSION_LABELS) + [f"tag:{k}" for k in tag_keys]
+    wanted = f"tag:{deep_tag}" if deep_tag else params.get("by", "customer")
+    index = choices.index(wanted) if wanted in choices else 0
+    left, right, limit_col = st.columns([2, 2, 1])
+    by = left.selectbox("Group by", choices, index=index, format_func=_choice_label, key="by")
+    then_choices = [NONE] + [c for c in choices if c != by]
+    then = right.selectbox("Then by", then_choices, format_func=_choice_label, key="then")
+    limit = limit_col.selectbox("Rows", [25, 100, 500, 1000], index=1, key="limit")
+    # keep the address bar a deep link to what is shown
+    if by.startswith("tag:"):
+        if params.get("tag") != by[4:] or "by" in params:
+            params.clear()
+            params["tag"] = by[4:]
+    elif params.get("by") != by or "tag" in params:
+        params.clear()
+        params["by"] = by
+
+    body = ui.fetch(
+        ctx, "/v1/breakdown", by=by, then=None if then == NONE else then, limit=limit, **ctx.range
+    )
+    rows = body["rows"]
+    totals = body["totals"]
+    cols = st.columns(3)
+    cols[0].metric("Spend in range", ui.money(totals["cost_usd"]))
+    cols[1].metric("Requests", f"{totals['requests']:,}")
+    cols[2].metric("Groups", f"{len(rows):,}" + ("+" if body["truncated"] else ""))
+    if not rows:
+        st.info("No spend in this range.")
+        return
+    names = [_choice_label(level) for level in body["levels"]]
+    st.subheader("Cost by " + " → ".join(names))
+    frame = pd.DataFrame(
+        {
+            **{name: [ui.label(r["keys"][i]) for r in rows] for i, name in enumerate(names)},
+            "Requests": [r["requests"] for r in rows],
+            "Input tokens": [r["input_tokens"] for r in rows],
+            "Output tokens": [r["output_tokens"] for r in rows],
+            "Cost (USD)": [float(r["cost_usd"]) for r in rows],
+            "Cost / request": [float(r["cost_per_request_usd"] or 0) for r in rows],
+            "Share %": [float(r["share_pct"] or 0) for r in rows],
+        }
+    )
+    charted = frame
+    if body["levels"][0].startswith("tag:"):  # untagged spend would dwarf the tagged values
+        charted = frame[[r["keys"][0] != "" for r in rows]]
+        st.caption("(none) = events without this tag; in the table, not the chart.")
+    top = charted.head(15).copy()
+    top["group"] = top[names].agg(" · ".join, axis=1)
+    ui.bar_chart(top, "group", "Cost (USD)", f"Top {len(top)} by cost")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Cost (USD)": st.column_config.NumberColumn(format="$%.4f"),
+            "Cost / request": st.column_config.NumberColumn(format="$%.6f"),
+            "Share %": st.column_config.NumberColumn(format="%.2f%%"),
+        },
+    )
+    if body["truncated"]:
+        st.caption(f"Showing the {limit} most expensive groups.")
+    st.download_button(
+        "Download CSV",
+        to_csv(body["levels"], rows),
+        file_name=f"costobs-breakdown-{'-'.join(body['levels'])}.csv".replace(":", "_"),
+        mime="text/csv",
+    )
+
+
+if __name__ == "__main__":
+    render(ui.context())

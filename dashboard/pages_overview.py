@@ -1,0 +1,87 @@
+"""Overview: spend, tokens, requests and cost per request with their changes, spend over time,
+cost by provider, top models, and a warning listing unpriced models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import pages_first_run, ui
+
+
+def _metrics(totals: dict[str, Any], change: dict[str, Any], against: str) -> None:
+    cols = st.columns(4)
+    cols[0].metric(
+        "Spend",
+        ui.money(totals["cost_usd"]),
+        ui.pct(change["cost_usd"]),
+        delta_color="inverse",
+        help=f"Change {against}",
+    )
+    cols[1].metric("Tokens", ui.count(totals["total_tokens"]), ui.pct(change["total_tokens"]))
+    cols[2].metric("Requests", f"{totals['requests']:,}", ui.pct(change["requests"]))
+    cols[3].metric(
+        "Avg cost / request",
+        ui.money(totals["cost_per_request_usd"]),
+        ui.pct(change["cost_per_request_usd"]),
+        delta_color="inverse",
+    )
+
+
+def render(ctx: ui.PageContext) -> None:
+    if not ctx.org["has_events"]:
+        pages_first_run.render(ctx)
+        return
+    st.title("Overview")
+    st.caption(ctx.range_label)
+    unpriced = ui.fetch(ctx, "/v1/unpriced", **ctx.range)["models"]
+    if unpriced:
+        names = ", ".join(f"{m['provider']}/{m['model']} ({m['requests']:,})" for m in unpriced)
+        st.warning(
+            f"Unpriced models — tracked at $0 until the price table has a rate: {names}",
+            icon=":material/warning:",
+        )
+    summary = ui.fetch(ctx, "/v1/summary", **ctx.range)
+    _metrics(summary["totals"], summary["previous_period"]["change_pct"], "vs previous period")
+    mom = summary["month_over_month"]
+    current = mom["current"]["range"]
+    with st.expander(
+        f"Month to date ({current['from']} – {current['to']}) vs the same days last month",
+        expanded=False,
+    ):
+        _metrics(mom["current"]["totals"], mom["change_pct"], "month over month")
+
+    series = ui.fetch(ctx, "/v1/series", group_by="provider", **ctx.range)
+    ui.daily_spend_chart(series["points"], series["groups"], "Daily spend by provider")
+
+    left, right = st.columns(2)
+    with left:
+        providers = ui.fetch(ctx, "/v1/breakdown", by="provider", **ctx.range)["rows"]
+        frame = pd.DataFrame(
+            {
+                "provider": [r["keys"][0] for r in providers],
+                "cost": [float(r["cost_usd"]) for r in providers],
+            }
+        )
+        ui.bar_chart(frame, "provider", "cost", "Cost by provider")
+    with right:
+        models = ui.fetch(ctx, "/v1/breakdown", by="model", limit=10, **ctx.range)["rows"]
+        st.markdown("**Top models**")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Model": [r["keys"][0] for r in models],
+                    "Requests": [r["requests"] for r in models],
+                    "Cost": [ui.money(r["cost_usd"]) for r in models],
+                    "Share": [f"{r['share_pct']}%" for r in models],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+
+if __name__ == "__main__":
+    render(ui.context())

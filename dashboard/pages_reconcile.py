@@ -1,0 +1,95 @@
+"""Reconcile: tracked spend (our events) vs provider bills per provider and UTC day, drift,
+drift % and untracked spend (billed spend no tracked event accounts for)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui
+
+
+def render(ctx: ui.PageContext) -> None:
+    st.title("Reconcile")
+    st.caption(
+        f"{ctx.first:%b %d} – {ctx.last:%b %d, %Y}, UTC days (provider bills are per UTC day)"
+    )
+    body = ui.fetch(ctx, "/v1/reconcile", **ctx.range)
+    totals = body["totals"]
+    if not body["billed_data"]:
+        st.info(
+            "No billed data is present for this range. Bills arrive from billsyncd (set a "
+            "provider admin key) or an import into billed_daily; until then only tracked spend "
+            "is shown.",
+            icon=":material/info:",
+        )
+        st.metric("Tracked spend", ui.money(totals["tracked_usd"]))
+        return
+    cols = st.columns(4)
+    cols[0].metric("Tracked", ui.money(totals["tracked_usd"]))
+    cols[1].metric("Billed", ui.money(totals["billed_usd"]))
+    cols[2].metric(
+        "Drift",
+        ui.money(totals["drift_usd"]),
+        ui.pct(totals["drift_pct"]),
+        delta_color="inverse",
+        help="billed − tracked, on provider-days that have a bill",
+    )
+    cols[3].metric(
+        "Untracked",
+        ui.money(totals["untracked_usd"]),
+        help="billed spend no tracked event accounts for (per provider-day)",
+    )
+    providers = pd.DataFrame(
+        {
+            "Provider": [p["provider"] for p in body["providers"]],
+            "Tracked": [ui.money(p["tracked_usd"]) for p in body["providers"]],
+            "Billed": [ui.money(p["billed_usd"]) for p in body["providers"]],
+            "Drift": [ui.money(p["drift_usd"]) for p in body["providers"]],
+            "Drift %": [ui.pct(p["drift_pct"]) or "—" for p in body["providers"]],
+            "Untracked": [ui.money(p["untracked_usd"]) for p in body["providers"]],
+        }
+    )
+    st.dataframe(providers, hide_index=True, width="stretch")
+    rows = body["rows"]
+    names = sorted({r["provider"] for r in rows})
+    chosen = st.selectbox("Provider", ["all", *names], key="reconcile_provider")
+    shown = [r for r in rows if chosen in ("all", r["provider"])]
+    long = []
+    for r in shown:
+        long.append({"date": r["date"], "kind": "tracked", "usd": float(r["tracked_usd"])})
+        if r["billed_usd"] is not None:
+            long.append({"date": r["date"], "kind": "billed", "usd": float(r["billed_usd"])})
+    chart = (
+        alt.Chart(pd.DataFrame(long), title="Tracked vs billed per day")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("date:T", title=None, axis=alt.Axis(format="%b %d")),
+            y=alt.Y("sum(usd):Q", title="USD", axis=alt.Axis(format="$,.2f")),
+            color=alt.Color("kind:N", title=None),
+            tooltip=["kind:N", alt.Tooltip("date:T"), alt.Tooltip("sum(usd):Q", format="$,.2f")],
+        )
+        .properties(height=300)
+    )
+    st.altair_chart(chart, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Date": [r["date"] for r in shown],
+                "Provider": [r["provider"] for r in shown],
+                "Tracked": [ui.money(r["tracked_usd"]) for r in shown],
+                "Billed": [ui.money(r["billed_usd"]) for r in shown],
+                "Source": [r["billed_source"] or "—" for r in shown],
+                "Drift": [ui.money(r["drift_usd"]) for r in shown],
+                "Drift %": [ui.pct(r["drift_pct"]) or "—" for r in shown],
+                "Untracked": [ui.money(r["untracked_usd"]) for r in shown],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+if __name__ == "__main__":
+    render(ui.context())
