@@ -151,7 +151,11 @@ def current() -> Settings:
             if _current is None:
                 try:
                     resolved = resolve()
-                except ConfigError:
+                except ConfigError as exc:
+                    # never break the application over telemetry settings: say so, use defaults
+                    import logging
+
+                    logging.getLogger("costobs").warning("costobs: %s; using defaults", exc)
                     resolved = Settings()
                 globals()["_current"] = resolved
             settings = _current

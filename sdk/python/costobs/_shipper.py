@@ -406,6 +406,8 @@ def _after_fork_in_child() -> None:
     global _shipper, _lock
     _shipper = None
     _lock = threading.Lock()
+    COUNTERS._lock = threading.Lock()  # a lock held by another thread at fork stays held
+    _config._lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
