@@ -15,6 +15,14 @@ def g(obj: Any, name: str, default: Any = None) -> Any:
         return default
     if isinstance(obj, dict):
         value = obj.get(name, default)
+    elif getattr(type(obj), "__pydantic_fields__", None) is not None:
+        # pydantic v2 model: declared fields are in __dict__, extra fields (a provider's own
+        # additions such as xAI's cost ticks) in __pydantic_extra__; an absent name would
+        # cost an exception inside pydantic's __getattr__.
+        value = obj.__dict__.get(name)
+        if value is None:
+            extra = getattr(obj, "__pydantic_extra__", None)
+            value = extra.get(name) if extra else None
     else:
         try:
             value = getattr(obj, name, default)
