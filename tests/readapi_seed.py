@@ -4,6 +4,7 @@ computed independently in Python from the events sent."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -33,11 +34,34 @@ async def send(running: Running, events: list[dict[str, Any]], org: Org | None =
         assert r.status_code == 202, r.text
         assert not r.json()["rejected"], r.json()["rejected"][:3]
 
-    async def stored() -> bool:
-        summary = await running.summary("2000-01-01", "2099-12-31", org=org)
-        return int(summary["requests"]) >= len(events)
+    await eventually(lambda: landed(running, org, events), within=30)
 
-    await eventually(stored, within=30)
+
+ROLLUPS_PER_EVENT = (
+    "cost_daily",
+    "cost_attr_hourly",
+    "cost_model_hourly",
+    "cost_attr_daily",
+    "cost_dim_daily WHERE dimension = 'status' AND",
+)
+ROLLUPS_PER_TAG = ("cost_tag_hourly", "cost_tag_attr_daily")
+
+
+async def landed(running: Running, org: Org, events: list[dict[str, Any]]) -> bool:
+    """Every rollup holds the events. An insert fills its materialized views one after the
+    other, so a reader can see one rollup complete before the next: wait for all of them."""
+    store = running.stack.services.store  # type: ignore[union-attr]
+    tags = sum(len(e.get("tags") or {}) for e in events)
+    expected = [len(events)] * len(ROLLUPS_PER_EVENT) + [tags] * len(ROLLUPS_PER_TAG)
+    sql = " UNION ALL ".join(
+        f"SELECT {i} AS i, sum(requests) FROM {table}"
+        + (" " if table.endswith("AND") else " WHERE ")
+        + "org_id = {org:String}"
+        for i, table in enumerate(ROLLUPS_PER_EVENT + ROLLUPS_PER_TAG)
+    )
+    rows = await asyncio.to_thread(store.query, sql, {"org": org.id})
+    got = dict(rows)
+    return all(int(got.get(i) or 0) >= n for i, n in enumerate(expected))
 
 
 def cost(event: dict[str, Any]) -> Decimal:
