@@ -4,7 +4,6 @@ run as a child process with JetStream storing under the data dir."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -29,11 +28,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class NatsServer:
@@ -73,7 +67,9 @@ class NatsServer:
             [binary(), "-c", str(conf)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            # No preexec_fn (e.g. a parent-death signal): it can deadlock the fork in a
+            # threaded parent. A server orphaned by a killed parent is stopped by its PID
+            # file on the next start instead.
         )
         log.close()
         self._pid_file.write_text(str(self.process.pid))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import costobs
+
 
 def _wire_validator() -> Callable[[Any], Any] | None:
     """The real wire contract (costobs_server.wire), whichever shape it has today."""
@@ -241,3 +243,15 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def shipped(receiver: Receiver, count: int | None = None) -> list[dict[str, Any]]:
+    """Flush and return what the receiver stored (in arrival order)."""
+    import gc
+
+    gc.collect()
+    assert costobs.flush(5.0)
+    events = receiver.events
+    if count is not None:
+        assert len(events) == count, events
+    return events

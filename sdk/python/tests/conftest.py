@@ -1,14 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import costobs
 import pytest
+from _fakes import FakeProvider, Receiver
 from costobs import _config, _shipper
 from costobs._stats import COUNTERS
-
-from ._fakes import FakeProvider, Receiver
 
 
 @pytest.fixture
@@ -53,15 +51,3 @@ def sdk(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Ba
     assert not receiver.invalid, receiver.invalid
     if errors:
         raise errors[0]
-
-
-def shipped(receiver: Receiver, count: int | None = None) -> list[dict[str, Any]]:
-    """Flush and return what the receiver stored (in arrival order)."""
-    import gc
-
-    gc.collect()
-    assert costobs.flush(5.0)
-    events = receiver.events
-    if count is not None:
-        assert len(events) == count, events
-    return events

@@ -7,9 +7,7 @@ from typing import Any
 import anthropic
 import costobs
 import pytest
-
-from ._fakes import FakeProvider, json_reply, sse_reply
-from .conftest import shipped
+from _fakes import FakeProvider, json_reply, shipped, sse_reply
 
 USAGE = {
     "input_tokens": 50,

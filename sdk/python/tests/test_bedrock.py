@@ -7,10 +7,8 @@ from typing import Any
 import boto3
 import costobs
 import pytest
+from _fakes import FakeProvider, Reply, eventstream_message, json_reply, shipped
 from costobs._usage.bedrock import resolve_model
-
-from ._fakes import FakeProvider, Reply, eventstream_message, json_reply
-from .conftest import shipped
 
 USAGE = {
     "inputTokens": 40,

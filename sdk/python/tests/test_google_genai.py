@@ -6,10 +6,9 @@ from typing import Any
 
 import costobs
 import pytest
+from _fakes import FakeProvider, Reply, json_reply, sse
 from google import genai
 from google.genai import types
-
-from ._fakes import FakeProvider, Reply, json_reply, sse
 
 USAGE = {
     "promptTokenCount": 12000,
@@ -65,7 +64,7 @@ def client(provider: FakeProvider, **defaults: Any) -> Any:
 
 
 def test_generate_content_cached_thoughts_audio(provider: FakeProvider, receiver: Any) -> None:
-    from .conftest import shipped
+    from _fakes import shipped
 
     provider.replies = [json_reply(response())]
     c = client(provider, team="g")
@@ -83,7 +82,7 @@ def test_generate_content_cached_thoughts_audio(provider: FakeProvider, receiver
 
 
 def test_generate_content_stream_uses_last_usage(provider: FakeProvider, receiver: Any) -> None:
-    from .conftest import shipped
+    from _fakes import shipped
 
     provider.replies = [stream_reply()]
     c = client(provider)
@@ -99,7 +98,7 @@ def test_generate_content_stream_uses_last_usage(provider: FakeProvider, receive
 def test_interrupted_stream_reports_error_with_partial_usage(
     provider: FakeProvider, receiver: Any
 ) -> None:
-    from .conftest import shipped
+    from _fakes import shipped
 
     provider.replies = [stream_reply(abort=True)]
     c = client(provider)
@@ -114,7 +113,7 @@ def test_interrupted_stream_reports_error_with_partial_usage(
 
 
 async def test_async_generate_and_stream(provider: FakeProvider, receiver: Any) -> None:
-    from .conftest import shipped
+    from _fakes import shipped
 
     provider.replies = [json_reply(response()), stream_reply()]
     c = client(provider)
@@ -132,7 +131,7 @@ async def test_async_generate_and_stream(provider: FakeProvider, receiver: Any) 
 
 
 def test_embed_content(provider: FakeProvider, receiver: Any) -> None:
-    from .conftest import shipped
+    from _fakes import shipped
 
     provider.handler = lambda method, path, body: json_reply(
         {"embeddings": [{"values": [0.1, 0.2]}], "usageMetadata": {"promptTokenCount": 9}}

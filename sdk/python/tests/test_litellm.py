@@ -10,13 +10,11 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of a r
 import costobs
 import litellm
 import pytest
+from _fakes import FakeProvider, json_reply, shipped, sse_reply
 from costobs.integrations.litellm import route
-
-from ._fakes import FakeProvider, json_reply, sse_reply
-from .conftest import shipped
-from .test_anthropic import NORMALISED as ANTHROPIC_NORMALISED
-from .test_anthropic import message as anthropic_message
-from .test_openai import NORMALISED, USAGE, chunk, completion
+from test_anthropic import NORMALISED as ANTHROPIC_NORMALISED
+from test_anthropic import message as anthropic_message
+from test_openai import NORMALISED, USAGE, chunk, completion
 
 litellm.telemetry = False
 # litellm's own typed dicts trip a pydantic UserWarning; not ours to fix.

@@ -11,9 +11,7 @@ import costobs.integrations.openai
 import openai
 import pydantic
 import pytest
-
-from ._fakes import FakeProvider, Reply, json_reply, sse_reply
-from .conftest import shipped
+from _fakes import FakeProvider, Reply, json_reply, shipped, sse_reply
 
 USAGE = {
     "prompt_tokens": 1200,

@@ -7,9 +7,7 @@ import sys
 import textwrap
 
 import costobs
-
-from ._fakes import Receiver
-from .conftest import shipped
+from _fakes import Receiver, shipped
 
 
 def test_record_prices_locally_and_merges_scope(receiver: Receiver) -> None:

@@ -8,10 +8,8 @@ import time
 
 import costobs
 import pytest
+from _fakes import Receiver, shipped
 from costobs import _shipper
-
-from ._fakes import Receiver
-from .conftest import shipped
 
 
 def _record(n: int, **kw: object) -> None:
@@ -87,7 +85,7 @@ def test_transport_errors_are_retried_until_the_ingest_is_back() -> None:
     assert costobs.stats().retried >= 1
     back = Receiver()
     back.server.server_close()
-    from ._fakes import _Server
+    from _fakes import _Server
 
     handler = back.server.RequestHandlerClass
     back.server = _Server(("127.0.0.1", port), handler)
