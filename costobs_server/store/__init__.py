@@ -17,7 +17,6 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from costobs_server.errors import StoreError
-from costobs_server.store.columns import EVENT_COLUMNS
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -111,14 +110,6 @@ class EventStore:
         return applied
 
     # -- writes -------------------------------------------------------------------------
-
-    def insert_events(self, columns: Sequence[Sequence[Any]]) -> None:
-        """Insert column-oriented event data in ``EVENT_COLUMNS`` order, as one block."""
-        if not columns or not columns[0]:
-            return
-        self.client.insert(
-            "events", list(columns), column_names=EVENT_COLUMNS, column_oriented=True
-        )
 
     def prepare_staging(self, name: str) -> None:
         """(Re)create the writer's staging table: a Memory copy of ``events``' columns."""
