@@ -16,7 +16,6 @@ import asyncio
 import gzip
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,9 +29,7 @@ import httpx
 import nats
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from costobs_server.nats_server import NatsServer, free_port  # noqa: E402
+from costobs_server.nats_server import NatsServer, free_port
 
 KEY = {"Authorization": "Bearer costobs_dev_secret_key"}
 MODELS = [

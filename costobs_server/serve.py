@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nats
 import uvicorn
 from nats.aio.client import Client as NATS
 
-import nats
 from consumers.bills import BillsWriter
 from consumers.pricer import Pricer
 from consumers.transform_pool import TransformPool

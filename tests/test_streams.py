@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import nats
 import pytest
 from nats.js.api import StorageType
 
-import nats
 from costobs_server.errors import ConfigError
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings

@@ -8,10 +8,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import nats
 import orjson
 import pytest
 
-import nats
 from consumers.pricer import Pricer
 from consumers.processor import PoisonMessage, merge, rows_from_message, transform
 from consumers.writer import Writer
