@@ -1,6 +1,6 @@
 """Prometheus metrics shared by every role in the process (``GET /metrics``)."""
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 EVENTS_ACCEPTED = Counter("costobs_ingest_events_accepted_total", "Events accepted by ingest")
 EVENTS_DUPLICATE = Counter(
@@ -28,4 +28,3 @@ WRITER_INSERT_ERRORS = Counter(
 WRITER_FLUSH_SECONDS = Histogram(
     "costobs_writer_flush_seconds", "Dedup + insert + ack time of one flush"
 )
-WRITER_LAG = Gauge("costobs_writer_pending_messages", "Messages waiting for the writer")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, Literal, Required
 
 from pydantic import (
@@ -31,7 +30,6 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-SCHEMA_VERSION = 1
 MAX_TAGS = 32
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$")]
@@ -183,17 +181,6 @@ class BillImport(TypedDict):
 BILLS_ADAPTER: TypeAdapter[BillImport] = TypeAdapter(BillImport)
 
 
-class Rejection(TypedDict):
-    index: int
-    error: str
-
-
-class IngestResult(TypedDict):
-    accepted: int
-    duplicates: int
-    rejected: list[Rejection]
-
-
 def validate_event(raw: object) -> Event:
     """A validated event (timestamps parsed) or ``ValueError`` with a message naming fields."""
     try:
@@ -233,10 +220,6 @@ def json_schema() -> dict[str, Any]:
         },
         "$defs": {**defs, "Event": schema},
     }
-
-
-def decimal(text: str | None) -> Decimal | None:
-    return None if text is None else Decimal(text)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 TEXT_DIMENSIONS = (
     "customer_id",
     "user_id",
@@ -71,5 +69,3 @@ EVENT_COLUMNS = [
     "sdk_version",
     "stream_seq",
 ]
-
-ZERO = Decimal(0)
