@@ -1,4 +1,4 @@
-"""The ``events`` table's columns, in table order (the read API lists a request's fields by them)."""
+"""The ``events`` table's columns in table order; the read API lists request fields by them."""
 
 from __future__ import annotations
 
