@@ -151,7 +151,8 @@ def cases(days: int, events: int, rid: str, ts: str) -> list[Case]:
         ("breakdown feature × model", "/v1/breakdown", with_(by="feature", then="model"), 300),
         ("breakdown tag:pr", "/v1/breakdown", with_(by="tag:pr"), 300),
         ("breakdown tag × model", "/v1/breakdown", with_(by="tag:region", then="model"), 300),
-        ("breakdown customer × model", "/v1/breakdown", with_(by="customer", then="model"), 1000),
+        ("breakdown customer × model", "/v1/breakdown", with_(by="customer", then="model"), 300),
+        ("breakdown user × model", "/v1/breakdown", with_(by="user", then="model"), 300),
         ("tags", "/v1/tags", r, 300),
         ("unpriced", "/v1/unpriced", r, 300),
         ("prompts", "/v1/prompts", r, 300),
@@ -224,7 +225,14 @@ async def run(args: argparse.Namespace) -> int:
         print(f"  done in {time.perf_counter() - started:.1f}s", flush=True)
         counts = {
             t: store.query(f"SELECT count() FROM {t}")[0][0]
-            for t in ("events", "cost_model_hourly", "cost_attr_hourly", "cost_tag_hourly")
+            for t in (
+                "events",
+                "cost_model_hourly",
+                "cost_model_quarter",
+                "cost_attr_hourly",
+                "cost_dim_model_daily",
+                "cost_tag_hourly",
+            )
         }
         print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
         app = create_app(Services(settings, db, store, None))
@@ -271,7 +279,8 @@ def main() -> int:
         "--timezones",
         nargs="+",
         default=["UTC", "Europe/Berlin", "Asia/Kolkata"],
-        help="org time zones to measure (UTC: daily rollups, whole-hour: hourly, else raw)",
+        help="org time zones to measure (UTC: daily rollups, whole-hour: hourly, :30/:45: "
+        "hourly and quarter-hour)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return asyncio.run(run(parser.parse_args()))

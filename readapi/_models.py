@@ -21,7 +21,8 @@ class RangeInfo(BaseModel):
     timezone: str
     source: Literal["day", "hour", "raw"] = Field(
         description="day: UTC-aligned, rollups only; hour: whole-hour zone, rollups plus raw "
-        "events for partial UTC days; raw: :30/:45 zone, plus raw events around local midnights"
+        "events for partial UTC days; raw: :30/:45 zone, plus quarter-hour rollups around local "
+        "midnights"
     )
 
 

@@ -7,8 +7,9 @@ the fixed tables below, never from a request.
 How a range of local days is read, exactly, for any org time zone (``_time.Window``):
 
 * **Per-day figures** (totals, series, unpriced, forecast): ``cost_model_hourly`` for the whole
-  UTC hours of the range, grouped by ``toDate(hour, tz)``; raw events only for the hours that
-  hold a local midnight in :30/:45 zones and the partial hours at the range's ends.
+  UTC hours of the range, grouped by ``toDate(hour, tz)``; ``cost_model_quarter`` (15 minutes)
+  for the hours that hold a local midnight in :30/:45 zones and the partial hours at the
+  range's ends; raw events only for what lies off the quarter-hour grid (no zone today).
 * **Range totals by dimension or tag** (breakdowns, tag keys, prompts): daily rollups for the UTC
   days wholly inside the range, plus raw events for the partial days at its ends (none for a
   UTC org; under 48 hours otherwise).
@@ -20,7 +21,8 @@ levels                                         rollup (+ raw events for the rang
 =============================================  =============================================
 one dimension                                  cost_dim_daily (one row per dimension value)
 two dimensions, neither customer nor user      cost_attr_daily
-two dimensions with customer or user           cost_attr_hourly (large: about one row per
+customer or user × provider or model          cost_dim_model_daily
+other two dimensions with customer or user     cost_attr_hourly (large: about one row per
                                                event; the slow path)
 one tag                                        cost_tag_hourly
 tag × dimension (not customer/user)            cost_tag_attr_daily
@@ -60,6 +62,8 @@ DIMENSIONS: dict[str, str] = {
 
 HIGH_CARDINALITY = frozenset({"customer", "user"})
 """Dimensions the daily cross-dimension rollups leave out (they would be one row per event)."""
+BY_MODEL = HIGH_CARDINALITY
+"""Dimensions ``cost_dim_model_daily`` crosses with provider and model."""
 
 
 @dataclass(frozen=True)
@@ -141,20 +145,49 @@ def _spans(p: _Params, spans: tuple[Span, ...]) -> str:
 
 
 def _hour_raw(w: Window, p: _Params) -> str | None:
-    """Raw events for what the hourly rollup cannot place: the partial hours at the range's
-    ends and the hours holding a local midnight (as one IN set: far cheaper for ClickHouse
-    than one OR'ed range per day)."""
+    """Raw events for what no rollup can place: the parts of the range's partial hours, and the
+    hours holding a local midnight, that are off the quarter-hour grid (historical local mean
+    times; an IN set, far cheaper for ClickHouse than one OR'ed range per day)."""
     parts = []
-    if w.hour_edges:
-        parts.append(_spans(p, w.hour_edges))
-    if w.straddled_hours:
+    if w.raw_edges:
+        parts.append(_spans(p, w.raw_edges))
+    if w.raw_hours:
         a, b = p.add("w", w.start_naive), p.add("w", w.end_naive)
-        hs = p.add("hs", list(w.straddled_hours))
+        hs = p.add("hs", list(w.raw_hours))
         parts.append(
             f"(timestamp >= {{{a}:{_TS}}} AND timestamp < {{{b}:{_TS}}} "
             f"AND toStartOfHour(timestamp) IN {{{hs}:Array(DateTime('UTC'))}})"
         )
     return "(" + " OR ".join(parts) + ")" if parts else None
+
+
+def _quarters(w: Window, p: _Params) -> str | None:
+    """``quarter`` (of cost_model_quarter) within the straddled hours on the quarter-hour grid
+    and the quarter hours of the range's partial hours, or None when there are none."""
+    parts = []
+    for x, y in w.quarter_edges:
+        a, b = p.add("q", x), p.add("q", y)
+        parts.append(f"(quarter >= {{{a}:DateTime('UTC')}} AND quarter < {{{b}:DateTime('UTC')}})")
+    if w.quarter_hours:
+        a, b = p.add("q", w.quarter_hours[0]), p.add("q", w.quarter_hours[-1])
+        hs = p.add("qh", list(w.quarter_hours))
+        parts.append(
+            f"(quarter >= {{{a}:DateTime('UTC')}} AND quarter < {{{b}:DateTime('UTC')}} + 3600 "
+            f"AND toStartOfHour(quarter) IN {{{hs}:Array(DateTime('UTC'))}})"
+        )
+    return "(" + " OR ".join(parts) + ")" if parts else None
+
+
+def _hourly(w: Window, p: _Params) -> str | None:
+    """``hour`` (of cost_model_hourly) within the whole hours but not the straddled ones."""
+    if w.whole_hours is None:
+        return None
+    h0, h1 = p.add("h", w.whole_hours[0]), p.add("h", w.whole_hours[1])
+    where = f"hour >= {{{h0}:DateTime('UTC')}} AND hour < {{{h1}:DateTime('UTC')}}"
+    if w.straddled_hours:
+        hs = p.add("hs", list(w.straddled_hours))
+        where += f" AND hour NOT IN {{{hs}:Array(DateTime('UTC'))}}"
+    return where
 
 
 def _aliased(exprs: tuple[str, ...], prefix: str) -> str:
@@ -169,31 +202,26 @@ def _union(parts: list[str]) -> str:
     return " UNION ALL ".join(parts)
 
 
-# --- per-day spend: hourly rollup + raw events for straddled and partial hours ------------
+# --- per-day spend: hourly and quarter-hour rollups (+ raw events off the grid) ------------
 
 
-def _spend_parts(w: Window, p: _Params, keys: tuple[str, ...], raw_keys: tuple[str, ...]) -> str:
-    """Inner SELECTs yielding ``(k0.., m0..m8)`` over exactly the window."""
+def _spend_parts(w: Window, p: _Params, day: bool, group: str | None) -> str:
+    """Inner SELECTs yielding ``([k0 = local day,] [k1 = group,] m0..m8)`` over exactly the
+    window: each source's time column is placed in its local day."""
+    sources = (
+        ("cost_model_hourly", "hour", _hourly(w, p), _ROLLUP_SPEND),
+        ("cost_model_quarter", "quarter", _quarters(w, p), _ROLLUP_SPEND),
+        ("events", "timestamp", _hour_raw(w, p), _EVENT_SPEND),
+    )
     parts = []
-    if w.whole_hours is not None:
-        h0, h1 = p.add("h", w.whole_hours[0]), p.add("h", w.whole_hours[1])
-        where = f"{_ORG} AND hour >= {{{h0}:DateTime('UTC')}} AND hour < {{{h1}:DateTime('UTC')}}"
-        if w.straddled_hours:
-            hs = p.add("hs", list(w.straddled_hours))
-            where += f" AND hour NOT IN {{{hs}:Array(DateTime('UTC'))}}"
+    for table, column, where, metrics in sources:
+        if where is None:
+            continue
+        keys = ((f"toDate({column}, {{tz:String}})",) if day else ()) + ((group,) if group else ())
         key_sql = _aliased(keys, "k") + ", " if keys else ""
-        group = f" GROUP BY {', '.join(f'k{i}' for i in range(len(keys)))}" if keys else ""
+        by = f" GROUP BY {', '.join(f'k{i}' for i in range(len(keys)))}" if keys else ""
         parts.append(
-            f"SELECT {key_sql}{_aliased(_ROLLUP_SPEND, 'm')} FROM cost_model_hourly "
-            f"WHERE {where}{group}"
-        )
-    raw = _hour_raw(w, p)
-    if raw:
-        key_sql = _aliased(raw_keys, "k") + ", " if raw_keys else ""
-        group = f" GROUP BY {', '.join(f'k{i}' for i in range(len(raw_keys)))}" if raw_keys else ""
-        parts.append(
-            f"SELECT {key_sql}{_aliased(_EVENT_SPEND, 'm')} FROM events "
-            f"WHERE {_ORG} AND {raw}{group}"
+            f"SELECT {key_sql}{_aliased(metrics, 'm')} FROM {table} WHERE {_ORG} AND {where}{by}"
         )
     return _union(parts)
 
@@ -201,7 +229,7 @@ def _spend_parts(w: Window, p: _Params, keys: tuple[str, ...], raw_keys: tuple[s
 def totals(org: str, w: Window) -> Query:
     """One row: ``SPEND_METRICS`` in order."""
     p = _params(org, w)
-    inner = _spend_parts(w, p, (), ())
+    inner = _spend_parts(w, p, day=False, group=None)
     return Query(f"SELECT {_outer_sums(len(SPEND_METRICS), 'm')} FROM ({inner})", p)
 
 
@@ -212,11 +240,9 @@ def series(org: str, w: Window, group: SeriesGroup | None = None) -> Query:
     """Rows ``(local day, [group value,] *SPEND_METRICS)`` for days with data; the caller
     zero-fills the rest."""
     p = _params(org, w)
-    extra = (DIMENSIONS[group],) if group else ()
-    keys = ("toDate(hour, {tz:String})", *extra)
-    raw_keys = ("toDate(timestamp, {tz:String})", *extra)
-    inner = _spend_parts(w, p, keys, raw_keys)
-    names = ", ".join(f"k{i}" for i in range(len(keys)))
+    inner = _spend_parts(w, p, day=True, group=DIMENSIONS[group] if group else None)
+    keys = (0, 1) if group else (0,)
+    names = ", ".join(f"k{i}" for i in keys)
     return Query(
         f"SELECT {names}, {_outer_sums(len(SPEND_METRICS), 'm')} FROM ({inner}) "
         f"GROUP BY {names} ORDER BY {names}",
@@ -228,17 +254,17 @@ def unpriced(org: str, w: Window) -> Query:
     """Rows ``(provider, model, unpriced requests, first seen hour, last seen hour)``, UTC."""
     p = _params(org, w)
     parts = []
-    if w.whole_hours is not None:
-        h0, h1 = p.add("h", w.whole_hours[0]), p.add("h", w.whole_hours[1])
-        where = f"{_ORG} AND hour >= {{{h0}:DateTime('UTC')}} AND hour < {{{h1}:DateTime('UTC')}}"
-        if w.straddled_hours:
-            hs = p.add("hs", list(w.straddled_hours))
-            where += f" AND hour NOT IN {{{hs}:Array(DateTime('UTC'))}}"
-        parts.append(
-            "SELECT provider, model, sum(unpriced_requests) AS n, "
-            "minIf(hour, unpriced_requests > 0) AS f, maxIf(hour, unpriced_requests > 0) AS l "
-            f"FROM cost_model_hourly WHERE {where} GROUP BY provider, model HAVING n > 0"
-        )
+    for table, column, where in (
+        ("cost_model_hourly", "hour", _hourly(w, p)),
+        ("cost_model_quarter", "quarter", _quarters(w, p)),
+    ):
+        if where is not None:
+            parts.append(
+                "SELECT provider, model, sum(unpriced_requests) AS n, "
+                f"toStartOfHour(minIf({column}, unpriced_requests > 0)) AS f, "
+                f"toStartOfHour(maxIf({column}, unpriced_requests > 0)) AS l "
+                f"FROM {table} WHERE {_ORG} AND {where} GROUP BY provider, model HAVING n > 0"
+            )
     raw = _hour_raw(w, p)
     if raw:
         parts.append(
@@ -331,13 +357,19 @@ def _breakdown_plan(
             raw_keys.append(DIMENSIONS[lv.name])
     tags = [lv for lv in levels if lv.kind == "tag"]
     dims = [lv for lv in levels if lv.kind == "dimension"]
-    high = any(lv.name in HIGH_CARDINALITY for lv in dims)
+    names = {lv.name for lv in dims}
+    high = bool(names & HIGH_CARDINALITY)
     rollup: _Rollup | None = None
     if not tags and len(levels) == 1:
         name = p.add("dim", levels[0].name)
         rollup = _Rollup("cost_dim_daily", ("value",), f" AND dimension = {{{name}:String}}")
     elif not tags and not high:
         rollup = _Rollup("cost_attr_daily", tuple(DIMENSIONS[lv.name] for lv in levels), "")
+    elif not tags and len(names & BY_MODEL) == 1 and names & {"provider", "model"}:
+        (party,) = (lv.name for lv in dims if lv.name in BY_MODEL)
+        name = p.add("dim", party)
+        keys = tuple("value" if lv.name == party else DIMENSIONS[lv.name] for lv in levels)
+        rollup = _Rollup("cost_dim_model_daily", keys, f" AND dimension = {{{name}:String}}")
     elif not tags:
         keys = tuple(DIMENSIONS[lv.name] for lv in levels)
         rollup = _Rollup("cost_attr_hourly", keys, "", by_hour=True)

@@ -1,10 +1,11 @@
 """Date ranges in an org's time zone, mapped onto UTC storage. Pure: no I/O.
 
 A range is whole local days ``first..last`` (inclusive) in the org's zone, i.e. the UTC instants
-``[start, end)``. The rollups are bucketed by UTC hour or UTC day, so the window also says
-exactly how to read the range (see ``readapi._sql``): the UTC days wholly inside it, the whole
-UTC hours inside it, and the hours that hold a local midnight in :30/:45 zones — the rest is
-read from raw events, so every zone gets exact figures.
+``[start, end)``. The rollups are bucketed by UTC day, hour or quarter hour, so the window also
+says exactly how to read the range (see ``readapi._sql``): the UTC days wholly inside it, the
+whole UTC hours inside it, and the hours that hold a local midnight in :30/:45 zones (read by
+quarter hour) — only what lies off the quarter-hour grid (historical local mean times) is read
+from raw events, so every zone gets exact figures.
 
 ``grain`` classifies the zone over the range, and is reported as the range's ``source``:
 
@@ -13,7 +14,8 @@ read from raw events, so every zone gets exact figures.
 * ``hour`` — whole-hour offsets: per-day figures from hourly rollups alone; range totals by
   dimension read raw events only for the partial UTC days at the two ends.
 * ``raw``  — a :30/:45 offset somewhere (India, Nepal, Lord Howe's DST…): additionally the hour
-  around each local midnight is read from raw events.
+  around each local midnight is split by quarter hour (the name predates the quarter-hour
+  rollup, when those hours were read raw; it stays for the API's sake).
 
 Offsets are sampled at every local midnight of the range and the one after it: a DST change
 happens inside a day, so both of its offsets are seen.
@@ -81,9 +83,18 @@ class Window:
     """UTC hours wholly inside the range (hourly rollups answer these, except…)."""
     straddled_hours: tuple[datetime, ...]
     """…hours that hold a local midnight (zones with :30/:45 offsets): they belong to two
-    local days, so their raw events are grouped instead."""
+    local days, so they are read by quarter hour instead, or raw (``raw_hours``)."""
     hour_edges: tuple[Span, ...]
     """Partial hours at the ends of the range (only for :30/:45 zones)."""
+    quarter_hours: tuple[datetime, ...] = ()
+    """The straddled hours whose local midnight is on a quarter hour (all of them, in any
+    offset of today's tz database): the quarter-hour rollup answers these."""
+    quarter_edges: tuple[Span, ...] = ()
+    """The quarter hours inside ``hour_edges`` (quarter-hour rollup)."""
+    raw_hours: tuple[datetime, ...] = ()
+    """Straddled hours off the quarter-hour grid (raw events)."""
+    raw_edges: tuple[Span, ...] = ()
+    """What of ``hour_edges`` is off the quarter-hour grid (raw events)."""
 
     @property
     def days(self) -> list[date]:
@@ -147,13 +158,22 @@ def window(first: date, last: date, timezone: str) -> Window:
     h0 = h0 if h0 == a else h0 + hour
     h1 = b.replace(minute=0, second=0, microsecond=0)
     whole_hours = (h0, h1) if h0 < h1 else None
-    straddled = []
+    straddled: list[tuple[datetime, datetime]] = []
     for i in range(1, (last - first).days + 1):
         midnight = _naive(local_midnight(first + timedelta(days=i), tz))
         floor = midnight.replace(minute=0, second=0, microsecond=0)
         if floor != midnight and whole_hours and h0 <= floor < h1:
-            straddled.append(floor)
+            straddled.append((floor, midnight))
     hour_edges = _spans((a, min(h0, b)), (max(h1, a), b)) if whole_hours else ((a, b),)
+    quarter_edges: list[Span] = []
+    raw_edges: list[Span] = []
+    for x, y in hour_edges:
+        qx, qy = _quarter_ceil(x), _quarter_floor(y)
+        if qx < qy:
+            quarter_edges.append((qx, qy))
+            raw_edges.extend(_spans((x, qx), (qy, y)))
+        else:
+            raw_edges.append((x, y))
     return Window(
         first,
         last,
@@ -164,9 +184,22 @@ def window(first: date, last: date, timezone: str) -> Window:
         full_days,
         day_edges,
         whole_hours,
-        tuple(straddled),
+        tuple(h for h, _ in straddled),
         hour_edges,
+        quarter_hours=tuple(h for h, m in straddled if _quarter_floor(m) == m),
+        quarter_edges=tuple(quarter_edges),
+        raw_hours=tuple(h for h, m in straddled if _quarter_floor(m) != m),
+        raw_edges=tuple(raw_edges),
     )
+
+
+def _quarter_floor(instant: datetime) -> datetime:
+    return instant.replace(minute=instant.minute - instant.minute % 15, second=0, microsecond=0)
+
+
+def _quarter_ceil(instant: datetime) -> datetime:
+    floor = _quarter_floor(instant)
+    return floor if floor == instant else floor + timedelta(minutes=15)
 
 
 def today(timezone: str, now: datetime | None = None) -> date:
