@@ -43,6 +43,8 @@ ROLLUPS_PER_EVENT = (
     "cost_model_hourly",
     "cost_attr_daily",
     "cost_dim_daily WHERE dimension = 'status' AND",
+    "cost_model_quarter",
+    "cost_dim_model_daily WHERE dimension = 'user' AND",
 )
 ROLLUPS_PER_TAG = ("cost_tag_hourly", "cost_tag_attr_daily")
 
