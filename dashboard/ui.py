@@ -170,14 +170,20 @@ def daily_spend_chart(points: list[dict[str, Any]], groups: list[str], title: st
 def bar_chart(
     frame: pd.DataFrame, category: str, value: str, title: str, money_axis: bool = True
 ) -> None:
-    fmt = "$,.2f" if money_axis else ",.0f"
+    # 3 significant digits on the axis ($0.015, $1,500), exact-ish cents in the tooltip
+    axis_fmt, tip_fmt = ("$,.3~r", "$,.4f") if money_axis else (",.0f", ",.0f")
     chart = (
         alt.Chart(frame, title=title)
         .mark_bar()
         .encode(
-            y=alt.Y(f"{category}:N", sort="-x", title=None),
-            x=alt.X(f"{value}:Q", title=None, axis=alt.Axis(format=fmt)),
-            tooltip=[alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", format=fmt)],
+            y=alt.Y(
+                f"{category}:N",
+                sort="-x",
+                title=None,
+                axis=alt.Axis(labelOverlap=False, labelLimit=240),
+            ),
+            x=alt.X(f"{value}:Q", title=None, axis=alt.Axis(format=axis_fmt)),
+            tooltip=[alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", format=tip_fmt)],
             color=alt.value("#4c78a8"),
         )
         .properties(height=max(160, 34 * len(frame)))
