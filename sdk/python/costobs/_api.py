@@ -10,33 +10,11 @@ from costobs import _config
 from costobs._context import EMPTY as _EMPTY
 from costobs._context import FIELDS, effective, make_meta
 from costobs._event import Call
+from costobs._fields import USAGE_FIELDS as _USAGE_SET
 from costobs._guard import report
 from costobs._stats import Stats
 from costobs._usage._common import clean, dec
 
-USAGE_FIELDS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "cache_write_30m_tokens",
-    "cache_write_12h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "audio_input_tokens",
-    "audio_output_tokens",
-    "image_input_tokens",
-    "image_output_tokens",
-    "images",
-    "image_size",
-    "image_quality",
-    "audio_seconds",
-    "characters",
-    "web_search_requests",
-    "tool_requests",
-    "requests",
-)
-_USAGE_SET = frozenset(USAGE_FIELDS)
 _FIELD_SET = frozenset(FIELDS)
 
 

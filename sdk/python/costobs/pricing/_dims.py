@@ -5,6 +5,11 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from typing import Final
 
+from costobs._fields import COUNT_FIELDS as COUNT_FIELDS
+from costobs._fields import DECIMAL_FIELDS as DECIMAL_FIELDS
+from costobs._fields import TEXT_FIELDS as TEXT_FIELDS
+from costobs._fields import USAGE_FIELDS as USAGE_FIELDS
+
 # Exact arithmetic: 60 significant digits is far beyond any count (<= 1e12) times any
 # published rate, so products and sums below are exact; only divisions by 60/3600
 # (per-minute / per-hour rates) and results with more than 18 decimal places are rounded,
@@ -61,32 +66,6 @@ TOKEN_RATE_KEYS: Final = frozenset(
         "image_output",
     }
 )
-
-# Every usage field of the wire's normalised usage (costobs_server.wire.Usage).
-COUNT_FIELDS: Final = frozenset(
-    {
-        "input_tokens",
-        "cached_input_tokens",
-        "cache_write_5m_tokens",
-        "cache_write_1h_tokens",
-        "cache_write_30m_tokens",
-        "cache_write_12h_tokens",
-        "output_tokens",
-        "reasoning_tokens",
-        "audio_input_tokens",
-        "audio_output_tokens",
-        "image_input_tokens",
-        "image_output_tokens",
-        "images",
-        "characters",
-        "web_search_requests",
-        "tool_requests",
-        "requests",
-    }
-)
-DECIMAL_FIELDS: Final = frozenset({"audio_seconds"})
-TEXT_FIELDS: Final = frozenset({"image_size", "image_quality"})
-USAGE_FIELDS: Final = COUNT_FIELDS | DECIMAL_FIELDS | TEXT_FIELDS
 
 # What counts as "the prompt" for long-context thresholds: every kind of input.
 PROMPT_FIELDS: Final = (
