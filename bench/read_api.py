@@ -153,6 +153,13 @@ def cases(days: int, events: int, rid: str, ts: str) -> list[Case]:
         ("breakdown tag × model", "/v1/breakdown", with_(by="tag:region", then="model"), 300),
         ("breakdown customer × model", "/v1/breakdown", with_(by="customer", then="model"), 300),
         ("breakdown user × model", "/v1/breakdown", with_(by="user", then="model"), 300),
+        ("breakdown user × provider", "/v1/breakdown", with_(by="user", then="provider"), 300),
+        (
+            "breakdown customer × provider",
+            "/v1/breakdown",
+            with_(by="customer", then="provider"),
+            300,
+        ),
         ("tags", "/v1/tags", r, 300),
         ("unpriced", "/v1/unpriced", r, 300),
         ("prompts", "/v1/prompts", r, 300),
@@ -231,6 +238,7 @@ async def run(args: argparse.Namespace) -> int:
                 "cost_model_quarter",
                 "cost_attr_hourly",
                 "cost_dim_model_daily",
+                "cost_dim_model_monthly",
                 "cost_tag_hourly",
             )
         }
@@ -255,7 +263,7 @@ async def run(args: argparse.Namespace) -> int:
                 rid, ts = sample["items"][0]["request_id"], sample["items"][0]["timestamp"]
                 todo = cases(args.days, args.events, rid, ts)
                 print(f"\norg time zone {timezone}  ({args.repeat} calls each, varied ranges)")
-                print(f"  {'endpoint':<28}{'p50 ms':>9}{'p95 ms':>9}{'target':>9}")
+                print(f"  {'endpoint':<31}{'p50 ms':>9}{'p95 ms':>9}{'target':>9}")
                 for i, (name, path, params, target) in enumerate(todo):
                     timings = await time_endpoint(client, path, params, args.repeat, seed=i)
                     p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
@@ -263,7 +271,7 @@ async def run(args: argparse.Namespace) -> int:
                     failures += not ok
                     verdict = "ok" if ok else "SLOW"
                     print(
-                        f"  {name:<28}{p50:>9.1f}{p95:>9.1f}{target:>9.0f}  {verdict}", flush=True
+                        f"  {name:<31}{p50:>9.1f}{p95:>9.1f}{target:>9.0f}  {verdict}", flush=True
                     )
         store.close()
         db.engine.dispose()

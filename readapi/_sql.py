@@ -21,7 +21,9 @@ levels                                         rollup (+ raw events for the rang
 =============================================  =============================================
 one dimension                                  cost_dim_daily (one row per dimension value)
 two dimensions, neither customer nor user      cost_attr_daily
-customer or user × provider or model          cost_dim_model_daily
+customer or user × provider or model          cost_dim_model_monthly for the whole UTC
+                                               months, cost_dim_model_daily for the other
+                                               whole UTC days
 other two dimensions with customer or user     cost_attr_hourly (large: about one row per
                                                event; the slow path)
 one tag                                        cost_tag_hourly
@@ -299,6 +301,9 @@ class _Rollup:
     """Extra conditions (tag key, dimension), already parameterised."""
     by_hour: bool = False
     """The table is keyed by ``hour`` rather than ``day``."""
+    monthly: str | None = None
+    """A twin of the (daily) table keyed by ``month`` (first day of the UTC month): it answers
+    the whole UTC months of the range's whole days, the daily table only the days around them."""
 
 
 def _range_parts(
@@ -317,18 +322,35 @@ def _range_parts(
     raw_spans: tuple[Span, ...] = ((w.start_naive, w.end_naive),)
     if rollup is not None and w.full_days is not None:
         d0, d1 = w.full_days
+        group = ", ".join(f"k{i}" for i in range(len(rollup.keys)))
+        select = f"SELECT {_aliased(rollup.keys, 'k')}, {_aliased(rollup_metrics, 'm')} FROM"
+        day_spans = [(d0, d1)]
         if rollup.by_hour:
             a = p.add("m", datetime.combine(d0, time()))
             b = p.add("m", datetime.combine(d1 + timedelta(days=1), time()))
             when = f"hour >= {{{a}:DateTime('UTC')}} AND hour < {{{b}:DateTime('UTC')}}"
-        else:
-            a, b = p.add("m", d0), p.add("m", d1)
-            when = f"day >= {{{a}:Date}} AND day <= {{{b}:Date}}"
-        group = ", ".join(f"k{i}" for i in range(len(rollup.keys)))
-        parts.append(
-            f"SELECT {_aliased(rollup.keys, 'k')}, {_aliased(rollup_metrics, 'm')} "
-            f"FROM {rollup.table} WHERE {_ORG} AND {when}{rollup.where} GROUP BY {group}"
-        )
+            day_spans = []
+            parts.append(
+                f"{select} {rollup.table} WHERE {_ORG} AND {when}{rollup.where} GROUP BY {group}"
+            )
+        elif rollup.monthly is not None:
+            months, day_spans = whole_months(d0, d1)
+            if months is not None:
+                a, b = p.add("mo", months[0]), p.add("mo", months[1])
+                when = f"month >= {{{a}:Date}} AND month < {{{b}:Date}}"
+                parts.append(
+                    f"{select} {rollup.monthly} WHERE {_ORG} AND {when}{rollup.where} "
+                    f"GROUP BY {group}"
+                )
+        if day_spans:
+            ors = []
+            for x, y in day_spans:
+                a, b = p.add("m", x), p.add("m", y)
+                ors.append(f"(day >= {{{a}:Date}} AND day <= {{{b}:Date}})")
+            when = ors[0] if len(ors) == 1 else "(" + " OR ".join(ors) + ")"
+            parts.append(
+                f"{select} {rollup.table} WHERE {_ORG} AND {when}{rollup.where} GROUP BY {group}"
+            )
         raw_spans = w.day_edges
     elif rollup is not None and w.full_days is None:
         raw_spans = w.day_edges
@@ -339,6 +361,25 @@ def _range_parts(
             f"WHERE {_ORG} AND {_spans(p, raw_spans)}{raw_where} GROUP BY {group}"
         )
     return _union(parts)
+
+
+def whole_months(
+    first: date, last: date
+) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """The whole calendar months within the days ``first..last`` (inclusive) as ``[from, to)``
+    firsts of months, or None; and the days outside them as inclusive spans (at most two)."""
+    m0 = first if first.day == 1 else month_after(first)
+    after = last + timedelta(days=1)
+    m1 = after if after.day == 1 else after.replace(day=1)
+    if m0 >= m1:
+        return None, [(first, last)]
+    edges = [(first, m0 - timedelta(days=1)), (m1, last)]
+    return (m0, m1), [(a, b) for a, b in edges if a <= b]
+
+
+def month_after(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _breakdown_plan(
@@ -369,7 +410,12 @@ def _breakdown_plan(
         (party,) = (lv.name for lv in dims if lv.name in BY_MODEL)
         name = p.add("dim", party)
         keys = tuple("value" if lv.name == party else DIMENSIONS[lv.name] for lv in levels)
-        rollup = _Rollup("cost_dim_model_daily", keys, f" AND dimension = {{{name}:String}}")
+        rollup = _Rollup(
+            "cost_dim_model_daily",
+            keys,
+            f" AND dimension = {{{name}:String}}",
+            monthly="cost_dim_model_monthly",
+        )
     elif not tags:
         keys = tuple(DIMENSIONS[lv.name] for lv in levels)
         rollup = _Rollup("cost_attr_hourly", keys, "", by_hour=True)
