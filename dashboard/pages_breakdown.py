@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -96,9 +97,10 @@ def render(ctx: ui.PageContext) -> None:
             "Requests": [r["requests"] for r in rows],
             "Input tokens": [r["input_tokens"] for r in rows],
             "Output tokens": [r["output_tokens"] for r in rows],
-            "Cost (USD)": [float(r["cost_usd"]) for r in rows],
-            "Cost / request": [float(r["cost_per_request_usd"] or 0) for r in rows],
-            "Share %": [float(r["share_pct"] or 0) for r in rows],
+            # exact decimals (Arrow decimal128): sortable, and never rounded through a float
+            "Cost (USD)": [Decimal(r["cost_usd"]) for r in rows],
+            "Cost / request": [Decimal(r["cost_per_request_usd"] or 0) for r in rows],
+            "Share %": [Decimal(r["share_pct"] or 0) for r in rows],
         }
     )
     charted = frame
@@ -107,6 +109,7 @@ def render(ctx: ui.PageContext) -> None:
         st.caption("(none) = events without this tag; in the table, not the chart.")
     top = charted.head(15).copy()
     top["group"] = top[names].agg(" · ".join, axis=1)
+    top["Cost (USD)"] = top["Cost (USD)"].astype(float)  # chart geometry only
     ui.bar_chart(top, "group", "Cost (USD)", f"Top {len(top)} by cost")
     st.dataframe(
         frame,
