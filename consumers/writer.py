@@ -27,7 +27,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from nats.aio.client import Client as NATS
@@ -58,8 +58,6 @@ class WriterStats:
     inserted: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
-    flushes: int = 0
-    last_flush: float = field(default=0.0)
 
 
 class Writer:
@@ -144,10 +142,6 @@ class Writer:
                 break
         return messages
 
-    async def flush(self, messages: list[Msg]) -> None:
-        """Transform, insert and ack one set of messages (both stages, one after the other)."""
-        await self._write(messages, await self._transform(messages))
-
     async def _write(self, messages: list[Msg], parsed: list[MessageRows | str]) -> None:
         started = time.perf_counter()
         good: list[tuple[Msg, MessageRows]] = []
@@ -163,8 +157,6 @@ class Writer:
             await msg.ack()
         self.stats.inserted += inserted
         self.stats.duplicates += duplicates
-        self.stats.flushes += 1
-        self.stats.last_flush = time.time()
         metrics.WRITER_INSERTED.inc(inserted)
         metrics.WRITER_DUPLICATES.inc(duplicates)
         metrics.WRITER_UNPRICED.inc(unpriced)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -274,8 +275,6 @@ def start_dashboard(settings: Settings) -> subprocess.Popen[bytes] | None:
     env = {"COSTOBS_API_URL": settings.api_url or f"http://{settings.host}:{settings.port}"}
     if settings.mode == "embedded" and settings.seeds_dev_key and not settings.dashboard_api_key:
         env["COSTOBS_DASHBOARD_API_KEY"] = DEV_KEY  # loopback dev mode: no login, default org
-    import os
-
     return subprocess.Popen(
         [
             sys.executable,
