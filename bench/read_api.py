@@ -8,12 +8,17 @@ query building, ClickHouse, JSON) with varied ranges, and prints p50/p95 per end
 Targets: p95 < 300 ms for every endpoint except the raw requests search (< 1 s).
 
     .venv/bin/python bench/read_api.py [--events 10000000] [--repeat 20] [--days 120]
+        [--keep DIR] [--only NAME …]
+
+``--keep DIR`` generates into DIR once and reuses it on later runs (for iterating on one
+endpoint with ``--only``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import sys
 import tempfile
@@ -219,17 +224,26 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="costobs-bench-") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            root = Path(args.keep)  # made by main()
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="costobs-bench-")))
         settings = load_settings(data_dir=root, metadata_url=f"sqlite:///{root / 'meta.db'}")
         store = EventStore.open_chdb(settings.chdb_path)
         store.migrate()
         db = MetadataDB.connect(settings.metadata_db_url)
         db.migrate()
-        started = time.perf_counter()
-        print(f"generating {args.events:,} events over {args.days} days…", flush=True)
-        generate(store, "bench", args.events, args.days)
-        print(f"  done in {time.perf_counter() - started:.1f}s", flush=True)
+        existing = store.query("SELECT count() FROM events WHERE org_id = 'bench'")[0][0]
+        if existing == args.events:
+            print(f"reusing {existing:,} events in {root}", flush=True)
+        else:
+            if existing:
+                raise SystemExit(f"{root} holds {existing:,} events, not {args.events:,}")
+            started = time.perf_counter()
+            print(f"generating {args.events:,} events over {args.days} days…", flush=True)
+            generate(store, "bench", args.events, args.days)
+            print(f"  done in {time.perf_counter() - started:.1f}s", flush=True)
         counts = {
             t: store.query(f"SELECT count() FROM {t}")[0][0]
             for t in (
@@ -238,7 +252,7 @@ async def run(args: argparse.Namespace) -> int:
                 "cost_model_quarter",
                 "cost_attr_hourly",
                 "cost_dim_model_daily",
-                "cost_dim_model_monthly",
+                "cost_dim_model_half",
                 "cost_tag_hourly",
             )
         }
@@ -261,10 +275,12 @@ async def run(args: argparse.Namespace) -> int:
             ) as client:
                 sample = (await client.get("/v1/requests", params={"limit": 1})).json()
                 rid, ts = sample["items"][0]["request_id"], sample["items"][0]["timestamp"]
-                todo = cases(args.days, args.events, rid, ts)
+                todo = list(enumerate(cases(args.days, args.events, rid, ts)))
+                if args.only:  # seeds stay the case's index, so ranges match a full run
+                    todo = [(i, c) for i, c in todo if any(o in c[0] for o in args.only)]
                 print(f"\norg time zone {timezone}  ({args.repeat} calls each, varied ranges)")
                 print(f"  {'endpoint':<31}{'p50 ms':>9}{'p95 ms':>9}{'target':>9}")
-                for i, (name, path, params, target) in enumerate(todo):
+                for i, (name, path, params, target) in todo:
                     timings = await time_endpoint(client, path, params, args.repeat, seed=i)
                     p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
                     ok = p95 < target
@@ -290,8 +306,15 @@ def main() -> int:
         help="org time zones to measure (UTC: daily rollups, whole-hour: hourly, :30/:45: "
         "hourly and quarter-hour)",
     )
+    parser.add_argument("--keep", metavar="DIR", help="generate into DIR once, reuse it later")
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="endpoints whose name contains NAME"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    return asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+    return asyncio.run(run(args))
 
 
 if __name__ == "__main__":

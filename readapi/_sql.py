@@ -10,9 +10,11 @@ How a range of local days is read, exactly, for any org time zone (``_time.Windo
   UTC hours of the range, grouped by ``toDate(hour, tz)``; ``cost_model_quarter`` (15 minutes)
   for the hours that hold a local midnight in :30/:45 zones and the partial hours at the
   range's ends; raw events only for what lies off the quarter-hour grid (no zone today).
-* **Range totals by dimension or tag** (breakdowns, tag keys, prompts): daily rollups for the UTC
-  days wholly inside the range, plus raw events for the partial days at its ends (none for a
-  UTC org; under 48 hours otherwise).
+* **Range totals by dimension or tag** (breakdowns, tag keys, prompts): hourly rollups for
+  every whole UTC hour of the range; daily rollups for whole UTC days (and a half-month one
+  for whole UTC half-months), plus raw events for the partial days at the ends. Where every
+  metric is a sum (breakdowns), a day or half-month mostly inside the range is read whole and
+  the rest subtracted (``readapi._cover``): at most 12 raw hours and 8 daily days per end.
 
 Which rollup answers a breakdown:
 
@@ -21,9 +23,9 @@ levels                                         rollup (+ raw events for the rang
 =============================================  =============================================
 one dimension                                  cost_dim_daily (one row per dimension value)
 two dimensions, neither customer nor user      cost_attr_daily
-customer or user × provider or model          cost_dim_model_monthly for the whole UTC
-                                               months, cost_dim_model_daily for the other
-                                               whole UTC days
+customer or user × provider or model          cost_dim_model_half for the UTC half-months
+                                               wholly or mostly inside, cost_dim_model_daily
+                                               for the other days (and those subtracted)
 other two dimensions with customer or user     cost_attr_hourly (large: about one row per
                                                event; the slow path)
 one tag                                        cost_tag_hourly
@@ -39,10 +41,11 @@ Rollups are SummingMergeTree/AggregatingMergeTree: always ``sum()`` and ``GROUP 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
 from costobs_server.store.columns import EVENT_COLUMNS
+from readapi._cover import DaySpan, cover
 from readapi._time import Span, Window
 
 # --- what may be grouped by -------------------------------------------------------------
@@ -115,8 +118,19 @@ _EVENT_SPEND = (
 )
 
 BREAKDOWN_METRICS = ("requests", "input_tokens", "output_tokens", "cost_usd")
-_ROLLUP_BREAKDOWN = tuple(f"sum({m})" for m in BREAKDOWN_METRICS)
-_EVENT_BREAKDOWN = ("count()", "sum(input_tokens)", "sum(output_tokens)", "sum(cost_usd)")
+# Int64 and Decimal in every source, so pieces can be subtracted (``_range_parts``)
+_ROLLUP_BREAKDOWN = (
+    "toInt64(sum(requests))",
+    "toInt64(sum(input_tokens))",
+    "toInt64(sum(output_tokens))",
+    "sum(cost_usd)",
+)
+_EVENT_BREAKDOWN = (
+    "toInt64(count())",
+    "toInt64(sum(input_tokens))",
+    "toInt64(sum(output_tokens))",
+    "sum(cost_usd)",
+)
 
 _ORG = "org_id = {org:String}"
 _DAYS = "day >= {d0:Date} AND day <= {d1:Date}"
@@ -301,9 +315,10 @@ class _Rollup:
     """Extra conditions (tag key, dimension), already parameterised."""
     by_hour: bool = False
     """The table is keyed by ``hour`` rather than ``day``."""
-    monthly: str | None = None
-    """A twin of the (daily) table keyed by ``month`` (first day of the UTC month): it answers
-    the whole UTC months of the range's whole days, the daily table only the days around them."""
+    halves: str | None = None
+    """A twin of the (daily) table keyed by ``half`` (first day of a UTC half-month): it
+    answers the half-months wholly or mostly inside the range, the daily table the days
+    around them (``readapi._cover``)."""
 
 
 def _range_parts(
@@ -315,71 +330,59 @@ def _range_parts(
     raw_where: str,
     raw_metrics: tuple[str, ...],
     raw_from: str = "events",
+    subtract: bool = False,
 ) -> str:
-    """Inner SELECTs yielding ``(k0.., m0..)`` over exactly the window: the rollup for the
-    whole UTC days inside it and raw events for the rest (or raw events for all of it)."""
+    """Inner SELECTs yielding ``(k0.., m0..)`` over exactly the window: the rollup for what
+    it holds whole and raw events for the rest (or raw events for all of it).
+
+    ``subtract``: every metric is a sum typed alike in both lists (Int64 or Decimal), so a
+    piece may overshoot the window and the overshoot come back negated (``readapi._cover``);
+    the caller then drops groups whose request count (``m0``) nets to zero."""
     parts = []
-    raw_spans: tuple[Span, ...] = ((w.start_naive, w.end_naive),)
-    if rollup is not None and w.full_days is not None:
-        d0, d1 = w.full_days
-        group = ", ".join(f"k{i}" for i in range(len(rollup.keys)))
-        select = f"SELECT {_aliased(rollup.keys, 'k')}, {_aliased(rollup_metrics, 'm')} FROM"
-        day_spans = [(d0, d1)]
-        if rollup.by_hour:
-            a = p.add("m", datetime.combine(d0, time()))
-            b = p.add("m", datetime.combine(d1 + timedelta(days=1), time()))
-            when = f"hour >= {{{a}:DateTime('UTC')}} AND hour < {{{b}:DateTime('UTC')}}"
-            day_spans = []
-            parts.append(
-                f"{select} {rollup.table} WHERE {_ORG} AND {when}{rollup.where} GROUP BY {group}"
-            )
-        elif rollup.monthly is not None:
-            months, day_spans = whole_months(d0, d1)
-            if months is not None:
-                a, b = p.add("mo", months[0]), p.add("mo", months[1])
-                when = f"month >= {{{a}:Date}} AND month < {{{b}:Date}}"
-                parts.append(
-                    f"{select} {rollup.monthly} WHERE {_ORG} AND {when}{rollup.where} "
-                    f"GROUP BY {group}"
-                )
-        if day_spans:
+
+    def add(
+        table: str, keys: tuple[str, ...], metrics: tuple[str, ...], when: str, sign: int
+    ) -> None:
+        group = ", ".join(f"k{i}" for i in range(len(keys)))
+        signed = metrics if sign > 0 else tuple(f"-{m}" for m in metrics)
+        parts.append(
+            f"SELECT {_aliased(keys, 'k')}, {_aliased(signed, 'm')} FROM {table} "
+            f"WHERE {_ORG} AND {when} GROUP BY {group}"
+        )
+
+    def raw(spans: tuple[Span, ...], sign: int) -> None:
+        if spans:
+            add(raw_from, raw_keys, raw_metrics, _spans(p, spans) + raw_where, sign)
+
+    def days(spans: tuple[DaySpan, ...], sign: int) -> None:
+        if spans and rollup is not None:
             ors = []
-            for x, y in day_spans:
+            for x, y in spans:
                 a, b = p.add("m", x), p.add("m", y)
                 ors.append(f"(day >= {{{a}:Date}} AND day <= {{{b}:Date}})")
             when = ors[0] if len(ors) == 1 else "(" + " OR ".join(ors) + ")"
-            parts.append(
-                f"{select} {rollup.table} WHERE {_ORG} AND {when}{rollup.where} GROUP BY {group}"
-            )
-        raw_spans = w.day_edges
-    elif rollup is not None and w.full_days is None:
-        raw_spans = w.day_edges
-    if raw_spans:
-        group = ", ".join(f"k{i}" for i in range(len(raw_keys)))
-        parts.append(
-            f"SELECT {_aliased(raw_keys, 'k')}, {_aliased(raw_metrics, 'm')} FROM {raw_from} "
-            f"WHERE {_ORG} AND {_spans(p, raw_spans)}{raw_where} GROUP BY {group}"
-        )
+            add(rollup.table, rollup.keys, rollup_metrics, when + rollup.where, sign)
+
+    if rollup is None:
+        raw(((w.start_naive, w.end_naive),), 1)
+    elif rollup.by_hour:
+        # hourly rollup: every whole UTC hour from it, raw events only for partial hours
+        if w.whole_hours is not None:
+            a, b = p.add("m", w.whole_hours[0]), p.add("m", w.whole_hours[1])
+            when = f"hour >= {{{a}:DateTime('UTC')}} AND hour < {{{b}:DateTime('UTC')}}"
+            add(rollup.table, rollup.keys, rollup_metrics, when + rollup.where, 1)
+        raw(w.hour_edges, 1)
+    else:
+        c = cover(w, halves=rollup.halves is not None, subtract=subtract)
+        if c.halves is not None and rollup.halves is not None:
+            a, b = p.add("hm", c.halves[0]), p.add("hm", c.halves[1])
+            when = f"half >= {{{a}:Date}} AND half < {{{b}:Date}}"
+            add(rollup.halves, rollup.keys, rollup_metrics, when + rollup.where, 1)
+        days(c.days, 1)
+        days(c.days_removed, -1)
+        raw(c.raw, 1)
+        raw(c.raw_removed, -1)
     return _union(parts)
-
-
-def whole_months(
-    first: date, last: date
-) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
-    """The whole calendar months within the days ``first..last`` (inclusive) as ``[from, to)``
-    firsts of months, or None; and the days outside them as inclusive spans (at most two)."""
-    m0 = first if first.day == 1 else month_after(first)
-    after = last + timedelta(days=1)
-    m1 = after if after.day == 1 else after.replace(day=1)
-    if m0 >= m1:
-        return None, [(first, last)]
-    edges = [(first, m0 - timedelta(days=1)), (m1, last)]
-    return (m0, m1), [(a, b) for a, b in edges if a <= b]
-
-
-def month_after(day: date) -> date:
-    """The first day of the month after ``day``'s."""
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _breakdown_plan(
@@ -414,7 +417,7 @@ def _breakdown_plan(
             "cost_dim_model_daily",
             keys,
             f" AND dimension = {{{name}:String}}",
-            monthly="cost_dim_model_monthly",
+            halves="cost_dim_model_half",
         )
     elif not tags:
         keys = tuple(DIMENSIONS[lv.name] for lv in levels)
@@ -438,12 +441,14 @@ def breakdown(org: str, w: Window, levels: tuple[Level, ...], limit: int) -> Que
     '' is "not set"; see ``uses_tag_rollup`` for untagged events."""
     p = _params(org, w)
     rollup, raw_keys, raw_where = _breakdown_plan(levels, p)
-    inner = _range_parts(w, p, rollup, _ROLLUP_BREAKDOWN, raw_keys, raw_where, _EVENT_BREAKDOWN)
+    inner = _range_parts(
+        w, p, rollup, _ROLLUP_BREAKDOWN, raw_keys, raw_where, _EVENT_BREAKDOWN, subtract=True
+    )
     keys = ", ".join(f"k{i}" for i in range(len(levels)))
     n = p.add("limit", limit)
     return Query(
-        f"SELECT {keys}, sum(m0), sum(m1), sum(m2), sum(m3) AS cost FROM ({inner}) "
-        f"GROUP BY {keys} ORDER BY cost DESC, {keys} LIMIT {{{n}:UInt32}}",
+        f"SELECT {keys}, sum(m0) AS requests, sum(m1), sum(m2), sum(m3) AS cost FROM ({inner}) "
+        f"GROUP BY {keys} HAVING requests != 0 ORDER BY cost DESC, {keys} LIMIT {{{n}:UInt32}}",
         p,
     )
 
@@ -469,10 +474,13 @@ def tagged(org: str, w: Window, tag_key: str, dimension: str | None) -> Query:
         raw_keys,
         f" AND mapContains(tags, {{{name}:String}})",
         _EVENT_BREAKDOWN,
+        subtract=True,
     )
     if dimension is None:
         return Query(f"SELECT {_outer_sums(4, 'm')} FROM ({inner})", p)
-    return Query(f"SELECT k0, {_outer_sums(4, 'm')} FROM ({inner}) GROUP BY k0", p)
+    return Query(
+        f"SELECT k0, {_outer_sums(4, 'm')} FROM ({inner}) GROUP BY k0 HAVING sum(m0) != 0", p
+    )
 
 
 def tag_keys(org: str, w: Window, limit: int = 500) -> Query:

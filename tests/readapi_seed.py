@@ -45,7 +45,7 @@ ROLLUPS_PER_EVENT = (
     "cost_dim_daily WHERE dimension = 'status' AND",
     "cost_model_quarter",
     "cost_dim_model_daily WHERE dimension = 'user' AND",
-    "cost_dim_model_monthly WHERE dimension = 'user' AND",
+    "cost_dim_model_half WHERE dimension = 'user' AND",
 )
 ROLLUPS_PER_TAG = ("cost_tag_hourly", "cost_tag_attr_daily")
 

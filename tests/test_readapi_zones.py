@@ -107,16 +107,16 @@ def test_quarter_hour_zones_read_no_raw_events_for_per_day_figures(timezone: str
 
 
 def test_customer_and_user_by_provider_or_model_read_their_rollups() -> None:
-    # whole months from the monthly rollup (0004), the days around them from the daily one
+    # half-months from their rollup (0005), the days around them from the daily one
     w = _time.window(date(2026, 8, 1), date(2026, 10, 30), "UTC")
-    tables = ("cost_dim_model_monthly", "cost_dim_model_daily", "cost_attr_hourly")
+    tables = ("cost_dim_model_half", "cost_dim_model_daily", "cost_attr_hourly")
 
     def table(*names: str) -> tuple[str, ...]:
         levels = tuple(_sql.Level("dimension", n) for n in names)
         sql = _sql.breakdown("o", w, levels, 100).sql
         return tuple(t for t in tables if t in sql)
 
-    both = ("cost_dim_model_monthly", "cost_dim_model_daily")
+    both = ("cost_dim_model_half", "cost_dim_model_daily")
     assert table("customer", "model") == both
     assert table("model", "user") == both
     assert table("user", "provider") == both

@@ -1,7 +1,8 @@
-"""Customer/user × provider/model breakdowns read whole UTC months from the monthly rollup
-(migration 0004) and only the days around them from the daily one: exact figures, order and
-truncation across month boundaries, on data sent through the real pipeline, for UTC and a :30
-zone; and the pure month arithmetic behind it."""
+"""Customer/user × provider/model breakdowns read UTC half-months wholly or mostly inside the
+range from the half-month rollup (migration 0005), the days around them from the daily one
+(added, or subtracted from a half-month read whole), and subtract raw hours from UTC days
+mostly inside: exact figures, order and truncation across half-month and month boundaries, on
+data sent through the real pipeline, for UTC and a :30 zone."""
 
 from __future__ import annotations
 
@@ -16,75 +17,60 @@ import pytest
 from costobs.pricing import load_price_table
 
 from readapi import _sql, _time
+from readapi._cover import half_start
 from tests.helpers import Running
 from tests.readapi_seed import dec, demo_events, group_cost, in_range, send, total_cost
 
 pytestmark = pytest.mark.timeout(180)
 
-# --- the month arithmetic ------------------------------------------------------------------
-
-
-def test_whole_months_and_edge_days_tile_the_days() -> None:
-    start = date(2026, 1, 1)
-    for i in range(0, 400, 3):
-        for length in (1, 2, 27, 28, 29, 30, 31, 32, 45, 59, 61, 90, 92, 400):
-            first = start + timedelta(days=i)
-            last = first + timedelta(days=length - 1)
-            months, edges = _sql.whole_months(first, last)
-            covered: list[date] = []
-            if months is not None:
-                m0, m1 = months
-                assert m0.day == 1 and m1.day == 1 and m0 < m1
-                d = m0
-                while d < m1:
-                    covered.append(d)
-                    d += timedelta(days=1)
-            assert len(edges) <= 2
-            for a, b in edges:
-                d = a
-                while d <= b:
-                    covered.append(d)
-                    d += timedelta(days=1)
-            expected = [first + timedelta(days=k) for k in range(length)]
-            assert sorted(covered) == expected  # no gap, no overlap
-            # every whole month inside the days is read from the monthly table
-            for d in expected:
-                month_end = _time.month_end(d)
-                if d.day == 1 and first <= d and month_end <= last:
-                    assert months is not None and months[0] <= d < months[1]
+# --- which tables answer ----------------------------------------------------------------
 
 
 def test_which_tables_answer_customer_and_user_by_model() -> None:
     levels = (_sql.Level("dimension", "user"), _sql.Level("dimension", "model"))
-    w = _time.window(date(2026, 10, 20), date(2026, 12, 5), "UTC")
-    q = _sql.breakdown("o", w, levels, 10)
-    assert "cost_dim_model_monthly" in q.sql and "cost_dim_model_daily" in q.sql
-    assert "FROM events" not in q.sql
-    assert date(2026, 11, 1) in q.params.values() and date(2026, 12, 1) in q.params.values()
-    # no whole month: the daily table alone, as before
-    w = _time.window(date(2026, 11, 2), date(2026, 11, 29), "UTC")
-    assert "cost_dim_model_monthly" not in _sql.breakdown("o", w, levels, 10).sql
-    # exactly one month: the monthly table alone
-    w = _time.window(date(2026, 11, 1), date(2026, 11, 30), "UTC")
-    sql = _sql.breakdown("o", w, levels, 10).sql
-    assert "cost_dim_model_monthly" in sql and "cost_dim_model_daily" not in sql
-    # a :30 zone: November's UTC days are not all inside Nov 1..30 local, so no whole month;
-    # Oct 31..Dec 1 local holds all of November's UTC days
-    w = _time.window(date(2026, 11, 1), date(2026, 11, 30), "Asia/Kolkata")
-    assert "cost_dim_model_monthly" not in _sql.breakdown("o", w, levels, 10).sql
-    w = _time.window(date(2026, 10, 31), date(2026, 12, 1), "Asia/Kolkata")
-    sql = _sql.breakdown("o", w, levels, 10).sql
-    assert "cost_dim_model_monthly" in sql and "FROM events" in sql
+    half, daily = "cost_dim_model_half", "cost_dim_model_daily"
+    minus_daily = "-sum(cost_usd) AS m3 FROM cost_dim_model_daily"
+
+    def sql(first: date, last: date, timezone: str = "UTC") -> tuple[str, set[Any]]:
+        q = _sql.breakdown("o", _time.window(first, last, timezone), levels, 10)
+        return q.sql, set(q.params.values())
+
+    # Oct 16–31 minus Oct 16–19, November's two halves, Dec 1–5 by day
+    text, params = sql(date(2026, 10, 20), date(2026, 12, 5))
+    assert half in text and minus_daily in text and "FROM events" not in text
+    assert {date(2026, 10, 16), date(2026, 10, 19), date(2026, 12, 1), date(2026, 12, 5)} <= params
+    # the 3rd–13th: Nov 1–15 minus two days at each end
+    text, params = sql(date(2026, 11, 3), date(2026, 11, 13))
+    assert half in text and text.count(daily) == 1 and minus_daily in text
+    assert {date(2026, 11, 2), date(2026, 11, 14)} <= params
+    # five days: the daily table alone
+    text, _ = sql(date(2026, 11, 2), date(2026, 11, 6))
+    assert half not in text and minus_daily not in text
+    # exactly one month: the half-month table alone
+    text, _ = sql(date(2026, 11, 1), date(2026, 11, 30))
+    assert half in text and daily not in text
+    # a :30 zone: Nov 1..30 local holds 5.5 hours of Oct 31 UTC (raw) and 18.5 of Nov 30 UTC
+    # (the whole day from November's second half, minus 5.5 raw hours)
+    text, _ = sql(date(2026, 11, 1), date(2026, 11, 30), "Asia/Kolkata")
+    assert half in text and daily not in text
+    assert "-sum(cost_usd) AS m3 FROM events" in text
+    text, _ = sql(date(2026, 10, 31), date(2026, 12, 1), "Asia/Kolkata")
+    assert half in text and daily in text and "FROM events" in text
     # other breakdowns do not use it
+    w = _time.window(date(2026, 10, 31), date(2026, 12, 1), "Asia/Kolkata")
     for names in (("customer",), ("feature", "model"), ("customer", "feature")):
         lv = tuple(_sql.Level("dimension", n) for n in names)
-        assert "cost_dim_model_monthly" not in _sql.breakdown("o", w, lv, 10).sql
+        assert half not in _sql.breakdown("o", w, lv, 10).sql
 
 
 # --- through the pipeline -------------------------------------------------------------------
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-BOUNDARIES = [datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)]
+BOUNDARIES = [
+    datetime(2026, 11, 1, tzinfo=UTC),
+    datetime(2026, 11, 16, tzinfo=UTC),
+    datetime(2026, 12, 1, tzinfo=UTC),
+]
 AROUND = [
     timedelta(hours=-6),
     timedelta(hours=-5, minutes=-30, milliseconds=-1),
@@ -97,9 +83,14 @@ AROUND = [
 ]
 
 
+ONLY_OUTSIDE = "user-only-on-nov-1"
+"""A user whose one event (Nov 1, 18:29:59.999 UTC) lies outside Nov 2..29 in both zones, on
+a day those ranges subtract: the breakdown must not list it with zero requests."""
+
+
 def month_events() -> list[dict[str, Any]]:
     """Demo events over Oct 17 – Dec 6 (UTC), plus events moved onto instants around the UTC
-    month boundaries and the Kolkata midnights next to them, re-priced at their new instants."""
+    half-month boundaries and the Kolkata midnights next to them, re-priced there."""
     events = demo_events(900, 51, seed=23, now=NOW)
     table = load_price_table()
     extra = demo_events(len(BOUNDARIES) * len(AROUND), 20, seed=29, now=NOW)
@@ -109,6 +100,9 @@ def month_events() -> list[dict[str, Any]]:
         quote = table.quote(provider=e["provider"], model=e["model"], usage=e["usage"], at=at)
         e["cost_usd"] = format(quote.cost_usd, "f")
         e["pricing_version"] = quote.version
+    extra[AROUND.index(timedelta(hours=18, minutes=29, seconds=59, milliseconds=999))][
+        "user_id"
+    ] = ONLY_OUTSIDE
     return events + extra
 
 
@@ -123,7 +117,9 @@ RANGES = [
     ("2026-10-20", "2026-12-05"),  # November whole, edge days on both sides
     ("2026-11-01", "2026-11-30"),  # exactly one month
     ("2026-10-31", "2026-12-01"),  # one month and one day each side
-    ("2026-11-02", "2026-11-29"),  # no whole month
+    ("2026-11-02", "2026-11-29"),  # both halves, each minus a day
+    ("2026-11-03", "2026-11-13"),  # the first half minus two days at each end
+    ("2026-11-05", "2026-11-20"),  # days only, across the half-month boundary
     ("2026-10-17", "2026-12-06"),  # everything
 ]
 
@@ -160,20 +156,20 @@ async def test_breakdowns_across_month_boundaries_equal_the_events_exactly(
         "/v1/org", json={"timezone": timezone}, headers=running.org.headers
     )
     assert r.status_code == 200, r.text
-    # the monthly rollup itself holds the events' exact sums per UTC month
+    # the half-month rollup itself holds the events' exact sums per UTC half-month
     store = running.stack.services.store  # type: ignore[union-attr]
     rows = await asyncio.to_thread(
         store.query,
-        "SELECT month, value, model, sum(requests), sum(cost_usd) FROM cost_dim_model_monthly "
-        "WHERE org_id = {org:String} AND dimension = 'customer' GROUP BY month, value, model",
+        "SELECT half, value, model, sum(requests), sum(cost_usd) FROM cost_dim_model_half "
+        "WHERE org_id = {org:String} AND dimension = 'customer' GROUP BY half, value, model",
         {"org": running.org.id},
     )
 
-    def utc_month(e: dict[str, Any]) -> date:
-        return datetime.fromisoformat(e["timestamp"]).astimezone(UTC).date().replace(day=1)
+    def utc_day(e: dict[str, Any]) -> date:
+        return datetime.fromisoformat(e["timestamp"]).astimezone(UTC).date()
 
-    assert {(m, v, mo): (int(n), c) for m, v, mo, n, c in rows} == group_cost(
-        events, lambda e: (utc_month(e), e["customer_id"], e["model"])
+    assert {(h, v, mo): (int(n), c) for h, v, mo, n, c in rows} == group_cost(
+        events, lambda e: (half_start(utc_day(e)), e["customer_id"], e["model"])
     )
 
     for first, last in RANGES:
@@ -193,6 +189,9 @@ async def test_breakdowns_across_month_boundaries_equal_the_events_exactly(
             body = r.json()
             assert got_rows(body) == expected, (by, then, first, last)
             assert body["truncated"] is False
+            if "user" in (by, then) and first == "2026-11-02":
+                assert ONLY_OUTSIDE in {u for e in events for u in [e["user_id"]]}
+                assert not any(ONLY_OUTSIDE in row["keys"] for row in body["rows"])
             assert dec(body["totals"]["cost_usd"]) == total_cost(inside)
             r = await running.client.get(
                 "/v1/breakdown",
@@ -210,4 +209,4 @@ async def test_breakdowns_across_month_boundaries_equal_the_events_exactly(
             for e in events
             if datetime.fromisoformat(e["timestamp"]).astimezone(tz).date() == date(2026, 11, 1)
         ]
-        assert {utc_month(e) for e in nov1} == {date(2026, 10, 1), date(2026, 11, 1)}
+        assert {utc_day(e).month for e in nov1} == {10, 11}
