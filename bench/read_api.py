@@ -2,13 +2,14 @@
 
 Generates N events (default 10,000,000) straight into a fresh chDB store in a temp dir with
 ``INSERT INTO events SELECT … FROM numbers(N)`` (the materialized views fill every rollup as in
-production), then calls each read endpoint in-process through the real FastAPI app (auth,
-query building, ClickHouse, JSON) with varied ranges, and prints p50/p95 per endpoint.
+production; in time order, as the writer inserts), waits for ClickHouse's background merges to
+finish, then calls each read endpoint in-process through the real FastAPI app (auth, query
+building, ClickHouse, JSON) with varied ranges, and prints p50/p95 per endpoint.
 
 Targets: p95 < 300 ms for every endpoint except the raw requests search (< 1 s).
 
     .venv/bin/python bench/read_api.py [--events 10000000] [--repeat 20] [--days 120]
-        [--keep DIR] [--only NAME …]
+        [--keep DIR] [--only NAME …] [--shuffled]
 
 ``--keep DIR`` generates into DIR once and reuses it on later runs (for iterating on one
 endpoint with ``--only``).
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,19 @@ def _array(values: list[Any]) -> str:
     return "[" + ", ".join(repr(v) if isinstance(v, str) else str(v) for v in values) + "]"
 
 
-def generate(store: EventStore, org: str, events: int, days: int) -> None:
-    """Bench data only: literals below are the generator's own constants, not user input."""
+def generate(store: EventStore, org: str, events: int, days: int, shuffled: bool) -> None:
+    """Bench data only: literals below are the generator's own constants, not user input.
+
+    Events come in time order, as the writer inserts them (each insert lands in a few days of
+    every rollup). ``shuffled`` spreads every insert over the whole range instead: each of the
+    five inserts then adds rows to every day, half-month and hour of every rollup, which
+    background merges take a long time to fold; a worst case no writer produces."""
     first = LAST_DAY - timedelta(days=days - 1)
     span_ms = days * 86_400_000
+    if shuffled:
+        offset_ms = f"cityHash64(n, 1) % {span_ms}"
+    else:
+        offset_ms = f"intDiv(n * {span_ms} + cityHash64(n, 1) % {span_ms}, {events})"
     models = _array([m[1] for m in MODELS])
     providers = _array([m[0] for m in MODELS])
     rate_in = _array([m[2] for m in MODELS])
@@ -107,7 +117,7 @@ def generate(store: EventStore, org: str, events: int, days: int) -> None:
                 SELECT
                     number + {offset} AS n,
                     toDateTime64('{first} 00:00:00', 3, 'UTC')
-                        + toIntervalMillisecond(cityHash64(n, 1) % {span_ms}) AS ts,
+                        + toIntervalMillisecond({offset_ms}) AS ts,
                     1 + cityHash64(n, 2) % {len(MODELS)} AS mi,
                     1 + cityHash64(n, 5) % {len(FEATURES)} AS fi,
                     multiIf(cityHash64(n, 6) % 100 < 85, 'prod',
@@ -119,6 +129,19 @@ def generate(store: EventStore, org: str, events: int, days: int) -> None:
             """
         )
         print(f"  inserted {offset + size:,} events", flush=True)
+
+
+def settle(store: EventStore, limit_s: float = 900) -> None:
+    """Wait until no background merge runs: a store that has been up a while has merged its
+    parts, and merges would compete with the queries for this machine's two cores."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        if not store.query("SELECT count() FROM system.merges")[0][0]:
+            break
+        time.sleep(1)
+    parts = store.query("SELECT count() FROM system.parts WHERE active")[0][0]
+    waited = time.perf_counter() - started
+    print(f"  merges settled after {waited:.0f}s ({parts} active parts)", flush=True)
 
 
 def ranges(rng: random.Random, days: int) -> dict[str, str]:
@@ -218,6 +241,28 @@ async def time_endpoint(
     return timings
 
 
+def raw_baseline(store: EventStore, days: int, repeat: int, seed: int) -> list[float]:
+    """The same breakdown as the read API's user × model case (same seeded ranges), computed
+    by grouping raw events: what the rollups save."""
+    rng = random.Random(seed)
+    timings = []
+    for i in range(repeat + 2):
+        r = ranges(rng, days)
+        a = datetime.fromisoformat(r["from"])
+        b = datetime.fromisoformat(r["to"]) + timedelta(days=1)
+        started = time.perf_counter()
+        store.query(
+            "SELECT user_id, model, count(), sum(input_tokens), sum(output_tokens), "
+            "sum(cost_usd) AS c FROM events WHERE org_id = 'bench' "
+            "AND timestamp >= {a:DateTime64(3, 'UTC')} AND timestamp < {b:DateTime64(3, 'UTC')} "
+            "GROUP BY user_id, model ORDER BY c DESC, user_id, model LIMIT 101",
+            {"a": a, "b": b},
+        )
+        if i >= 2:
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -242,8 +287,9 @@ async def run(args: argparse.Namespace) -> int:
                 raise SystemExit(f"{root} holds {existing:,} events, not {args.events:,}")
             started = time.perf_counter()
             print(f"generating {args.events:,} events over {args.days} days…", flush=True)
-            generate(store, "bench", args.events, args.days)
+            generate(store, "bench", args.events, args.days, args.shuffled)
             print(f"  done in {time.perf_counter() - started:.1f}s", flush=True)
+        settle(store)
         counts = {
             t: store.query(f"SELECT count() FROM {t}")[0][0]
             for t in (
@@ -257,6 +303,14 @@ async def run(args: argparse.Namespace) -> int:
             )
         }
         print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()), flush=True)
+        names = [c[0] for c in cases(args.days, args.events, "", "")]
+        seed = names.index("breakdown user × model")
+        timings = raw_baseline(store, args.days, args.repeat, seed)
+        print(
+            "\nbaseline: breakdown user × model straight from raw events, same ranges, UTC"
+            f"\n  p50 {percentile(timings, 0.5):.1f} ms, p95 {percentile(timings, 0.95):.1f} ms",
+            flush=True,
+        )
         app = create_app(Services(settings, db, store, None))
         failures = 0
         for timezone in args.timezones:
@@ -305,6 +359,9 @@ def main() -> int:
         default=["UTC", "Europe/Berlin", "Asia/Kolkata"],
         help="org time zones to measure (UTC: daily rollups, whole-hour: hourly, :30/:45: "
         "hourly and quarter-hour)",
+    )
+    parser.add_argument(
+        "--shuffled", action="store_true", help="insert in random time order (a worst case)"
     )
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR once, reuse it later")
     parser.add_argument(

@@ -237,6 +237,39 @@ def rule_body(
     }
 
 
+def form_values(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule as the rule form's fields (what ``rule_body`` reads back), to edit it."""
+    config = rule.get("config") or {}
+    scope = dict(rule.get("scope") or {})
+    tags = scope.pop("tags", None) or {}
+    group_by = rule.get("group_by") or ""
+    group_tag = ""
+    if group_by.startswith(GROUP_TAG):
+        group_by, group_tag = GROUP_TAG, group_by[len(GROUP_TAG) :]
+    values: dict[str, Any] = {
+        "kind": rule["kind"],
+        "name": rule["name"],
+        "threshold": str(config.get("threshold_usd", "")),
+        "factor": str(config.get("factor", "")),
+        "baseline": str(config.get("baseline", "rolling_7d")),
+        "budget": str(config.get("budget_usd", "")),
+        "tags": "\n".join(f"{k}={_joined(v)}" for k, v in tags.items()),
+        "group_by": group_by,
+        "group_tag": group_tag,
+        "tz": rule.get("timezone") or "",
+        "cooldown": int(rule["cooldown_minutes"]),
+        "enabled": bool(rule["enabled"]),
+        "targets": list(rule.get("target_ids") or []),
+    }
+    for field in SCOPE_FIELDS:
+        values[f"scope_{field}"] = _joined(scope[field]) if field in scope else ""
+    return values
+
+
+def _joined(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
 def outcome_text(outcome: Mapping[str, Any], targets: list[dict[str, Any]]) -> tuple[bool, str]:
     """One target's test-alert result: (ok, sentence)."""
     target = next((t for t in targets if t["id"] == outcome["target_id"]), None)

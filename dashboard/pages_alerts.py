@@ -1,7 +1,8 @@
 """Alerts: rules, targets, alert history and the delivery log, from ``/v1/alerts/*``.
 
 Everyone who can read sees the lists; a credential with the ``admin`` scope also gets the write
-controls (create a rule or target, enable/disable, delete, send a test alert). The API
+controls (create, edit, enable/disable or delete a rule; create or delete a target; send a
+test alert). The API
 validates every change and its message is shown as is. Changes run in button callbacks, before
 the page is drawn, so what the page shows afterwards is already read back from the API. While
 ``/v1/alerts/*`` answers 404 the page says alert rules are not available yet.
@@ -23,6 +24,7 @@ from dashboard.api import Api, ApiError
 FLASH = "alerts_flash"  # messages from the last action, shown once: (place, level, text)
 NEW_SECRET = "alerts_new_target_secret"
 RULE_FIELDS = "nr_"
+EDIT_FIELDS = "er_"  # + rule id + "_": one edit form per rule
 TARGET_FIELDS = "nt_"
 DIMENSIONS = ("provider", "model", "feature", "team", "customer", "user", "environment")
 
@@ -105,29 +107,35 @@ def _clear(prefix: str, keep: tuple[str, ...] = ()) -> None:
             del st.session_state[key]
 
 
-def _create_rule(api: Api) -> None:
+def _body(prefix: str) -> dict[str, Any]:
+    """The rule form's fields (keys ``prefix`` + name) as an API body; ``ValueError`` for
+    input the form cannot read."""
     state = st.session_state
-    kind = state["nr_kind"]
+    kind = state[f"{prefix}kind"]
+    return view.rule_body(
+        name=state.get(f"{prefix}name", ""),
+        kind=kind,
+        config=view.kind_config(
+            kind,
+            state.get(f"{prefix}threshold", ""),
+            state.get(f"{prefix}factor", ""),
+            state.get(f"{prefix}baseline", "rolling_7d"),
+            state.get(f"{prefix}budget", ""),
+        ),
+        scope_fields={d: state.get(f"{prefix}scope_{d}", "") for d in DIMENSIONS},
+        tags_text=state.get(f"{prefix}tags", ""),
+        group_by=state.get(f"{prefix}group_by") or None,
+        group_tag=state.get(f"{prefix}group_tag", ""),
+        timezone=state.get(f"{prefix}tz") or None,
+        cooldown_minutes=int(state.get(f"{prefix}cooldown", 1440)),
+        enabled=bool(state.get(f"{prefix}enabled", True)),
+        target_ids=list(state.get(f"{prefix}targets", [])),
+    )
+
+
+def _create_rule(api: Api) -> None:
     try:
-        body = view.rule_body(
-            name=state.get("nr_name", ""),
-            kind=kind,
-            config=view.kind_config(
-                kind,
-                state.get("nr_threshold", ""),
-                state.get("nr_factor", ""),
-                state.get("nr_baseline", "rolling_7d"),
-                state.get("nr_budget", ""),
-            ),
-            scope_fields={d: state.get(f"nr_scope_{d}", "") for d in DIMENSIONS},
-            tags_text=state.get("nr_tags", ""),
-            group_by=state.get("nr_group_by") or None,
-            group_tag=state.get("nr_group_tag", ""),
-            timezone=state.get("nr_tz") or None,
-            cooldown_minutes=int(state.get("nr_cooldown", 1440)),
-            enabled=bool(state.get("nr_enabled", True)),
-            target_ids=list(state.get("nr_targets", [])),
-        )
+        body = _body(RULE_FIELDS)
     except ValueError as exc:
         _say("new_rule", "error", f"The rule was not created: {exc}")
         return
@@ -138,6 +146,30 @@ def _create_rule(api: Api) -> None:
         return
     _clear(RULE_FIELDS, keep=("nr_kind",))  # a fresh form; on errors the input stays to fix
     _say("new_rule", "success", f"Rule “{created['name']}” created.")
+
+
+def _edit_prefix(rule: dict[str, Any]) -> str:
+    return f"{EDIT_FIELDS}{rule['id']}_"
+
+
+def _save_rule(api: Api, rule: dict[str, Any]) -> None:
+    """Save the edit form: everything but enabled and targets, which have their own controls."""
+    prefix = _edit_prefix(rule)
+    place = f"edit_{rule['id']}"
+    try:
+        body = _body(prefix)
+    except ValueError as exc:
+        _say(place, "error", f"Rule “{rule['name']}” not saved: {exc}")
+        return
+    for field in ("enabled", "target_ids"):
+        body.pop(field)
+    try:
+        saved = api.send("PATCH", f"/v1/alerts/rules/{rule['id']}", body)
+    except ApiError as exc:
+        _say(place, "error", _failed(f"Rule “{rule['name']}” not saved", exc))
+        return
+    _clear(prefix)  # the form reloads from the saved rule
+    _say("rules", "success", f"Rule “{saved['name']}” saved.")
 
 
 def _create_target(api: Api) -> None:
@@ -220,6 +252,7 @@ def _rules(
                 args=(ctx.api, rule),
                 disabled=not sure,
             )
+            _edit_rule(ctx, rule)
             if target_ids:
                 picked, save = st.columns([3, 1], vertical_alignment="bottom")
                 picked.multiselect(
@@ -240,59 +273,96 @@ def _rules(
 
 def _new_rule(ctx: ui.PageContext, targets: list[dict[str, Any]]) -> None:
     st.subheader("New rule")
+    _seed(RULE_FIELDS, {"cooldown": 1440, "enabled": True})
+    _rule_form(ctx, RULE_FIELDS, "new_rule", targets)
+    _show("new_rule")
+
+
+def _edit_rule(ctx: ui.PageContext, rule: dict[str, Any]) -> None:
+    if not st.toggle("Edit this rule", key=f"editing_{rule['id']}"):
+        return
+    prefix = _edit_prefix(rule)
+    _seed(prefix, view.form_values(rule))
+    _rule_form(ctx, prefix, f"edit_rule_{rule['id']}", None, rule)
+    _show(f"edit_{rule['id']}")
+
+
+def _seed(prefix: str, values: dict[str, Any]) -> None:
+    """Form fields start from ``values`` (widgets then read their value from the state)."""
+    for name, value in values.items():
+        st.session_state.setdefault(f"{prefix}{name}", value)
+
+
+def _rule_form(
+    ctx: ui.PageContext,
+    prefix: str,
+    form: str,
+    targets: list[dict[str, Any]] | None,
+    rule: dict[str, Any] | None = None,
+) -> None:
+    """The rule fields under keys ``prefix`` + name; with ``targets`` (a new rule) also the
+    targets and enabled fields, which an existing rule changes with its own controls."""
     kind = st.selectbox(
         "Kind",
         list(view.KIND_LABELS),
         format_func=lambda k: view.KIND_LABELS[k],
-        key="nr_kind",
+        key=f"{prefix}kind",
     )
-    with st.form("new_rule"):
-        st.text_input("Name", key="nr_name", placeholder="Daily spend over $50")
+    with st.form(form):
+        st.text_input("Name", key=f"{prefix}name", placeholder="Daily spend over $50")
         if kind == "daily_threshold":
-            st.text_input("Threshold (USD per day)", key="nr_threshold", placeholder="50.00")
+            st.text_input("Threshold (USD per day)", key=f"{prefix}threshold", placeholder="50.00")
         elif kind == "spike":
             factor, baseline = st.columns(2)
-            factor.text_input("Factor (fires when today > factor × baseline)", key="nr_factor")
+            factor.text_input(
+                "Factor (fires when today > factor × baseline)", key=f"{prefix}factor"
+            )
             baseline.selectbox(
                 "Baseline",
                 list(view.BASELINE_LABELS),
                 format_func=lambda b: view.BASELINE_LABELS[b],
-                key="nr_baseline",
+                key=f"{prefix}baseline",
             )
         else:
-            st.text_input("Budget (USD per month)", key="nr_budget", placeholder="1000.00")
+            st.text_input("Budget (USD per month)", key=f"{prefix}budget", placeholder="1000.00")
         st.markdown("**Scope** — blank watches all spend; separate several values with commas")
         columns = st.columns(4)
         for i, dimension in enumerate(DIMENSIONS):
-            columns[i % 4].text_input(dimension.capitalize(), key=f"nr_scope_{dimension}")
-        st.text_area("Tags (one KEY=VALUE per line)", key="nr_tags", height=68)
+            columns[i % 4].text_input(dimension.capitalize(), key=f"{prefix}scope_{dimension}")
+        st.text_area("Tags (one KEY=VALUE per line)", key=f"{prefix}tags", height=68)
         group, tag, zone, cooldown = st.columns(4)
         group.selectbox(
             "Group by (fires per value)",
             ["", *DIMENSIONS, view.GROUP_TAG],
             format_func=lambda g: {"": "nothing", view.GROUP_TAG: "a tag…"}.get(g, g),
-            key="nr_group_by",
+            key=f"{prefix}group_by",
         )
-        tag.text_input("Tag key (when grouping by a tag)", key="nr_group_tag")
+        tag.text_input("Tag key (when grouping by a tag)", key=f"{prefix}group_tag")
         zone.selectbox(
             "Time zone (day and month boundaries)",
             ["", *sorted(available_timezones() | {"UTC"})],
             format_func=lambda z: z or f"org default ({ctx.org['timezone']})",
-            key="nr_tz",
+            key=f"{prefix}tz",
         )
         cooldown.number_input(
-            "Cooldown (minutes)", min_value=1, max_value=60 * 24 * 31, value=1440, key="nr_cooldown"
+            "Cooldown (minutes)", min_value=1, max_value=60 * 24 * 31, key=f"{prefix}cooldown"
         )
-        st.multiselect(
-            "Targets",
-            [t["id"] for t in targets],
-            format_func=lambda i: next(view.target_label(t) for t in targets if t["id"] == i),
-            key="nr_targets",
-            placeholder="Choose targets" if targets else "Create a target first (Targets tab)",
-        )
-        st.checkbox("Enabled", value=True, key="nr_enabled")
-        st.form_submit_button("Create rule", type="primary", on_click=_create_rule, args=(ctx.api,))
-    _show("new_rule")
+        if targets is not None:
+            st.multiselect(
+                "Targets",
+                [t["id"] for t in targets],
+                format_func=lambda i: next(view.target_label(t) for t in targets if t["id"] == i),
+                key=f"{prefix}targets",
+                placeholder="Choose targets" if targets else "Create a target first (Targets tab)",
+            )
+            st.checkbox("Enabled", key=f"{prefix}enabled")
+            st.form_submit_button(
+                "Create rule", type="primary", on_click=_create_rule, args=(ctx.api,)
+            )
+        else:
+            st.form_submit_button(
+                "Save rule", type="primary", on_click=_save_rule, args=(ctx.api, rule)
+            )
 
 
 def _targets(ctx: ui.PageContext, targets: list[dict[str, Any]], admin: bool) -> None:

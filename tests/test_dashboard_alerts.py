@@ -280,6 +280,65 @@ async def test_disable_enable_and_delete(dashboard_env: Running) -> None:
     assert "Rule “daily cap” deleted (with its alert history)." in texts(at.success)
 
 
+async def test_edit_a_rule_from_its_form(dashboard_env: Running) -> None:
+    target = await new_target(dashboard_env, "http://127.0.0.1:9/hook")
+    rule = await new_rule(
+        dashboard_env,
+        [target["id"]],
+        scope={"provider": ["openai", "anthropic"], "tags": {"pr": "101"}},
+        group_by="tag:pr",
+        timezone="Europe/Berlin",
+        cooldown_minutes=90,
+    )
+    rid = rule["id"]
+    k = f"er_{rid}_"
+    at = await open_page(PAGE)
+    assert not _has(at, f"{k}name")  # the form opens on demand
+    at.toggle(key=f"editing_{rid}").set_value(True)
+    await run(at)
+    # the form starts from the stored rule
+    assert at.selectbox(key=f"{k}kind").value == "daily_threshold"
+    assert at.text_input(key=f"{k}name").value == "daily cap"
+    assert at.text_input(key=f"{k}threshold").value == "100.5"
+    assert at.text_input(key=f"{k}scope_provider").value == "openai, anthropic"
+    assert at.text_area(key=f"{k}tags").value == "pr=101"
+    assert at.selectbox(key=f"{k}group_by").value == view.GROUP_TAG
+    assert at.text_input(key=f"{k}group_tag").value == "pr"
+    assert at.selectbox(key=f"{k}tz").value == "Europe/Berlin"
+    assert at.number_input(key=f"{k}cooldown").value == 90
+
+    # a value the API refuses: its message, the input kept, nothing changed
+    at.text_input(key=f"{k}threshold").input("-1")
+    button(at, "Save rule").click()
+    await run(at)
+    assert any("not saved" in m and "422" in m for m in texts(at.error)), texts(at.error)
+    assert at.text_input(key=f"{k}threshold").value == "-1"
+    unchanged = await api(dashboard_env, "GET", f"/v1/alerts/rules/{rid}")
+    assert unchanged["config"] == {"threshold_usd": "100.5"}
+
+    # another kind, name and scope; enabled and targets stay as they were
+    at.selectbox(key=f"{k}kind").select("spike")
+    await run(at)
+    at.text_input(key=f"{k}name").input("spiky")
+    at.text_input(key=f"{k}factor").input("3")
+    at.text_input(key=f"{k}scope_provider").input("openai")
+    button(at, "Save rule").click()
+    await run(at)
+    assert "Rule “spiky” saved." in texts(at.success)
+    saved = await api(dashboard_env, "GET", f"/v1/alerts/rules/{rid}")
+    assert saved["kind"] == "spike" and saved["name"] == "spiky"
+    assert saved["config"] == {"factor": "3", "baseline": "rolling_7d"}
+    assert saved["scope"] == {"provider": "openai", "tags": {"pr": "101"}}
+    assert (saved["group_by"], saved["timezone"], saved["cooldown_minutes"]) == (
+        "tag:pr",
+        "Europe/Berlin",
+        90,
+    )
+    assert saved["enabled"] is True and saved["target_ids"] == [target["id"]]
+    assert list(table(at, "Kind")["Config"]) == ["today over 3× the 7-day daily mean"]
+    assert at.text_input(key=f"{k}name").value == "spiky"  # reloaded from the saved rule
+
+
 async def seed_history(env: Running, rule_id: str, target_id: str) -> None:
     """Fires and delivery attempts as alertd records them (alertd is not part of this stack)."""
     db = env.stack.services.db  # type: ignore[union-attr]
@@ -451,6 +510,65 @@ def test_rule_body_from_form_text() -> None:
             enabled=True,
             target_ids=[],
         )
+
+
+def test_form_values_read_back_as_the_same_rule() -> None:
+    rules = [
+        {
+            "name": "cap",
+            "kind": "daily_threshold",
+            "config": {"threshold_usd": "0.10"},
+            "scope": {"customer": ["a", "b"], "model": "gpt-4o", "tags": {"env": ["p", "d"]}},
+            "group_by": "tag:pr",
+            "timezone": None,
+            "cooldown_minutes": 60,
+            "enabled": False,
+            "target_ids": ["t1"],
+        },
+        {
+            "name": "spike",
+            "kind": "spike",
+            "config": {"factor": "2.5", "baseline": "yesterday"},
+            "scope": {},
+            "group_by": "customer",
+            "timezone": "Asia/Kolkata",
+            "cooldown_minutes": 1440,
+            "enabled": True,
+            "target_ids": [],
+        },
+        {
+            "name": "budget",
+            "kind": "projected_monthly_budget",
+            "config": {"budget_usd": "1000.000001"},
+            "scope": {"tags": {}},
+            "group_by": None,
+            "timezone": None,
+            "cooldown_minutes": 5,
+            "enabled": True,
+            "target_ids": ["a", "b"],
+        },
+    ]
+    for rule in rules:
+        v = view.form_values(rule)
+        body = view.rule_body(
+            name=v["name"],
+            kind=v["kind"],
+            config=view.kind_config(
+                v["kind"], v["threshold"], v["factor"], v["baseline"], v["budget"]
+            ),
+            scope_fields={f: v[f"scope_{f}"] for f in view.SCOPE_FIELDS},
+            tags_text=v["tags"],
+            group_by=v["group_by"] or None,
+            group_tag=v["group_tag"],
+            timezone=v["tz"] or None,
+            cooldown_minutes=v["cooldown"],
+            enabled=v["enabled"],
+            target_ids=v["targets"],
+        )
+        expected = dict(rule)
+        if not expected["scope"].get("tags"):
+            expected["scope"] = {k: x for k, x in expected["scope"].items() if k != "tags"}
+        assert body == expected
 
 
 def test_readable_config_scope_and_cooldown() -> None:
