@@ -118,18 +118,19 @@ _EVENT_SPEND = (
 )
 
 BREAKDOWN_METRICS = ("requests", "input_tokens", "output_tokens", "cost_usd")
-# Int64 and Decimal in every source, so pieces can be subtracted (``_range_parts``)
+# Per row, Int64 and Decimal in every source: the pieces of a range are signed rows summed
+# once by the outer query (``_range_parts`` with ``subtract``)
 _ROLLUP_BREAKDOWN = (
-    "toInt64(sum(requests))",
-    "toInt64(sum(input_tokens))",
-    "toInt64(sum(output_tokens))",
-    "sum(cost_usd)",
+    "toInt64(requests)",
+    "toInt64(input_tokens)",
+    "toInt64(output_tokens)",
+    "cost_usd",
 )
 _EVENT_BREAKDOWN = (
-    "toInt64(count())",
-    "toInt64(sum(input_tokens))",
-    "toInt64(sum(output_tokens))",
-    "sum(cost_usd)",
+    "toInt64(1)",
+    "toInt64(input_tokens)",
+    "toInt64(output_tokens)",
+    "cost_usd",
 )
 
 _ORG = "org_id = {org:String}"
@@ -335,19 +336,21 @@ def _range_parts(
     """Inner SELECTs yielding ``(k0.., m0..)`` over exactly the window: the rollup for what
     it holds whole and raw events for the rest (or raw events for all of it).
 
-    ``subtract``: every metric is a sum typed alike in both lists (Int64 or Decimal), so a
-    piece may overshoot the window and the overshoot come back negated (``readapi._cover``);
-    the caller then drops groups whose request count (``m0``) nets to zero."""
+    ``subtract``: the metrics are per-row values, typed alike in both lists (Int64 or
+    Decimal), that the caller sums: the parts yield rows, not groups (one aggregation instead
+    of one per part and another over them), and a piece may overshoot the window and the
+    overshoot come back negated (``readapi._cover``). The caller then drops groups whose
+    request count (``m0``) nets to zero."""
     parts = []
 
     def add(
         table: str, keys: tuple[str, ...], metrics: tuple[str, ...], when: str, sign: int
     ) -> None:
-        group = ", ".join(f"k{i}" for i in range(len(keys)))
         signed = metrics if sign > 0 else tuple(f"-{m}" for m in metrics)
+        group = "" if subtract else " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
         parts.append(
             f"SELECT {_aliased(keys, 'k')}, {_aliased(signed, 'm')} FROM {table} "
-            f"WHERE {_ORG} AND {when} GROUP BY {group}"
+            f"WHERE {_ORG} AND {when}{group}"
         )
 
     def raw(spans: tuple[Span, ...], sign: int) -> None:
