@@ -11,7 +11,9 @@ reads at most 12 raw hours and 8 daily days at each end.
 Exactness: for every instant, the pieces added that hold it minus the pieces subtracted that
 hold it is 1 inside the range and 0 outside (``tests/test_readapi_cover.py`` checks it at every
 boundary). A group that only appears in subtracted pieces therefore nets to zero requests, and
-callers drop rows whose request count is zero.
+callers drop rows whose request count is zero. (An insert fills its rollups one after the other,
+so a query racing it may see a just-written event in one piece and not yet in another, with or
+without subtraction; the next read is exact.)
 """
 
 from __future__ import annotations
