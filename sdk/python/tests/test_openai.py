@@ -639,6 +639,55 @@ def test_sdk_bug_never_reaches_the_caller(
     gc.collect()
 
 
+def test_with_streaming_response_is_observed_when_the_body_is_read(
+    provider: FakeProvider, receiver: Any
+) -> None:
+    provider.replies = [json_reply(completion()), json_reply(completion()), chat_stream()]
+    c = client(provider)
+    sr = c.chat.completions.with_streaming_response
+    with sr.create(model="gpt-4o", messages=[], feature="parsed") as r:
+        assert r.parse().choices[0].message.content == "hi"
+        assert not receiver.events  # nothing before the body is read
+    with sr.create(model="gpt-4o", messages=[], feature="read") as r:
+        assert b'"hi"' in r.read()  # read raw, never parsed: parsed from what was read
+    with sr.create(model="gpt-4o", messages=[], stream=True, feature="stream") as r:
+        chunks = list(r.parse())
+    assert len(chunks) == 3  # the injected usage chunk stays hidden
+    events = {e["feature"]: e for e in shipped(receiver, 3)}
+    assert all(e["usage"] == NORMALISED for e in events.values())
+    assert events["parsed"]["model"] == "gpt-4o-2024-08-06"
+    assert events["stream"]["streaming"] is True
+    assert events["parsed"]["cost_usd"] == events["stream"]["cost_usd"] != "0"
+
+
+def test_with_streaming_response_read_as_raw_lines_is_recorded_without_tokens(
+    provider: FakeProvider, receiver: Any
+) -> None:
+    provider.replies = [chat_stream()]
+    c = client(provider)
+    with c.chat.completions.with_streaming_response.create(
+        model="gpt-4o", messages=[], stream=True
+    ) as r:
+        lines = [line for line in r.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    (event,) = shipped(receiver, 1)
+    assert event["usage"] == {} and event["model"] == "gpt-4o"  # documented limit
+
+
+async def test_async_with_streaming_response(provider: FakeProvider, receiver: Any) -> None:
+    provider.replies = [json_reply(completion()), chat_stream()]
+    c = client(provider, is_async=True)
+    sr = c.chat.completions.with_streaming_response
+    async with sr.create(model="gpt-4o", messages=[]) as r:
+        assert (await r.parse()).choices[0].message.content == "hi"
+    async with sr.create(model="gpt-4o", messages=[], stream=True) as r:
+        chunks = [ch async for ch in await r.parse()]
+    assert len(chunks) == 3
+    events = shipped(receiver, 2)
+    assert all(e["usage"] == NORMALISED for e in events)
+    assert sorted(e["streaming"] for e in events) == [False, True]
+
+
 def test_with_raw_response_is_observed_and_parse_is_unchanged(
     provider: FakeProvider, receiver: Any
 ) -> None:
