@@ -162,6 +162,18 @@ BATCH_ADAPTER: TypeAdapter[Batch] = TypeAdapter(Batch)
 
 
 @with_config(ConfigDict(extra="forbid"))
+class ValidBatch(TypedDict):
+    """A batch whose events are all valid, parsed and validated in one pass over the JSON:
+    the ingest's fast path; any error sends the body to ``Batch`` and per-event validation."""
+
+    batch_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    events: list[Event]
+
+
+VALID_BATCH_ADAPTER: TypeAdapter[ValidBatch] = TypeAdapter(ValidBatch)
+
+
+@with_config(ConfigDict(extra="forbid"))
 class BillRow(TypedDict, total=False):
     """One provider's bill for one day, from billing sync or an import."""
 

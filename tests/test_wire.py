@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import jsonschema
+import orjson
 import pytest
+from pydantic import ValidationError
 
-from costobs_server.wire import json_schema, validate_event
+from costobs_server.wire import VALID_BATCH_ADAPTER, json_schema, validate_event
 from tests.helpers import event
 
 SCHEMA_FILE = Path(__file__).parents[1] / "sdk" / "wire-schema.v1.json"
@@ -92,3 +94,52 @@ def test_published_schema_agrees_with_the_server() -> None:
     for bad in (event(prompt="x"), event(cost_usd=0.1)):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({"batch_id": "b", "events": [bad]}, schema)
+
+
+# Lax inputs (strings for numbers, numbers for strings, other timestamp forms) and refusals:
+# the ingest's one-pass path must agree with per-event validation on every one of them.
+ONE_PASS_CASES = [
+    {},
+    {"usage": {"input_tokens": "10", "output_tokens": 3}},
+    {"usage": {"input_tokens": 10.0}},
+    {"usage": {"input_tokens": 10.5}},
+    {"batch": "true"},
+    {"batch": 1},
+    {"streaming": "no"},
+    {"latency_ms": 5.0},
+    {"latency_ms": "7"},
+    {"timestamp": "2026-11-20T10:00:00Z"},
+    {"timestamp": "2026-11-20T11:00:00.123456+01:00"},
+    {"timestamp": 1_763_632_800},
+    {"timestamp": "2026-11-20"},
+    {"tags": {"a": 1}},
+    {"tags": {"a": "x", "b": "y"}},
+    {"customer_id": 42},
+    {"cost_usd": "0.000000000000000001"},
+    {"cost_usd": 0.25},
+    {"schema_version": "1"},
+    {"usage": {"audio_seconds": 12.5}},
+    {"usage": {"audio_seconds": "12.5"}},
+    {"prompt": "hello"},
+    {"status": "weird"},
+]
+
+
+@pytest.mark.parametrize("change", ONE_PASS_CASES)
+def test_one_pass_batch_validation_agrees_with_per_event_validation(
+    change: dict[str, object],
+) -> None:
+    raw = event(**change)
+    body = orjson.dumps({"batch_id": "b", "events": [raw, event(request_id="second")]})
+    try:
+        one_pass = [orjson.dumps(e) for e in VALID_BATCH_ADAPTER.validate_json(body)["events"]]
+    except ValidationError:
+        one_pass = None
+    try:
+        each = [
+            orjson.dumps(validate_event(raw)),
+            orjson.dumps(validate_event(event(request_id="second"))),
+        ]
+    except ValueError:
+        each = None
+    assert one_pass == each
