@@ -247,3 +247,56 @@ def test_thinking_tokens_breakdown_when_reported(provider: FakeProvider, receive
         "output_tokens": 500,
         "reasoning_tokens": 420,
     }
+
+
+def test_with_raw_response_is_observed(provider: FakeProvider, receiver: Any) -> None:
+    provider.replies = [json_reply(message(), headers={"request-id": "req_1"}), stream_events()]
+    c = client(provider)
+    raw = c.messages.with_raw_response.create(
+        model="claude-sonnet-4-5", max_tokens=10, messages=[], feature="raw"
+    )
+    assert raw.headers["request-id"] == "req_1"
+    assert raw.parse().content[1].text == "hi"  # the very object the SDK parsed
+    raw = c.messages.with_raw_response.create(
+        model="claude-sonnet-4-5", max_tokens=10, messages=[], stream=True, feature="raw stream"
+    )
+    assert len(list(raw.parse())) == 10
+    events = {e["feature"]: e for e in shipped(receiver, 2)}
+    assert all(e["usage"] == NORMALISED for e in events.values())
+    assert events["raw stream"]["streaming"] is True
+
+
+def test_with_streaming_response_is_observed_when_the_body_is_read(
+    provider: FakeProvider, receiver: Any
+) -> None:
+    provider.replies = [json_reply(message()), stream_events(), json_reply(message())]
+    c = client(provider)
+    sr = c.messages.with_streaming_response
+    with sr.create(model="claude-sonnet-4-5", max_tokens=10, messages=[], feature="a") as r:
+        assert r.parse().content[1].text == "hi"
+    with sr.create(
+        model="claude-sonnet-4-5", max_tokens=10, messages=[], stream=True, feature="b"
+    ) as r:
+        assert len(list(r.parse())) == 10
+    with sr.create(model="claude-sonnet-4-5", max_tokens=10, messages=[], feature="c") as r:
+        assert r.json()["id"] == "msg_1"  # read whole, never parsed
+    events = {e["feature"]: e for e in shipped(receiver, 3)}
+    assert all(e["usage"] == NORMALISED for e in events.values())
+
+
+async def test_async_raw_and_streaming_responses(provider: FakeProvider, receiver: Any) -> None:
+    provider.replies = [json_reply(message()), json_reply(message()), stream_events()]
+    c = client(provider, is_async=True)
+    raw = await c.messages.with_raw_response.create(
+        model="claude-sonnet-4-5", max_tokens=10, messages=[], feature="raw"
+    )
+    assert raw.http_response.status_code == 200  # observed even if never parsed
+    sr = c.messages.with_streaming_response
+    async with sr.create(model="claude-sonnet-4-5", max_tokens=10, messages=[], feature="a") as r:
+        assert (await r.parse()).content[1].text == "hi"
+    async with sr.create(
+        model="claude-sonnet-4-5", max_tokens=10, messages=[], stream=True, feature="b"
+    ) as r:
+        assert len([e async for e in await r.parse()]) == 10
+    events = {e["feature"]: e for e in shipped(receiver, 3)}
+    assert all(e["usage"] == NORMALISED for e in events.values())

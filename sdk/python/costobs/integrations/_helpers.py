@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from costobs._context import Meta, with_call_meta
 from costobs._context import _call as _call_var
+from costobs._event import Call
+from costobs._guard import report
+from costobs._observe import complete
 
 STATE_ATTR = "__costobs_state__"
 
@@ -35,3 +39,104 @@ async def _await_with_meta(awaitable: Awaitable[Any], meta: Meta) -> Any:
 
 def model_text(value: Any) -> str:
     return "" if value is None or type(value).__name__ in ("NotGiven", "Omit") else str(value)
+
+
+def observe_response(response: Any, call: Call, finish: Callable[[Any], None]) -> None:
+    """A Stainless ``APIResponse``/``AsyncAPIResponse`` (``with_raw_response`` in newer SDKs,
+    ``with_streaming_response``): ``finish`` gets the parsed body when there is one.
+
+    A body already read is parsed now (``parse()`` caches, so the caller gets the very same
+    object). Otherwise the call is observed when the caller ``parse()``s (a stream as it is
+    iterated) or, on close, from a body they read whole (``read()``/``json()``/``text()``; no
+    network). A body never read, or an SSE stream read as raw lines, leaves the usage unknown:
+    the call is still recorded, without tokens."""
+    sse = bool(getattr(response, "_is_sse_stream", False))
+    if not sse and hasattr(response.http_response, "_content"):
+        if not inspect.iscoroutinefunction(response.parse):
+            finish(response.parse())
+            return
+        task = asyncio.get_running_loop().create_task(_finish_later(response, call, finish))
+        _PENDING.add(task)
+        task.add_done_callback(_PENDING.discard)
+        return
+    original_parse = response.parse
+    original_close = response.close
+    settled = False
+
+    def settle(parsed: Any) -> None:
+        nonlocal settled
+        if not settled:
+            settled = True
+            finish(parsed)
+
+    def on_close(parse_read: Callable[[], Any] | None) -> None:
+        nonlocal settled
+        if settled:
+            return
+        if parse_read is not None:
+            try:
+                settle(parse_read())
+                return
+            except Exception as exc:  # pragma: no cover - a body the caller read as JSON
+                report(exc)
+        settled = True
+        complete(call)
+
+    def read_whole() -> bool:
+        return not sse and hasattr(response.http_response, "_content")
+
+    if inspect.iscoroutinefunction(original_parse):
+
+        async def parse_async(*args: Any, **kwargs: Any) -> Any:
+            parsed = await original_parse(*args, **kwargs)
+            _guarded(settle, parsed)
+            return parsed
+
+        async def close_async() -> None:
+            try:
+                await original_close()
+            finally:
+                if not settled:
+                    parsed: Any = None
+                    ok = False
+                    if read_whole():
+                        try:
+                            parsed, ok = await original_parse(), True
+                        except Exception as exc:  # pragma: no cover - as in on_close
+                            report(exc)
+                    _guarded(on_close, (lambda: parsed) if ok else None)
+
+        response.parse, response.close = parse_async, close_async
+        return
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        parsed = original_parse(*args, **kwargs)
+        _guarded(settle, parsed)
+        return parsed
+
+    def close() -> None:
+        try:
+            original_close()
+        finally:
+            _guarded(on_close, original_parse if read_whole() else None)
+
+    response.parse, response.close = parse, close
+
+
+_PENDING: set[asyncio.Task[None]] = set()
+"""Tasks parsing a read async body (a reference keeps them from being collected)."""
+
+
+async def _finish_later(response: Any, call: Call, finish: Callable[[Any], None]) -> None:
+    try:
+        finish(await response.parse())
+    except Exception as exc:  # pragma: no cover - defensive: record the call without usage
+        report(exc)
+        complete(call)
+
+
+def _guarded(fn: Callable[..., None], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:  # pragma: no cover - defensive: the caller's call goes on
+        report(exc)

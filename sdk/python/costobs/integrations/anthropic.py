@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+from anthropic._response import APIResponse, AsyncAPIResponse
 
 from costobs._context import Meta, effective, pop_call_meta
 from costobs._event import Call
 from costobs._guard import report
 from costobs._observe import State, _fail, complete, observe_stainless_stream, patch, unset
 from costobs._usage import anthropic as usage
-from costobs.integrations._helpers import STATE_ATTR, model_text
+from costobs.integrations._helpers import STATE_ATTR, model_text, observe_response
 
 MIN_VERSION = (0, 60)
 
@@ -81,6 +82,9 @@ class _Adapter:
         return call
 
     def finish(self, state: State, call: Call, result: Any) -> None:
+        if isinstance(result, APIResponse | AsyncAPIResponse):  # with_raw/streaming_response
+            observe_response(result, call, lambda parsed: self.finish(state, call, parsed))
+            return
         if isinstance(result, anthropic.Stream | anthropic.AsyncStream):
             observe_stainless_stream(result, call, _MessagesObserver(), self.is_async)
             return

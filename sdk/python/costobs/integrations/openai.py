@@ -19,7 +19,7 @@ from costobs._event import Call
 from costobs._observe import State, complete, observe_stainless_stream, patch, unset
 from costobs._usage import openai as usage
 from costobs._usage._common import g
-from costobs.integrations._helpers import STATE_ATTR, bind_manager, model_text
+from costobs.integrations._helpers import STATE_ATTR, bind_manager, model_text, observe_response
 
 MIN_VERSION = (1, 109)
 _KEEP_MODEL = object()
@@ -198,7 +198,7 @@ class _Adapter:
             observe_stainless_stream(result, call, observer, self.is_async)
             return
         if isinstance(result, APIResponse | AsyncAPIResponse):
-            _observe_streamed_response(self, state, call, result)
+            observe_response(result, call, lambda parsed: self.finish(state, call, parsed))
             return
         if isinstance(result, LegacyAPIResponse):
             # ``with_raw_response``: parse() is cached by the response, so the caller's own
@@ -231,75 +231,6 @@ class _Adapter:
             call.usage = usage.image_usage(result, size, quality)
         elif kind == "transcription":
             call.usage = usage.transcription_usage(getattr(result, "usage", None))
-
-
-def _observe_streamed_response(adapter: _Adapter, state: State, call: Call, response: Any) -> None:
-    """``with_streaming_response``: the body arrives when the caller reads it. Observed when
-    they ``parse()`` it (a stream is then observed as it is iterated); when they close the
-    response without parsing, a body they read whole is parsed from what was read (no
-    network). A body never read, or a stream read as raw lines, leaves the usage unknown: the
-    call is still recorded, without tokens."""
-    original_parse = response.parse
-    original_close = response.close
-    settled = False
-
-    def settle(parsed: Any) -> None:
-        nonlocal settled
-        if not settled:
-            settled = True
-            adapter.finish(state, call, parsed)
-
-    def body_read() -> bool:
-        http = response.http_response
-        return not getattr(response, "_stream", False) and hasattr(http, "_content")
-
-    def unsettled() -> None:
-        nonlocal settled
-        if not settled:
-            settled = True
-            complete(call)
-
-    if adapter.is_async:
-
-        async def parse_async(*args: Any, **kwargs: Any) -> Any:
-            parsed = await original_parse(*args, **kwargs)
-            _guarded(settle, parsed)
-            return parsed
-
-        async def close_async() -> None:
-            try:
-                await original_close()
-            finally:
-                if not settled and body_read():
-                    _guarded(settle, await original_parse())
-                _guarded(unsettled)
-
-        response.parse, response.close = parse_async, close_async
-        return
-
-    def parse(*args: Any, **kwargs: Any) -> Any:
-        parsed = original_parse(*args, **kwargs)
-        _guarded(settle, parsed)
-        return parsed
-
-    def close() -> None:
-        try:
-            original_close()
-        finally:
-            if not settled and body_read():
-                _guarded(settle, original_parse())
-            _guarded(unsettled)
-
-    response.parse, response.close = parse, close
-
-
-def _guarded(fn: Any, *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception as exc:  # pragma: no cover - defensive: the caller's call goes on
-        from costobs._guard import report
-
-        report(exc)
 
 
 def _embedding_usage(call: Call, raw: Any) -> None:
