@@ -10,6 +10,11 @@ from typing import Any
 import anthropic
 from anthropic._response import APIResponse, AsyncAPIResponse
 
+try:  # with_raw_response before anthropic 2 (the module is gone since)
+    from anthropic._legacy_response import LegacyAPIResponse
+except ImportError:  # pragma: no cover - depends on the installed version
+    LegacyAPIResponse = None
+
 from costobs._context import Meta, effective, pop_call_meta
 from costobs._event import Call
 from costobs._guard import report
@@ -84,6 +89,10 @@ class _Adapter:
     def finish(self, state: State, call: Call, result: Any) -> None:
         if isinstance(result, APIResponse | AsyncAPIResponse):  # with_raw/streaming_response
             observe_response(result, call, lambda parsed: self.finish(state, call, parsed))
+            return
+        if LegacyAPIResponse is not None and isinstance(result, LegacyAPIResponse):
+            # parse() is cached by the response: the caller's own parse() returns this object
+            self.finish(state, call, result.parse())
             return
         if isinstance(result, anthropic.Stream | anthropic.AsyncStream):
             observe_stainless_stream(result, call, _MessagesObserver(), self.is_async)
