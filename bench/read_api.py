@@ -188,6 +188,16 @@ def cases(days: int, events: int, rid: str, ts: str) -> list[Case]:
             with_(by="customer", then="provider"),
             300,
         ),
+        # the slow paths: about a row per event (hourly attribution rollup, or raw events)
+        (
+            "breakdown customer × feature",
+            "/v1/breakdown",
+            with_(by="customer", then="feature"),
+            300,
+        ),
+        ("breakdown user × team", "/v1/breakdown", with_(by="user", then="team"), 300),
+        ("breakdown tag × customer", "/v1/breakdown", with_(by="tag:pr", then="customer"), 300),
+        ("breakdown tag × tag", "/v1/breakdown", with_(by="tag:pr", then="tag:region"), 300),
         ("tags", "/v1/tags", r, 300),
         ("unpriced", "/v1/unpriced", r, 300),
         ("prompts", "/v1/prompts", r, 300),
