@@ -382,6 +382,9 @@ def flush(timeout: float = 5.0) -> bool:
 
 def shutdown(timeout: float | None = None) -> bool:
     global _shipper
+    from costobs import _pending
+
+    _pending.release_all()  # background responses never retrieved: shipped without tokens
     with _lock:
         shipper, _shipper = _shipper, None
     if shipper is None:
@@ -406,6 +409,9 @@ def _after_fork_in_child() -> None:
     global _shipper, _lock
     _shipper = None
     _lock = threading.Lock()
+    from costobs import _pending
+
+    _pending.forget()
     COUNTERS._lock = threading.Lock()  # a lock held by another thread at fork stays held
     _config._lock = threading.Lock()
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import costobs
 import pytest
 from _fakes import FakeProvider, Receiver
-from costobs import _config, _shipper
+from costobs import _config, _pending, _shipper
 from costobs._stats import COUNTERS
 
 
@@ -35,6 +35,7 @@ def sdk(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Ba
         errors.append(exc)
         raise exc
 
+    _pending.forget()  # a test that failed midway may have left a background call
     _shipper.shutdown(0.1)
     COUNTERS.__init__()  # type: ignore[misc]
     costobs.configure(

@@ -296,6 +296,93 @@ def response(status: str = "completed") -> dict[str, Any]:
     }
 
 
+def background(status: str) -> Any:
+    body = {**response(status), "background": True}
+    if status in ("queued", "in_progress"):
+        body["usage"] = None
+    return json_reply(body)
+
+
+def test_background_response_is_recorded_when_retrieved_final(
+    provider: FakeProvider, receiver: Any
+) -> None:
+    provider.replies = [
+        background("queued"),
+        background("in_progress"),
+        background("completed"),
+        background("completed"),
+    ]
+    c = client(provider)
+    created = c.responses.create(model="gpt-5", input="x", background=True, feature="bg")
+    assert created.status == "queued"
+    assert shipped(receiver) == []  # no usage yet: nothing recorded with $0
+    assert c.responses.retrieve("resp_1").status == "in_progress"
+    assert shipped(receiver) == []
+    assert c.responses.retrieve("resp_1").status == "completed"
+    (event,) = shipped(receiver, 1)
+    assert event["usage"] == RESPONSE_NORMALISED and event["feature"] == "bg"
+    assert (event["model"], event["provider_request_id"], event["status"]) == (
+        "gpt-5-2026-01-01",
+        "resp_1",
+        "ok",
+    )
+    assert event["cost_usd"] != "0"
+    c.responses.retrieve("resp_1")  # another retrieve of a settled response: nothing more
+    assert len(shipped(receiver)) == 1
+
+
+def test_background_response_streamed_by_id(provider: FakeProvider, receiver: Any) -> None:
+    done = response("completed")
+    provider.replies = [
+        background("queued"),
+        sse_reply(
+            [
+                (
+                    "response.created",
+                    {
+                        "type": "response.created",
+                        "sequence_number": 0,
+                        "response": {**response("in_progress"), "usage": None},
+                    },
+                ),
+                (
+                    "response.completed",
+                    {"type": "response.completed", "sequence_number": 5, "response": done},
+                ),
+            ]
+        ),
+    ]
+    c = client(provider)
+    c.responses.create(model="gpt-5", input="x", background=True)
+    with c.responses.stream(response_id="resp_1") as stream:
+        kinds = [e.type for e in stream]
+    assert kinds == ["response.created", "response.completed"]
+    assert provider.requests[-1]["path"].startswith("/v1/responses/resp_1")
+    (event,) = shipped(receiver, 1)
+    assert event["usage"] == RESPONSE_NORMALISED
+
+
+def test_background_response_never_retrieved_ships_at_shutdown_without_tokens(
+    provider: FakeProvider, receiver: Any
+) -> None:
+    provider.replies = [background("queued")]
+    c = client(provider)
+    c.responses.create(model="gpt-5", input="x", background=True)
+    assert shipped(receiver) == []
+    assert costobs.shutdown(5.0)
+    (event,) = receiver.events
+    assert event["usage"] == {} and event["provider_request_id"] == "resp_1"
+
+
+async def test_async_background_response(provider: FakeProvider, receiver: Any) -> None:
+    provider.replies = [background("queued"), background("failed")]
+    c = client(provider, is_async=True)
+    await c.responses.create(model="gpt-5", input="x", background=True)
+    assert (await c.responses.retrieve("resp_1")).status == "failed"
+    (event,) = shipped(receiver, 1)
+    assert event["status"] == "error" and event["usage"] == RESPONSE_NORMALISED
+
+
 @pytest.mark.parametrize(
     ("final", "status"),
     [("response.completed", "ok"), ("response.incomplete", "ok"), ("response.failed", "error")],

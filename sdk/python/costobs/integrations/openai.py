@@ -13,10 +13,10 @@ import openai
 from openai._legacy_response import LegacyAPIResponse
 from openai._response import APIResponse, AsyncAPIResponse
 
-from costobs import _config
+from costobs import _config, _pending
 from costobs._context import Meta, effective, pop_call_meta
 from costobs._event import Call
-from costobs._observe import State, complete, observe_stainless_stream, patch, unset
+from costobs._observe import ORIGINAL, State, complete, observe_stainless_stream, patch, unset
 from costobs._usage import openai as usage
 from costobs._usage._common import g
 from costobs.integrations._helpers import STATE_ATTR, bind_manager, model_text, observe_response
@@ -207,6 +207,15 @@ class _Adapter:
             if isinstance(result, openai.Stream | openai.AsyncStream):
                 self.finish(state, call, result)
                 return
+        if self.kind == "responses" and getattr(result, "status", None) in _WAITING:
+            # background=True: queued now, the usage comes when the response is retrieved
+            response_id = getattr(result, "id", None)
+            if isinstance(response_id, str):
+                call.model = getattr(result, "model", None) or call.model
+                call.provider_request_id = response_id
+                call.stop_clock()
+                _pending.add(response_id, call)
+                return
         self.fill(state, call, result)
         complete(call)
 
@@ -235,6 +244,68 @@ class _Adapter:
 
 def _embedding_usage(call: Call, raw: Any) -> None:
     call.usage = usage.embedding_usage(raw)
+
+
+_WAITING = frozenset({"queued", "in_progress"})
+_FINAL = frozenset({"completed", "failed", "incomplete", "cancelled"})
+
+
+def _settle_background(
+    args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, aio: bool
+) -> None:
+    """``responses.retrieve`` / ``cancel`` (and ``responses.stream(response_id=…)``, which
+    retrieves with ``stream=True``): ship a pending background call once its response is
+    final, with the usage it reports."""
+    response_id = args[0] if args else kwargs.get("response_id")
+    if not isinstance(response_id, str):
+        return
+    if isinstance(result, LegacyAPIResponse):
+        result = result.parse()
+    if isinstance(result, openai.Stream | openai.AsyncStream):
+        call = _pending.take(response_id)
+        if call is not None:
+            observe_stainless_stream(result, call, _ResponsesObserver(), aio)
+        return
+    if getattr(result, "status", None) not in _FINAL:
+        return
+    call = _pending.take(response_id)
+    if call is None:
+        return
+    _fill_response(call, result)
+    if result.status == "failed":
+        call.status = "error"
+        call.error_type = str(g(g(result, "error"), "code") or "response.failed")
+    complete(call)
+
+
+def _settling(original: Any, aio: bool) -> Any:
+    """Wrap ``retrieve``/``cancel``: the caller's call is untouched; settling never raises."""
+    if aio:
+
+        async def observed_async(*args: Any, **kwargs: Any) -> Any:
+            result = await original(*args, **kwargs)
+            _settle_guarded(args, kwargs, result, True)
+            return result
+
+        setattr(observed_async, ORIGINAL, original)
+        return observed_async
+
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        _settle_guarded(args, kwargs, result, False)
+        return result
+
+    setattr(observed, ORIGINAL, original)
+    return observed
+
+
+def _settle_guarded(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, aio: bool) -> None:
+    try:
+        _settle_background(args, kwargs, result, aio)
+    except Exception as exc:  # pragma: no cover - defensive
+        from costobs._guard import report
+
+        report(exc)
 
 
 class _StreamHelper:
@@ -301,6 +372,11 @@ def instrument(client: Any, defaults: Meta) -> Any:
         resource = _resource(client, path)
         if resource is not None and hasattr(resource, method):
             patch(resource, method, _Adapter(kind, operation, is_async), state, is_async)
+    responses = _resource(client, "responses")
+    for method in ("retrieve", "cancel"):
+        original = getattr(responses, method, None) if responses is not None else None
+        if original is not None and not hasattr(original, ORIGINAL):
+            setattr(responses, method, _settling(original, is_async))
     for path, method in _HELPERS:
         resource = _resource(client, path)
         original = getattr(resource, method, None) if resource is not None else None
