@@ -10,7 +10,7 @@ from typing import Any
 from costobs._context import Meta, with_call_meta
 from costobs._context import _call as _call_var
 from costobs._event import Call
-from costobs._guard import report
+from costobs._guard import report, safe
 from costobs._observe import complete
 
 STATE_ATTR = "__costobs_state__"
@@ -69,18 +69,14 @@ def observe_response(response: Any, call: Call, finish: Callable[[Any], None]) -
             settled = True
             finish(parsed)
 
-    def on_close(parse_read: Callable[[], Any] | None) -> None:
+    def settle_at_close(parsed: Any) -> None:
+        """``parsed``: the body read whole, or None when its usage stays unknown."""
         nonlocal settled
-        if settled:
-            return
-        if parse_read is not None:
-            try:
-                settle(parse_read())
-                return
-            except Exception as exc:  # pragma: no cover - a body the caller read as JSON
-                report(exc)
-        settled = True
-        complete(call)
+        if parsed is not None:
+            settle(parsed)
+        elif not settled:
+            settled = True
+            complete(call)
 
     def read_whole() -> bool:
         return not sse and hasattr(response.http_response, "_content")
@@ -89,7 +85,7 @@ def observe_response(response: Any, call: Call, finish: Callable[[Any], None]) -
 
         async def parse_async(*args: Any, **kwargs: Any) -> Any:
             parsed = await original_parse(*args, **kwargs)
-            _guarded(settle, parsed)
+            safe(settle, parsed)
             return parsed
 
         async def close_async() -> None:
@@ -97,28 +93,28 @@ def observe_response(response: Any, call: Call, finish: Callable[[Any], None]) -
                 await original_close()
             finally:
                 if not settled:
-                    parsed: Any = None
-                    ok = False
+                    parsed = None
                     if read_whole():
                         try:
-                            parsed, ok = await original_parse(), True
-                        except Exception as exc:  # pragma: no cover - as in on_close
+                            parsed = await original_parse()
+                        except Exception as exc:  # pragma: no cover - a body read as JSON
                             report(exc)
-                    _guarded(on_close, (lambda: parsed) if ok else None)
+                    safe(settle_at_close, parsed)
 
         response.parse, response.close = parse_async, close_async
         return
 
     def parse(*args: Any, **kwargs: Any) -> Any:
         parsed = original_parse(*args, **kwargs)
-        _guarded(settle, parsed)
+        safe(settle, parsed)
         return parsed
 
     def close() -> None:
         try:
             original_close()
         finally:
-            _guarded(on_close, original_parse if read_whole() else None)
+            if not settled:
+                safe(settle_at_close, safe(original_parse) if read_whole() else None)
 
     response.parse, response.close = parse, close
 
@@ -135,8 +131,11 @@ async def _finish_later(response: Any, call: Call, finish: Callable[[Any], None]
         complete(call)
 
 
-def _guarded(fn: Callable[..., None], *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception as exc:  # pragma: no cover - defensive: the caller's call goes on
-        report(exc)
+def rewrapped(client: Any, defaults: Meta) -> bool:
+    """Whether ``client`` is instrumented already; if so its wrap-time metadata is updated
+    (wrapping again changes defaults, never doubles the observation)."""
+    state = getattr(client, STATE_ATTR, None)
+    if state is None:
+        return False
+    state.defaults = state.defaults.over(defaults)
+    return True

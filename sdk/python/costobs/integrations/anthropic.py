@@ -20,7 +20,7 @@ from costobs._event import Call
 from costobs._guard import report
 from costobs._observe import State, _fail, complete, observe_stainless_stream, patch, unset
 from costobs._usage import anthropic as usage
-from costobs.integrations._helpers import STATE_ATTR, model_text, observe_response
+from costobs.integrations._helpers import STATE_ATTR, model_text, observe_response, rewrapped
 
 MIN_VERSION = (0, 60)
 
@@ -172,9 +172,7 @@ class _StreamManagerHelper:
 
 
 def instrument(client: Any, defaults: Meta) -> Any:
-    state: State | None = getattr(client, STATE_ATTR, None)
-    if state is not None:
-        state.defaults = state.defaults.over(defaults)
+    if rewrapped(client, defaults):
         return client
     state = State(defaults)
     state.info["provider"] = _provider(client)

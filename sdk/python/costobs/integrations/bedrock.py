@@ -15,7 +15,7 @@ from costobs._event import Call
 from costobs._observe import State, complete, observe_iter, patch
 from costobs._usage import bedrock as usage
 from costobs._usage._common import g
-from costobs.integrations._helpers import STATE_ATTR
+from costobs.integrations._helpers import STATE_ATTR, rewrapped
 
 MIN_VERSION = (1, 38)
 
@@ -105,9 +105,7 @@ class _Adapter:
 
 
 def instrument(client: Any, defaults: Meta) -> Any:
-    state: State | None = getattr(client, STATE_ATTR, None)
-    if state is not None:
-        state.defaults = state.defaults.over(defaults)
+    if rewrapped(client, defaults):
         return client
     state = State(defaults)
     state.info["region"] = getattr(client.meta, "region_name", None)

@@ -11,7 +11,7 @@ from costobs._event import Call
 from costobs._observe import State, complete, observe_aiter, observe_iter, patch
 from costobs._usage import gemini as usage
 from costobs._usage._common import g
-from costobs.integrations._helpers import STATE_ATTR
+from costobs.integrations._helpers import STATE_ATTR, rewrapped
 
 MIN_VERSION = (1, 20)
 
@@ -144,9 +144,7 @@ def _patch_stream(models: Any, state: State, is_async: bool) -> None:
 
 
 def instrument(client: Any, defaults: Meta) -> Any:
-    state: State | None = getattr(client, STATE_ATTR, None)
-    if state is not None:
-        state.defaults = state.defaults.over(defaults)
+    if rewrapped(client, defaults):
         return client
     state = State(defaults)
     state.info["provider"] = "vertex_ai" if getattr(client, "vertexai", False) else "gemini"

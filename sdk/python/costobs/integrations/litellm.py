@@ -16,7 +16,7 @@ from costobs._event import Call
 from costobs._observe import State, _end_stream, _on_item, complete, patch, unset
 from costobs._usage import openai as oai_usage
 from costobs._usage._common import g
-from costobs.integrations._helpers import STATE_ATTR
+from costobs.integrations._helpers import STATE_ATTR, rewrapped
 
 MIN_VERSION = (1, 74)
 
@@ -184,9 +184,7 @@ class _Adapter:
 
 
 def instrument(module: Any, defaults: Meta) -> Any:
-    state: State | None = getattr(module, STATE_ATTR, None)
-    if state is not None:
-        state.defaults = state.defaults.over(defaults)
+    if rewrapped(module, defaults):
         return module
     state = State(defaults)
     patch(module, "completion", _Adapter("chat"), state, False)

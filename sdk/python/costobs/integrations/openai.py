@@ -16,10 +16,17 @@ from openai._response import APIResponse, AsyncAPIResponse
 from costobs import _config, _pending
 from costobs._context import Meta, effective, pop_call_meta
 from costobs._event import Call
+from costobs._guard import safe
 from costobs._observe import ORIGINAL, State, complete, observe_stainless_stream, patch, unset
 from costobs._usage import openai as usage
 from costobs._usage._common import g
-from costobs.integrations._helpers import STATE_ATTR, bind_manager, model_text, observe_response
+from costobs.integrations._helpers import (
+    STATE_ATTR,
+    bind_manager,
+    model_text,
+    observe_response,
+    rewrapped,
+)
 
 MIN_VERSION = (1, 109)
 _KEEP_MODEL = object()
@@ -284,7 +291,7 @@ def _settling(original: Any, aio: bool) -> Any:
 
         async def observed_async(*args: Any, **kwargs: Any) -> Any:
             result = await original(*args, **kwargs)
-            _settle_guarded(args, kwargs, result, True)
+            safe(_settle_background, args, kwargs, result, True)
             return result
 
         setattr(observed_async, ORIGINAL, original)
@@ -292,20 +299,11 @@ def _settling(original: Any, aio: bool) -> Any:
 
     def observed(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
-        _settle_guarded(args, kwargs, result, False)
+        safe(_settle_background, args, kwargs, result, False)
         return result
 
     setattr(observed, ORIGINAL, original)
     return observed
-
-
-def _settle_guarded(args: tuple[Any, ...], kwargs: dict[str, Any], result: Any, aio: bool) -> None:
-    try:
-        _settle_background(args, kwargs, result, aio)
-    except Exception as exc:  # pragma: no cover - defensive
-        from costobs._guard import report
-
-        report(exc)
 
 
 class _StreamHelper:
@@ -317,12 +315,7 @@ class _StreamHelper:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         meta = pop_call_meta(kwargs) if kwargs else None
         manager = self.original(*args, **kwargs)
-        try:
-            bind_manager(manager, meta)
-        except Exception as exc:  # pragma: no cover - defensive
-            from costobs._guard import report
-
-            report(exc)
+        safe(bind_manager, manager, meta)
         return manager
 
 
@@ -360,9 +353,7 @@ def _resource(client: Any, path: str) -> Any:
 
 
 def instrument(client: Any, defaults: Meta) -> Any:
-    state: State | None = getattr(client, STATE_ATTR, None)
-    if state is not None:
-        state.defaults = state.defaults.over(defaults)
+    if rewrapped(client, defaults):
         return client
     state = State(defaults)
     state.info["provider"] = _provider(client)
@@ -392,12 +383,7 @@ def _patch_copy(client: Any, state: State) -> None:
 
     def copy(*args: Any, **kwargs: Any) -> Any:
         new = original(*args, **kwargs)
-        try:
-            instrument(new, state.defaults)
-        except Exception as exc:  # pragma: no cover - defensive
-            from costobs._guard import report
-
-            report(exc)
+        safe(instrument, new, state.defaults)
         return new
 
     client.copy = copy
