@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from costobs._fields import COUNTS
+
 TEXT_DIMENSIONS = (
     "customer_id",
     "user_id",
@@ -15,25 +17,8 @@ TEXT_DIMENSIONS = (
 )
 """The nine first-class metadata fields; '' when absent."""
 
-USAGE_COUNTS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "cache_write_30m_tokens",
-    "cache_write_12h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "audio_input_tokens",
-    "audio_output_tokens",
-    "image_input_tokens",
-    "image_output_tokens",
-    "images",
-    "characters",
-    "web_search_requests",
-    "tool_requests",
-    "requests",
-)
+USAGE_COUNTS = COUNTS
+"""The wire's usage counts, each a column of its own (the SDK's list: one source of truth)."""
 
 EVENT_COLUMNS = [
     "org_id",
