@@ -105,6 +105,17 @@ async def running(
     await stack.stop()
 
 
+@pytest.fixture
+def dashboard_env(running: Running, monkeypatch: pytest.MonkeyPatch) -> Running:
+    """The dashboard's settings pointed at ``running``'s read API (embedded, no login)."""
+    monkeypatch.setenv("COSTOBS_MODE", "embedded")
+    monkeypatch.setenv("COSTOBS_HOST", "127.0.0.1")
+    monkeypatch.setenv("COSTOBS_API_URL", running.url)
+    monkeypatch.setenv("COSTOBS_DASHBOARD_API_KEY", running.org.key)
+    monkeypatch.delenv("COSTOBS_DASHBOARD_PASSWORD", raising=False)
+    return running
+
+
 @pytest.fixture(params=["chdb", pytest.param("server", marks=pytest.mark.clickhouse_server)])
 def any_store(request: pytest.FixtureRequest, store: EventStore) -> Iterator[EventStore]:
     """The same tests on chDB and, when COSTOBS_TEST_CLICKHOUSE_URL is set, a server."""

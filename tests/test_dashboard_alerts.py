@@ -34,16 +34,6 @@ def fresh_cache() -> Iterator[None]:
     st.cache_data.clear()
 
 
-@pytest.fixture
-def dashboard_env(running: Running, monkeypatch: pytest.MonkeyPatch) -> Running:
-    monkeypatch.setenv("COSTOBS_MODE", "embedded")
-    monkeypatch.setenv("COSTOBS_HOST", "127.0.0.1")
-    monkeypatch.setenv("COSTOBS_API_URL", running.url)
-    monkeypatch.setenv("COSTOBS_DASHBOARD_API_KEY", running.org.key)
-    monkeypatch.delenv("COSTOBS_DASHBOARD_PASSWORD", raising=False)
-    return running
-
-
 async def api(env: Running, method: str, path: str, body: Any = None) -> Any:
     r = await env.client.request(method, path, json=body, headers=env.org.headers)
     assert r.status_code < 400, r.text

@@ -32,16 +32,6 @@ def fresh_cache() -> Iterator[None]:
     st.cache_data.clear()
 
 
-@pytest.fixture
-def dashboard_env(running: Running, monkeypatch: pytest.MonkeyPatch) -> Running:
-    monkeypatch.setenv("COSTOBS_MODE", "embedded")
-    monkeypatch.setenv("COSTOBS_HOST", "127.0.0.1")
-    monkeypatch.setenv("COSTOBS_API_URL", running.url)
-    monkeypatch.setenv("COSTOBS_DASHBOARD_API_KEY", running.org.key)
-    monkeypatch.delenv("COSTOBS_DASHBOARD_PASSWORD", raising=False)
-    return running
-
-
 async def run(at: AppTest) -> AppTest:
     # the read API is served by this test's event loop: run the script in a thread
     main = sys.modules["__main__"]
