@@ -150,11 +150,14 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 _validate_event = EVENT_ADAPTER.validator.validate_python
 
 
+BatchId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
 @with_config(ConfigDict(extra="forbid"))
 class Batch(TypedDict):
     """The request body; events are validated one by one so a bad one rejects only itself."""
 
-    batch_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    batch_id: BatchId
     events: list[dict[str, Any]]
 
 
@@ -166,7 +169,7 @@ class ValidBatch(TypedDict):
     """A batch whose events are all valid, parsed and validated in one pass over the JSON:
     the ingest's fast path; any error sends the body to ``Batch`` and per-event validation."""
 
-    batch_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    batch_id: BatchId
     events: list[Event]
 
 
