@@ -2,10 +2,10 @@
 
 A range is whole local days ``first..last`` (inclusive) in the org's zone, i.e. the UTC instants
 ``[start, end)``. The rollups are bucketed by UTC day, hour or quarter hour, so the window also
-says exactly how to read the range (see ``readapi._sql``): the UTC days wholly inside it, the
-whole UTC hours inside it, and the hours that hold a local midnight in :30/:45 zones (read by
-quarter hour) — only what lies off the quarter-hour grid (historical local mean times) is read
-from raw events, so every zone gets exact figures.
+says exactly how to read the range by hour (see ``readapi._sql``; by day and half-month:
+``readapi._cover``): the whole UTC hours inside it, and the hours that hold a local midnight
+in :30/:45 zones (read by quarter hour) — only what lies off the quarter-hour grid
+(historical local mean times) is read from raw events, so every zone gets exact figures.
 
 ``grain`` classifies the zone over the range, and is reported as the range's ``source``:
 
@@ -74,11 +74,8 @@ class Window:
     """UTC instants, ``start`` inclusive and ``end`` exclusive."""
     grain: Grain
 
-    # How the range is read, exactly, from rollups plus a few raw events:
-    full_days: tuple[date, date] | None
-    """UTC days wholly inside the range (daily rollups answer these)."""
-    day_edges: tuple[Span, ...]
-    """The rest of the range, outside ``full_days`` (raw events answer these)."""
+    # How per-day figures read the range, exactly, from rollups plus a few raw events (range
+    # totals by day and half-month: ``readapi._cover``):
     whole_hours: Span | None
     """UTC hours wholly inside the range (hourly rollups answer these, except…)."""
     straddled_hours: tuple[datetime, ...]
@@ -141,18 +138,7 @@ def window(first: date, last: date, timezone: str) -> Window:
     start = local_midnight(first, tz)
     end = local_midnight(last + timedelta(days=1), tz)
     a, b = _naive(start), _naive(end)
-    day = timedelta(days=1)
     hour = timedelta(hours=1)
-    # whole UTC days inside [a, b)
-    first_full = a.date() if a.time() == time() else a.date() + day
-    last_full = b.date() - day
-    if first_full <= last_full:
-        full_days: tuple[date, date] | None = (first_full, last_full)
-        m0 = datetime.combine(first_full, time())
-        m1 = datetime.combine(last_full + day, time())
-        day_edges = _spans((a, m0), (m1, b))
-    else:
-        full_days, day_edges = None, ((a, b),)
     # whole UTC hours inside [a, b), and the local midnights that fall inside an hour
     h0 = a.replace(minute=0, second=0, microsecond=0)
     h0 = h0 if h0 == a else h0 + hour
@@ -181,8 +167,6 @@ def window(first: date, last: date, timezone: str) -> Window:
         start,
         end,
         grain_for(first, last, tz),
-        full_days,
-        day_edges,
         whole_hours,
         tuple(h for h, _ in straddled),
         hour_edges,
