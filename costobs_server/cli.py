@@ -75,6 +75,19 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compact(args: argparse.Namespace) -> int:
+    from costobs_server.serve import open_store
+    from costobs_server.store.compaction import compact
+
+    store = open_store(_settings(args))
+    try:
+        done = compact(store)
+    finally:
+        store.close()
+    print(f"pair rollups: {done.days} days, {done.halves} half-months in {done.seconds:.1f}s")
+    return 0
+
+
 def _keys(args: argparse.Namespace) -> int:
     from costobs_server.serve import open_metadata
 
@@ -167,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     with_common(
         sub.add_parser("migrate", help="apply metadata and ClickHouse migrations")
     ).set_defaults(func=_migrate)
+    with_common(
+        sub.add_parser(
+            "compact", help="fill the pair rollups for closed UTC days now (the writer does it)"
+        )
+    ).set_defaults(func=_compact)
     with_common(
         sub.add_parser("dashboard", help="server mode: the Streamlit dashboard (COSTOBS_API_URL)")
     ).set_defaults(func=_dashboard)

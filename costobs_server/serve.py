@@ -35,6 +35,7 @@ from costobs_server.nats_server import NatsServer
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
 from costobs_server.store import EventStore
+from costobs_server.store.compaction import Compactor
 from costobs_server.streams import ensure_streams
 from ingest.app import create_app
 
@@ -91,6 +92,7 @@ class Stack:
     nats_server: NatsServer | None = None
     writer: Writer | None = None
     bills_writer: BillsWriter | None = None
+    compactor: Compactor | None = None
     transform_pool: TransformPool | None = None
     workers: list[Any] = field(default_factory=list)
     """alertd / billsyncd: each has ``run()``, ``stop()`` and ``health()``."""
@@ -132,6 +134,9 @@ class Stack:
             self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
             self.bills_writer = BillsWriter(nc, store)
             self.tasks.append(asyncio.create_task(self.bills_writer.run(), name="bills-writer"))
+            if s.compact_interval_s > 0:
+                self.compactor = Compactor(store, s.compact_interval_s)
+                self.tasks.append(asyncio.create_task(self.compactor.run(), name="compactor"))
         if "ingest" in self.roles:
             config = uvicorn.Config(
                 create_app(self.services),
@@ -240,6 +245,8 @@ class Stack:
             self.writer.stop()
         if self.bills_writer is not None:
             self.bills_writer.stop()
+        if self.compactor is not None:
+            self.compactor.stop()
         for worker in self.workers:
             worker.stop()
         for server in self.role_http:

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     writer_max_deliveries: int = Field(
         5, ge=1, description="deliveries before a message goes to the dead-letter subject"
     )
+    compact_interval_s: float = Field(
+        300.0,
+        ge=0,
+        description="how often the writer fills the pair rollups for closed UTC days; "
+        "0 = never (with several writers, leave it on in one)",
+    )
 
     # alertd (alerting/)
     alertd_port: int = Field(8081, ge=0, le=65535, description="alertd health port; 0 = none")

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from readapi._time import Span, Window, month_end
+from costobs_server.store.pairs import Done, half_end, half_start
+from readapi._time import Span, Window
 
 DaySpan = tuple[date, date]
 """UTC days, inclusive."""
@@ -83,16 +84,6 @@ def _days(
     return whole, tuple(raw), tuple(removed)
 
 
-def half_start(day: date) -> date:
-    """The first day of ``day``'s half-month: the 1st or the 16th."""
-    return day.replace(day=1 if day.day <= 15 else 16)
-
-
-def half_end(day: date) -> date:
-    """The last day of ``day``'s half-month: the 15th or the month's last day."""
-    return day.replace(day=15) if day.day <= 15 else month_end(day)
-
-
 def _halves(
     whole: DaySpan, subtract: bool
 ) -> tuple[tuple[date, date] | None, tuple[DaySpan, ...], tuple[DaySpan, ...]]:
@@ -136,3 +127,57 @@ def _nonempty(*spans: Span) -> tuple[Span, ...]:
 
 def _length(spans: tuple[Span, ...]) -> timedelta:
     return sum((b - a for a, b in spans), timedelta())
+
+
+@dataclass(frozen=True)
+class PairCover:
+    """A ``Cover`` for the pair rollups, which hold only the UTC days and half-months the
+    compactor has completed (``Done``): a half-month not complete is read as its days, and a
+    day not complete from another source (``fallback``), keeping its sign."""
+
+    halves: tuple[date, ...]
+    days: tuple[tuple[DaySpan, int], ...]
+    """Signed spans of complete days (the daily pair rollup)."""
+    fallback: tuple[tuple[DaySpan, int], ...]
+    """Signed spans of days to read elsewhere, whole."""
+    raw: tuple[Span, ...]
+    raw_removed: tuple[Span, ...]
+
+
+def pair_cover(c: Cover, done: Done) -> PairCover:
+    weight: dict[date, int] = {}
+
+    def add(a: date, b: date, sign: int) -> None:
+        day = a
+        while day <= b:
+            weight[day] = weight.get(day, 0) + sign
+            day += _DAY
+
+    halves = []
+    if c.halves is not None:
+        half = c.halves[0]
+        while half < c.halves[1]:
+            if half in done.halves:
+                halves.append(half)
+            else:
+                add(half, half_end(half), 1)
+            half = half_end(half) + _DAY
+    for a, b in c.days:
+        add(a, b, 1)
+    for a, b in c.days_removed:
+        add(a, b, -1)
+    days: list[tuple[DaySpan, int]] = []
+    fallback: list[tuple[DaySpan, int]] = []
+    previous: tuple[date, int, bool] | None = None
+    for day in sorted(weight):
+        sign = weight[day]
+        if sign == 0:
+            continue
+        ok = day in done.days
+        runs = days if ok else fallback
+        if previous == (day - _DAY, sign, ok) and runs:
+            runs[-1] = ((runs[-1][0][0], day), sign)
+        else:
+            runs.append(((day, day), sign))
+        previous = (day, sign, ok)
+    return PairCover(tuple(halves), tuple(days), tuple(fallback), c.raw, c.raw_removed)

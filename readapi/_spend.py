@@ -209,8 +209,11 @@ async def breakdown(
     if len(levels) == 2 and levels[0] == levels[1]:
         raise HTTPException(422, "'then' must differ from 'by'")
     w = org.window(from_, to)
+    done = None
+    if _sql.pair_levels(levels) is not None:
+        done = _sql.pair_done(w, await org.rows(_sql.pair_state(org.org_id, w)))
     queries = [
-        _sql.breakdown(org.org_id, w, levels, limit + 1),
+        _sql.breakdown(org.org_id, w, levels, limit + 1, done),
         _sql.totals(org.org_id, w),
     ]
     tag_level = next((i for i, lv in enumerate(levels) if lv.kind == "tag"), None)
@@ -219,7 +222,7 @@ async def breakdown(
         assert tag_level is not None
         tag = levels[tag_level].name
         other = levels[1 - tag_level] if len(levels) == 2 else None
-        queries.append(_sql.tagged(org.org_id, w, tag, other.name if other else None))
+        queries.append(_sql.tagged(org.org_id, w, tag, other.name if other else None, done))
         if other is not None:
             queries.append(_sql.breakdown(org.org_id, w, (other,), MAX_DIMENSION_VALUES))
     results = await asyncio.gather(*(org.rows(q) for q in queries))

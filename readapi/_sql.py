@@ -41,11 +41,13 @@ Rollups are SummingMergeTree/AggregatingMergeTree: always ``sum()`` and ``GROUP 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from costobs_server.store import pairs
 from costobs_server.store.columns import EVENT_COLUMNS
-from readapi._cover import DaySpan, cover
+from costobs_server.store.pairs import Done, half_end, half_start
+from readapi._cover import DaySpan, cover, pair_cover
 from readapi._time import Span, Window
 
 # --- what may be grouped by -------------------------------------------------------------
@@ -431,7 +433,17 @@ def _breakdown_plan(
         table = "cost_tag_hourly" if len(levels) == 1 else "cost_tag_attr_daily"
         rollup = _Rollup(table, keys, f" AND tag_key = {{{name}:String}}", by_hour=not dims)
         raw_where = f" AND mapContains(tags, {{{name}:String}})"
+    elif len(tags) == 1:
+        # tag × customer/user: only the tagged events (the pair rollup holds no others)
+        raw_where = "".join(f" AND mapContains(tags, {{{n}:String}})" for n in tag_names.values())
     return rollup, tuple(raw_keys), raw_where
+
+
+def pair_levels(levels: tuple[Level, ...]) -> tuple[str, str] | None:
+    """The pair rollup that answers this two-level breakdown, or None."""
+    if len(levels) != 2 or sum(lv.kind == "tag" for lv in levels) == 2:
+        return None
+    return pairs.pair_of(levels[0].label, levels[1].label)
 
 
 def uses_tag_rollup(levels: tuple[Level, ...]) -> bool:
@@ -439,14 +451,120 @@ def uses_tag_rollup(levels: tuple[Level, ...]) -> bool:
     return _breakdown_plan(levels, _Params())[2] != ""
 
 
-def breakdown(org: str, w: Window, levels: tuple[Level, ...], limit: int) -> Query:
+def pair_state(org: str, w: Window) -> Query:
+    """Rows ``(grain, UTC day, events)`` for ``pair_done``: events per day (grain 'count')
+    and the compactor's records, over the half-months around the window."""
+    first, last = _pair_span(w)
+    return Query(
+        "SELECT 'count', day, toInt64(sum(requests)) FROM cost_daily WHERE org_id = {org:String} "
+        "AND day >= {p0:Date} AND day <= {p1:Date} GROUP BY day "
+        "UNION ALL SELECT toString(grain), start, argMax(requests, written_at) "
+        "FROM cost_pair_done WHERE org_id = {org:String} AND start >= {p0:Date} "
+        "AND start <= {p1:Date} GROUP BY grain, start",
+        {"org": org, "p0": first, "p1": last},
+    )
+
+
+def _pair_span(w: Window) -> tuple[date, date]:
+    last = (w.end_naive - timedelta(microseconds=1)).date()
+    return half_start(w.start_naive.date()), half_end(last)
+
+
+def pair_done(w: Window, rows: list[tuple[Any, ...]]) -> Done:
+    """Which days and half-months of the pair rollups are complete, from ``pair_state``."""
+    counts = {d: int(n) for g, d, n in rows if g == "count"}
+    done = {(g, d): int(n) for g, d, n in rows if g != "count"}
+    return pairs.done_units(counts, done, *_pair_span(w))
+
+
+def _pair_parts(
+    w: Window,
+    p: _Params,
+    pair: tuple[str, str],
+    keys: tuple[str, ...],
+    done: Done,
+    raw_keys: tuple[str, ...],
+    raw_where: str,
+) -> str:
+    """Signed rows ``(k.., m0..m3)`` over exactly the window from the pair rollups (``keys``
+    name ``a_value``/``b_value``): complete half-months and days from them, other whole days
+    from cost_attr_hourly (dimension pairs) or raw events (tag pairs), the rest raw."""
+    c = pair_cover(cover(w, halves=True, subtract=True), done)
+    na, nb = p.add("pa", pair[0]), p.add("pb", pair[1])
+    which = f" AND a = {{{na}:String}} AND b = {{{nb}:String}}"
+    parts = []
+
+    def add(table: str, k: tuple[str, ...], metrics: tuple[str, ...], when: str, sign: int) -> None:
+        signed = metrics if sign > 0 else tuple(f"-{m}" for m in metrics)
+        parts.append(
+            f"SELECT {_aliased(k, 'k')}, {_aliased(signed, 'm')} FROM {table} "
+            f"WHERE {_ORG} AND {when}"
+        )
+
+    def ranges(column: str, kind: str, spans: list[tuple[Any, Any]]) -> str:
+        ors = []
+        for x, y in spans:
+            a, b = p.add("r", x), p.add("r", y)
+            ors.append(f"({column} >= {{{a}:{kind}}} AND {column} < {{{b}:{kind}}})")
+        return "(" + " OR ".join(ors) + ")"
+
+    if c.halves:
+        hs = p.add("hs", list(c.halves))
+        add("cost_pair_half", keys, _ROLLUP_BREAKDOWN, f"half IN {{{hs}:Array(Date)}}" + which, 1)
+    hourly = not any(name.startswith("tag:") for name in pair)
+    for sign in (1, -1):
+        days = [(a, b + _ONE_DAY) for (a, b), s in c.days if s == sign]
+        if days:
+            add(
+                "cost_pair_daily",
+                keys,
+                _ROLLUP_BREAKDOWN,
+                ranges("day", "Date", days) + which,
+                sign,
+            )
+        other = [(a, b + _ONE_DAY) for (a, b), s in c.fallback if s == sign]
+        if other and hourly:
+            spans = [(_midnight(a), _midnight(b)) for a, b in other]
+            add(
+                "cost_attr_hourly",
+                raw_keys,
+                _ROLLUP_BREAKDOWN,
+                ranges("hour", "DateTime('UTC')", spans),
+                sign,
+            )
+        elif other:
+            spans = [(_midnight(a), _midnight(b)) for a, b in other]
+            add("events", raw_keys, _EVENT_BREAKDOWN, _spans(p, tuple(spans)) + raw_where, sign)
+    for raw, sign in ((c.raw, 1), (c.raw_removed, -1)):
+        if raw:
+            add("events", raw_keys, _EVENT_BREAKDOWN, _spans(p, raw) + raw_where, sign)
+    return _union(parts)
+
+
+_ONE_DAY = timedelta(days=1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time())
+
+
+def breakdown(
+    org: str, w: Window, levels: tuple[Level, ...], limit: int, done: Done | None = None
+) -> Query:
     """Rows ``(k0, [k1,] *BREAKDOWN_METRICS)``, most expensive first, at most ``limit``.
-    '' is "not set"; see ``uses_tag_rollup`` for untagged events."""
+    '' is "not set"; see ``uses_tag_rollup`` for untagged events. ``done``: the pair rollups'
+    state (``pair_done``), for the breakdowns they answer (``pair_levels``)."""
     p = _params(org, w)
     rollup, raw_keys, raw_where = _breakdown_plan(levels, p)
-    inner = _range_parts(
-        w, p, rollup, _ROLLUP_BREAKDOWN, raw_keys, raw_where, _EVENT_BREAKDOWN, subtract=True
-    )
+    pair = pair_levels(levels)
+    if pair is not None and done is not None:
+        labels = [lv.label for lv in levels]
+        columns = tuple("a_value" if label == pair[0] else "b_value" for label in labels)
+        inner = _pair_parts(w, p, pair, columns, done, raw_keys, raw_where)
+    else:
+        inner = _range_parts(
+            w, p, rollup, _ROLLUP_BREAKDOWN, raw_keys, raw_where, _EVENT_BREAKDOWN, subtract=True
+        )
     keys = ", ".join(f"k{i}" for i in range(len(levels)))
     n = p.add("limit", limit)
     return Query(
@@ -456,29 +574,34 @@ def breakdown(org: str, w: Window, levels: tuple[Level, ...], limit: int) -> Que
     )
 
 
-def tagged(org: str, w: Window, tag_key: str, dimension: str | None) -> Query:
+def tagged(
+    org: str, w: Window, tag_key: str, dimension: str | None, done: Done | None = None
+) -> Query:
     """``BREAKDOWN_METRICS`` of the events carrying ``tag_key``: one row, or one per value of
-    ``dimension`` (not customer/user) as ``(value, *metrics)``."""
+    ``dimension`` as ``(value, *metrics)`` (customer/user from the pair rollups when ``done``
+    is given, else from raw events)."""
     p = _params(org, w)
     name = p.add("tag", tag_key)
     cond = f" AND tag_key = {{{name}:String}}"
+    has_tag = f" AND mapContains(tags, {{{name}:String}})"
+    rollup: _Rollup | None
     if dimension is None:
         rollup = _Rollup("cost_tag_hourly", ("tag_key",), cond, by_hour=True)
         raw_keys: tuple[str, ...] = (f"{{{name}:String}}",)
+    elif dimension in HIGH_CARDINALITY:
+        rollup = None
+        raw_keys = (DIMENSIONS[dimension],)
     else:
         column = DIMENSIONS[dimension]
         rollup = _Rollup("cost_tag_attr_daily", (column,), cond)
         raw_keys = (column,)
-    inner = _range_parts(
-        w,
-        p,
-        rollup,
-        _ROLLUP_BREAKDOWN,
-        raw_keys,
-        f" AND mapContains(tags, {{{name}:String}})",
-        _EVENT_BREAKDOWN,
-        subtract=True,
-    )
+    if dimension in HIGH_CARDINALITY and done is not None:
+        pair = (f"tag:{tag_key}", dimension)
+        inner = _pair_parts(w, p, pair, ("b_value",), done, raw_keys, has_tag)
+    else:
+        inner = _range_parts(
+            w, p, rollup, _ROLLUP_BREAKDOWN, raw_keys, has_tag, _EVENT_BREAKDOWN, subtract=True
+        )
     if dimension is None:
         return Query(f"SELECT {_outer_sums(4, 'm')} FROM ({inner})", p)
     return Query(

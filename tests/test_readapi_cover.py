@@ -9,8 +9,9 @@ from itertools import pairwise
 
 import pytest
 
+from costobs_server.store.pairs import half_end, half_start
 from readapi import _time
-from readapi._cover import Cover, cover, half_end, half_start
+from readapi._cover import Cover, cover
 
 ZONES = [
     "UTC",

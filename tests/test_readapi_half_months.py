@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from costobs.pricing import load_price_table
 
+from costobs_server.store.pairs import half_start
 from readapi import _sql, _time
-from readapi._cover import half_start
 from tests.helpers import Running
 from tests.readapi_seed import dec, demo_events, group_cost, in_range, send, total_cost
 
