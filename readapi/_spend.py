@@ -182,6 +182,36 @@ def untagged_rows(
     return out
 
 
+def rows_without_a_tag(
+    both: list[tuple[list[str], dict[str, Any]]],
+    first: list[tuple[Any, ...]],
+    second: list[tuple[Any, ...]],
+    totals: dict[str, Any],
+) -> list[tuple[list[str], dict[str, Any]]]:
+    """Two tags: the events missing one or both, as '' rows, by inclusion–exclusion from the
+    events carrying both (``both``), each tag's own rows and the totals."""
+    zero = {k: 0 for k in totals}
+
+    def minus(a: dict[str, Any], b: dict[str, Any], sign: int = -1) -> dict[str, Any]:
+        return {k: a[k] + sign * b[k] for k in a}
+
+    only_first = {str(r[0]): _metrics(r[1:]) for r in first}
+    only_second = {str(r[0]): _metrics(r[1:]) for r in second}
+    neither = dict(totals)
+    for m in only_first.values():
+        neither = minus(neither, m)
+    for m in only_second.values():
+        neither = minus(neither, m)
+    for (x, y), m in both:
+        only_first[x] = minus(only_first.get(x, zero), m)
+        only_second[y] = minus(only_second.get(y, zero), m)
+        neither = minus(neither, m, +1)
+    out = [([x, ""], m) for x, m in only_first.items()]
+    out += [(["", y], m) for y, m in only_second.items()]
+    out.append((["", ""], neither))
+    return [(keys, m) for keys, m in out if m["requests"] > 0]
+
+
 def _metrics(values: tuple[Any, ...]) -> dict[str, Any]:
     requests, input_tokens, output_tokens, cost = values
     return {
@@ -212,13 +242,19 @@ async def breakdown(
     done = None
     if _sql.pair_levels(levels) is not None:
         done = _sql.pair_done(w, await org.rows(_sql.pair_state(org.org_id, w)))
+    two_tags = all(lv.kind == "tag" for lv in levels) and len(levels) == 2
     queries = [
-        _sql.breakdown(org.org_id, w, levels, limit + 1, done),
+        # two tags: every row, for the sums the rows without one of the tags are derived from
+        _sql.breakdown(
+            org.org_id, w, levels, MAX_DIMENSION_VALUES if two_tags else limit + 1, done
+        ),
         _sql.totals(org.org_id, w),
     ]
     tag_level = next((i for i, lv in enumerate(levels) if lv.kind == "tag"), None)
     remainder = tag_level is not None and _sql.uses_tag_rollup(levels)
-    if remainder:
+    if two_tags:
+        queries += [_sql.breakdown(org.org_id, w, (lv,), MAX_DIMENSION_VALUES) for lv in levels]
+    elif remainder:
         assert tag_level is not None
         tag = levels[tag_level].name
         other = levels[1 - tag_level] if len(levels) == 2 else None
@@ -236,7 +272,10 @@ async def breakdown(
         "cost": dec(spend_totals["cost_usd"]),
     }
     truncated = len(rows) > limit
-    if remainder:
+    if two_tags:
+        rows += rows_without_a_tag(rows, results[2], results[3], totals)
+        rows.sort(key=lambda r: (-r[1]["cost"], r[0]))
+    elif remainder:
         rows += untagged_rows(levels, totals, results[2], results[3] if len(results) > 3 else [])
         rows.sort(key=lambda r: (-r[1]["cost"], r[0]))
     out = [

@@ -433,15 +433,16 @@ def _breakdown_plan(
         table = "cost_tag_hourly" if len(levels) == 1 else "cost_tag_attr_daily"
         rollup = _Rollup(table, keys, f" AND tag_key = {{{name}:String}}", by_hour=not dims)
         raw_where = f" AND mapContains(tags, {{{name}:String}})"
-    elif len(tags) == 1:
-        # tag × customer/user: only the tagged events (the pair rollup holds no others)
+    else:
+        # tag × customer/user, two tags: only the events with every tag (the pair rollups hold
+        # no others; the caller adds the rest)
         raw_where = "".join(f" AND mapContains(tags, {{{n}:String}})" for n in tag_names.values())
     return rollup, tuple(raw_keys), raw_where
 
 
 def pair_levels(levels: tuple[Level, ...]) -> tuple[str, str] | None:
     """The pair rollup that answers this two-level breakdown, or None."""
-    if len(levels) != 2 or sum(lv.kind == "tag" for lv in levels) == 2:
+    if len(levels) != 2:
         return None
     return pairs.pair_of(levels[0].label, levels[1].label)
 

@@ -1,8 +1,8 @@
-"""Two-level breakdowns of customer/user × an attribute, and of a tag × customer/user, read the
-pair rollups (migration 0006) for the UTC days and half-months the compactor has completed and
-other sources for the rest: exact before compaction, after it, after late events land on a
-compacted day, and after the pair rows of a day were damaged; the compactor redoes only what
-changed."""
+"""Two-level breakdowns of customer/user × an attribute, of a tag × customer/user and of two
+tags read the pair rollups (migration 0006) for the UTC days and half-months the compactor
+has completed and other sources for the rest: exact before compaction, after it, after late
+events land on a compacted day, and after the pair rows of a day were damaged; the compactor
+redoes only what changed."""
 
 from __future__ import annotations
 
@@ -40,13 +40,13 @@ def test_which_breakdowns_the_pair_rollups_answer() -> None:
     assert _sql.pair_levels(levels("user", "status")) == ("user", "status")
     assert _sql.pair_levels(levels("tag:pr", "customer")) == ("tag:pr", "customer")
     assert _sql.pair_levels(levels("user", "tag:region")) == ("tag:region", "user")
+    assert _sql.pair_levels(levels("tag:region", "tag:pr")) == ("tag:pr", "tag:region")
     # answered elsewhere: by model/provider rollups, daily attribute rollups, or not at all
     for names in (
         ("customer", "model"),
         ("user", "provider"),
         ("feature", "team"),
         ("customer", "user"),
-        ("tag:pr", "tag:region"),
         ("tag:pr", "model"),
         ("customer",),
     ):
@@ -136,6 +136,8 @@ BREAKDOWNS: dict[tuple[str, str], Key] = {
     ("customer", "prompt_version"): lambda e: (e["customer_id"], e.get("prompt_version", "")),
     ("tag:pr", "customer"): lambda e: (e["tags"].get("pr", ""), e["customer_id"]),
     ("user", "tag:region"): lambda e: (e["user_id"], e["tags"].get("region", "")),
+    ("tag:region", "tag:pr"): lambda e: (e["tags"].get("region", ""), e["tags"].get("pr", "")),
+    ("tag:pr", "tag:engineer"): lambda e: (e["tags"].get("pr", ""), e["tags"].get("engineer", "")),
 }
 RANGES = [
     ("2026-10-20", "2026-12-05"),  # halves, days added and subtracted, today's raw events
