@@ -69,7 +69,8 @@ def _array(values: list[Any]) -> str:
 def generate(store: EventStore, org: str, events: int, days: int, shuffled: bool) -> None:
     """Bench data only: literals below are the generator's own constants, not user input.
 
-    Events come in time order, as the writer inserts them (each insert lands in a few days of
+    Users belong to one customer each (10 of 5,000 per customer), as the product models them
+    (a customer's end users). Events come in time order, as the writer inserts them (each insert lands in a few days of
     every rollup). ``shuffled`` spreads every insert over the whole range instead: each of the
     five inserts then adds rows to every day, half-month and hour of every rollup, which
     background merges take a long time to fold; a worst case no writer produces."""
@@ -98,7 +99,7 @@ def generate(store: EventStore, org: str, events: int, days: int, shuffled: bool
                 ts, ts,
                 {providers}[mi], {models}[mi], 'chat',
                 'cust-' || toString(cityHash64(n, 3) % 500),
-                'user-' || toString(cityHash64(n, 4) % 5000),
+                'user-' || toString(cityHash64(n, 3) % 500 * 10 + cityHash64(n, 4) % 10),
                 'trace-' || toString(intDiv(n, 4)),
                 {_array(FEATURES)}[fi], {_array(TEAMS)}[fi],
                 if(fi = 6, 'worker', 'api'),
@@ -198,6 +199,7 @@ def cases(days: int, events: int, rid: str, ts: str) -> list[Case]:
             300,
         ),
         ("breakdown user × team", "/v1/breakdown", with_(by="user", then="team"), 300),
+        ("breakdown customer × user", "/v1/breakdown", with_(by="customer", then="user"), 300),
         ("breakdown tag × customer", "/v1/breakdown", with_(by="tag:pr", then="customer"), 300),
         ("breakdown tag × tag", "/v1/breakdown", with_(by="tag:pr", then="tag:region"), 300),
         ("tags", "/v1/tags", r, 300),

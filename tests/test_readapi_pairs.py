@@ -38,6 +38,7 @@ def test_which_breakdowns_the_pair_rollups_answer() -> None:
     assert _sql.pair_levels(levels("customer", "feature")) == ("customer", "feature")
     assert _sql.pair_levels(levels("team", "user")) == ("user", "team")
     assert _sql.pair_levels(levels("user", "status")) == ("user", "status")
+    assert _sql.pair_levels(levels("user", "customer")) == ("customer", "user")
     assert _sql.pair_levels(levels("tag:pr", "customer")) == ("tag:pr", "customer")
     assert _sql.pair_levels(levels("user", "tag:region")) == ("tag:region", "user")
     assert _sql.pair_levels(levels("tag:region", "tag:pr")) == ("tag:pr", "tag:region")
@@ -46,7 +47,6 @@ def test_which_breakdowns_the_pair_rollups_answer() -> None:
         ("customer", "model"),
         ("user", "provider"),
         ("feature", "team"),
-        ("customer", "user"),
         ("tag:pr", "model"),
         ("customer",),
     ):
@@ -133,6 +133,7 @@ BREAKDOWNS: dict[tuple[str, str], Key] = {
     ("user", "team"): lambda e: (e["user_id"], e["team"]),
     ("environment", "customer"): lambda e: (e["environment"], e["customer_id"]),
     ("user", "status"): lambda e: (e["user_id"], e["status"]),
+    ("user", "customer"): lambda e: (e["user_id"], e["customer_id"]),
     ("customer", "prompt_version"): lambda e: (e["customer_id"], e.get("prompt_version", "")),
     ("tag:pr", "customer"): lambda e: (e["tags"].get("pr", ""), e["customer_id"]),
     ("user", "tag:region"): lambda e: (e["user_id"], e["tags"].get("region", "")),

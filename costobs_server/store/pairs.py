@@ -3,7 +3,7 @@ half-months of them are complete. Pure: the compactor and the read API both deci
 
 A pair is ``(a, b)`` of level labels, as the read API names levels: a first-class dimension
 (``customer``, ``feature``…) or ``tag:<key>``. The rollups hold customer or user × each
-attribute below, a tag × customer or user, and two tags (``a < b``).
+attribute below, customer × user, a tag × customer or user, and two tags (``a < b``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ ATTRIBUTES = {
     "status": "status",
 }
 """What each of them is paired with: level → events column."""
-DIMENSION_KINDS = len(HIGH) * len(ATTRIBUTES)
-"""Pair kinds every event adds to (tag pairs only come with tags)."""
+DIMENSION_KINDS = len(HIGH) * len(ATTRIBUTES) + 1
+"""Pair kinds every event adds to: the above and customer × user (tag pairs only come with
+tags)."""
 
 _DAY = timedelta(days=1)
 
@@ -33,7 +34,7 @@ _DAY = timedelta(days=1)
 def is_pair(a: str, b: str) -> bool:
     """Whether ``(a, b)``, in this order, is a pair the rollups hold."""
     if a in HIGH:
-        return b in ATTRIBUTES
+        return b in ATTRIBUTES or (a, b) == ("customer", "user")
     if a.startswith("tag:"):
         return b in HIGH or (b.startswith("tag:") and a < b)
     return False
@@ -50,9 +51,12 @@ def pair_of(x: str, y: str) -> tuple[str, str] | None:
 def pairs_expression() -> str:
     """Array of ``(a, a_value, b, b_value)`` per event, for ARRAY JOIN (constants only)."""
     dims = ", ".join(
-        f"('{h}', {hc}, '{x}', toString({xc}))"
-        for h, hc in HIGH.items()
-        for x, xc in ATTRIBUTES.items()
+        [
+            f"('{h}', {hc}, '{x}', toString({xc}))"
+            for h, hc in HIGH.items()
+            for x, xc in ATTRIBUTES.items()
+        ]
+        + ["('customer', customer_id, 'user', user_id)"]
     )
     tags = "arrayZip(mapKeys(tags), mapValues(tags))"
     by_high = ", ".join(f"('tag:' || t.1, t.2, '{h}', {hc})" for h, hc in HIGH.items())

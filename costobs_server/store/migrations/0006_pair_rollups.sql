@@ -1,6 +1,6 @@
 -- Spend per UTC day and per UTC half-month by pairs of a high-cardinality level with another:
--- customer or user × feature, team, service, environment, prompt, prompt version, status; a tag
--- × customer or user; two tags. cost_attr_hourly answers these two-level breakdowns too, but
+-- customer or user × feature, team, service, environment, prompt, prompt version, status;
+-- customer × user; a tag × customer or user; two tags. cost_attr_hourly answers these two-level breakdowns too, but
 -- with thousands of users it is about a row per event, and a 90-day range then groups millions.
 --
 -- These tables are not filled by materialized views: a view emitting ~16 pair rows per event
