@@ -70,8 +70,8 @@ def generate(store: EventStore, org: str, events: int, days: int, shuffled: bool
     """Bench data only: literals below are the generator's own constants, not user input.
 
     Users belong to one customer each (10 of 5,000 per customer), as the product models them
-    (a customer's end users). Events come in time order, as the writer inserts them (each insert lands in a few days of
-    every rollup). ``shuffled`` spreads every insert over the whole range instead: each of the
+    (a customer's end users). Events come in time order, as the writer inserts them (each
+    insert lands in a few days of every rollup). ``shuffled`` spreads every insert over the whole range instead: each of the
     five inserts then adds rows to every day, half-month and hour of every rollup, which
     background merges take a long time to fold; a worst case no writer produces."""
     first = LAST_DAY - timedelta(days=days - 1)
