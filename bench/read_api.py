@@ -71,9 +71,10 @@ def generate(store: EventStore, org: str, events: int, days: int, shuffled: bool
 
     Users belong to one customer each (10 of 5,000 per customer), as the product models them
     (a customer's end users). Events come in time order, as the writer inserts them (each
-    insert lands in a few days of every rollup). ``shuffled`` spreads every insert over the whole range instead: each of the
-    five inserts then adds rows to every day, half-month and hour of every rollup, which
-    background merges take a long time to fold; a worst case no writer produces."""
+    insert lands in a few days of every rollup). ``shuffled`` spreads every insert over the
+    whole range instead: each of the five inserts then adds rows to every day, half-month and
+    hour of every rollup, which background merges take a long time to fold; a worst case no
+    writer produces."""
     first = LAST_DAY - timedelta(days=days - 1)
     span_ms = days * 86_400_000
     if shuffled:
