@@ -125,15 +125,18 @@ class FakeProvider:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 chunks = [reply.body] if isinstance(reply.body, bytes) else reply.body
-                for chunk in chunks:
-                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                    self.wfile.flush()
-                if reply.abort:
-                    self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                try:
+                    for chunk in chunks:
+                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                        self.wfile.flush()
+                    if reply.abort:
+                        self.wfile.flush()
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        self.close_connection = True
+                        return
+                    self.wfile.write(b"0\r\n\r\n")
+                except ConnectionError:  # the client closed a stream early (tested)
                     self.close_connection = True
-                    return
-                self.wfile.write(b"0\r\n\r\n")
 
             do_POST = do_GET = _any
 
