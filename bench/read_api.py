@@ -318,7 +318,6 @@ async def run(args: argparse.Namespace) -> int:
                 "events",
                 "cost_model_hourly",
                 "cost_model_quarter",
-                "cost_attr_hourly",
                 "cost_dim_model_daily",
                 "cost_dim_model_half",
                 "cost_tag_hourly",

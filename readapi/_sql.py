@@ -26,15 +26,17 @@ two dimensions, neither customer nor user      cost_attr_daily
 customer or user × provider or model          cost_dim_model_half for the UTC half-months
                                                wholly or mostly inside, cost_dim_model_daily
                                                for the other days (and those subtracted)
-other two dimensions with customer or user     cost_attr_hourly (large: about one row per
-                                               event; the slow path)
+customer or user × another dimension,          cost_pair_half / cost_pair_daily for the UTC
+tag × customer/user, tag × tag                 half-months and days the compactor has
+                                               completed (``pair_done``), raw events for the
+                                               other days (``readapi._cover.pair_cover``)
 one tag                                        cost_tag_hourly
 tag × dimension (not customer/user)            cost_tag_attr_daily
-tag × tag, tag × customer/user                 raw events only
 =============================================  =============================================
 
-A tag rollup holds only events that carry the tag; the caller adds the untagged remainder
-(``''``) from the totals, so every breakdown has the same meaning whichever table answered.
+A tag rollup holds only events that carry the tag (a tag pair: both tags); the caller adds
+the rest (``''``) from the totals, so every breakdown has the same meaning whichever table
+answered.
 Rollups are SummingMergeTree/AggregatingMergeTree: always ``sum()`` and ``GROUP BY``.
 """
 
@@ -425,8 +427,7 @@ def _breakdown_plan(
             halves="cost_dim_model_half",
         )
     elif not tags:
-        keys = tuple(DIMENSIONS[lv.name] for lv in levels)
-        rollup = _Rollup("cost_attr_hourly", keys, "", by_hour=True)
+        pass  # a pair rollup's (``pair_levels``) when its state is known, else raw events
     elif len(tags) == 1 and (not dims or not high):
         ((i, name),) = tag_names.items()
         keys = tuple("tag_value" if lv.kind == "tag" else DIMENSIONS[lv.name] for lv in levels)
@@ -488,8 +489,8 @@ def _pair_parts(
     raw_where: str,
 ) -> str:
     """Signed rows ``(k.., m0..m3)`` over exactly the window from the pair rollups (``keys``
-    name ``a_value``/``b_value``): complete half-months and days from them, other whole days
-    from cost_attr_hourly (dimension pairs) or raw events (tag pairs), the rest raw."""
+    name ``a_value``/``b_value``): complete half-months and days from them, everything else
+    from raw events."""
     c = pair_cover(cover(w, halves=True, subtract=True), done)
     na, nb = p.add("pa", pair[0]), p.add("pb", pair[1])
     which = f" AND a = {{{na}:String}} AND b = {{{nb}:String}}"
@@ -512,33 +513,16 @@ def _pair_parts(
     if c.halves:
         hs = p.add("hs", list(c.halves))
         add("cost_pair_half", keys, _ROLLUP_BREAKDOWN, f"half IN {{{hs}:Array(Date)}}" + which, 1)
-    hourly = not any(name.startswith("tag:") for name in pair)
-    for sign in (1, -1):
+    for sign, raw in ((1, c.raw), (-1, c.raw_removed)):
         days = [(a, b + _ONE_DAY) for (a, b), s in c.days if s == sign]
         if days:
-            add(
-                "cost_pair_daily",
-                keys,
-                _ROLLUP_BREAKDOWN,
-                ranges("day", "Date", days) + which,
-                sign,
-            )
-        other = [(a, b + _ONE_DAY) for (a, b), s in c.fallback if s == sign]
-        if other and hourly:
-            spans = [(_midnight(a), _midnight(b)) for a, b in other]
-            add(
-                "cost_attr_hourly",
-                raw_keys,
-                _ROLLUP_BREAKDOWN,
-                ranges("hour", "DateTime('UTC')", spans),
-                sign,
-            )
-        elif other:
-            spans = [(_midnight(a), _midnight(b)) for a, b in other]
-            add("events", raw_keys, _EVENT_BREAKDOWN, _spans(p, tuple(spans)) + raw_where, sign)
-    for raw, sign in ((c.raw, 1), (c.raw_removed, -1)):
-        if raw:
-            add("events", raw_keys, _EVENT_BREAKDOWN, _spans(p, raw) + raw_where, sign)
+            when = ranges("day", "Date", days) + which
+            add("cost_pair_daily", keys, _ROLLUP_BREAKDOWN, when, sign)
+        other = tuple(
+            (_midnight(a), _midnight(b + _ONE_DAY)) for (a, b), s in c.fallback if s == sign
+        )
+        if other or raw:
+            add("events", raw_keys, _EVENT_BREAKDOWN, _spans(p, other + raw) + raw_where, sign)
     return _union(parts)
 
 

@@ -39,7 +39,6 @@ async def send(running: Running, events: list[dict[str, Any]], org: Org | None =
 
 ROLLUPS_PER_EVENT = (
     "cost_daily",
-    "cost_attr_hourly",
     "cost_model_hourly",
     "cost_attr_daily",
     "cost_dim_daily WHERE dimension = 'status' AND",

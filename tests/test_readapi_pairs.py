@@ -191,7 +191,7 @@ async def test_pair_breakdowns_stay_exact_through_compaction_late_events_and_dam
     )
     assert r.status_code == 200, r.text
 
-    # nothing compacted yet: every day is read from cost_attr_hourly or raw events
+    # nothing compacted yet: every day is read from raw events
     assert _done(running, "2026-10-20", "2026-12-05").halves == frozenset()
     await _check(running, events, timezone)
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from costobs.pricing import load_price_table
 
+from costobs_server.store.pairs import Done, days_of
 from readapi import _sql, _time
 from tests.helpers import Org, Running, eventually
 from tests.readapi_seed import dec, demo_events, group_cost, in_range, local_day, send, total_cost
@@ -109,19 +110,27 @@ def test_quarter_hour_zones_read_no_raw_events_for_per_day_figures(timezone: str
 def test_customer_and_user_by_provider_or_model_read_their_rollups() -> None:
     # half-months from their rollup (0005), the days around them from the daily one
     w = _time.window(date(2026, 8, 1), date(2026, 10, 30), "UTC")
-    tables = ("cost_dim_model_half", "cost_dim_model_daily", "cost_attr_hourly")
+    tables = (
+        "cost_dim_model_half",
+        "cost_dim_model_daily",
+        "cost_pair_half",
+        "cost_pair_daily",
+        "FROM events",
+    )
+    done = Done(frozenset(days_of(date(2026, 7, 1), date(2026, 10, 31))), frozenset())
 
     def table(*names: str) -> tuple[str, ...]:
         levels = tuple(_sql.Level("dimension", n) for n in names)
-        sql = _sql.breakdown("o", w, levels, 100).sql
+        sql = _sql.breakdown("o", w, levels, 100, done).sql
         return tuple(t for t in tables if t in sql)
 
     both = ("cost_dim_model_half", "cost_dim_model_daily")
     assert table("customer", "model") == both
     assert table("model", "user") == both
     assert table("user", "provider") == both
-    assert table("customer", "feature") == ("cost_attr_hourly",)
-    assert table("customer", "user") == ("cost_attr_hourly",)
+    # the pair rollups (0006): with no half-month done, their days
+    assert table("customer", "feature") == ("cost_pair_daily",)
+    assert table("user", "customer") == ("cost_pair_daily",)
 
 
 # --- through the pipeline -------------------------------------------------------------------

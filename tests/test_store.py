@@ -45,12 +45,15 @@ def test_migrations_are_numbered_and_applied_once(any_store: EventStore) -> None
     assert {
         "events",
         "cost_daily",
-        "cost_attr_hourly",
         "cost_tag_hourly",
+        "cost_pair_daily",
+        "cost_pair_half",
+        "cost_pair_done",
         "prompt_version_daily",
         "billed_daily",
         "schema_migrations",
     } <= tables
+    assert "cost_attr_hourly" not in tables  # dropped by 0007: the pair rollups answer
 
 
 def test_rollups_agree_with_events_to_the_last_digit(any_store: EventStore) -> None:
@@ -64,7 +67,7 @@ def test_rollups_agree_with_events_to_the_last_digit(any_store: EventStore) -> N
         "SELECT sum(cost_usd) FROM events WHERE org_id={org:String}", p
     )
     assert events_cost == expected
-    for table in ("cost_daily", "cost_attr_hourly", "prompt_version_daily"):
+    for table in ("cost_daily", "cost_model_hourly", "prompt_version_daily"):
         ((cost, n),) = any_store.query(
             f"SELECT sum(cost_usd), sum(requests) FROM {table} WHERE org_id={{org:String}}", p
         )

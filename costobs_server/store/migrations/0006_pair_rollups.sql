@@ -1,7 +1,8 @@
 -- Spend per UTC day and per UTC half-month by pairs of a high-cardinality level with another:
 -- customer or user × feature, team, service, environment, prompt, prompt version, status;
--- customer × user; a tag × customer or user; two tags. cost_attr_hourly answers these two-level breakdowns too, but
--- with thousands of users it is about a row per event, and a 90-day range then groups millions.
+-- customer × user; a tag × customer or user; two tags. cost_attr_hourly answers these
+-- two-level breakdowns too, but with thousands of users it is about a row per event, and a
+-- 90-day range then groups millions.
 --
 -- These tables are not filled by materialized views: a view emitting ~16 pair rows per event
 -- tripled the cost of every insert. The compactor (costobs_server/store/compaction.py) fills
@@ -9,7 +10,7 @@
 -- pairs computed from events and what the table holds (so a day is recomputed exactly when
 -- late events arrive), then records how many events the day's rows hold in cost_pair_done.
 -- The read API uses a day (or half-month) only when that count equals cost_daily's count for
--- it, and reads raw events or cost_attr_hourly for the rest; nothing is backfilled here.
+-- it, and reads other sources for the rest; nothing is backfilled here.
 --
 -- Metrics are signed: a recomputation's difference may be negative (a crash mid-insert), and
 -- SummingMergeTree drops rows that sum to zero.
