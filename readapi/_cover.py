@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from costobs_server.store.pairs import Done, half_end, half_start
+from costobs_server.store.pairs import Done, days_of, half_end, half_start
 from readapi._time import Span, Window
 
 DaySpan = tuple[date, date]
@@ -148,10 +148,8 @@ def pair_cover(c: Cover, done: Done) -> PairCover:
     weight: dict[date, int] = {}
 
     def add(a: date, b: date, sign: int) -> None:
-        day = a
-        while day <= b:
+        for day in days_of(a, b):
             weight[day] = weight.get(day, 0) + sign
-            day += _DAY
 
     halves = []
     if c.halves is not None:

@@ -42,8 +42,9 @@ Rollups are SummingMergeTree/AggregatingMergeTree: always ``sum()`` and ``GROUP 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from costobs_server.store import pairs
@@ -54,22 +55,12 @@ from readapi._time import Span, Window
 
 # --- what may be grouped by -------------------------------------------------------------
 
-DIMENSIONS: dict[str, str] = {
-    "provider": "provider",
-    "model": "model",
-    "customer": "customer_id",
-    "user": "user_id",
-    "feature": "feature",
-    "team": "team",
-    "service": "service",
-    "environment": "environment",
-    "prompt": "prompt_key",
-    "prompt_version": "prompt_version",
-    "status": "status",
-}
+DIMENSIONS: dict[str, str] = (
+    {"provider": "provider", "model": "model"} | pairs.HIGH | pairs.ATTRIBUTES
+)
 """Public dimension name → column (in events and the attribution rollups)."""
 
-HIGH_CARDINALITY = frozenset({"customer", "user"})
+HIGH_CARDINALITY = frozenset(pairs.HIGH)
 """Dimensions the daily cross-dimension rollups leave out (they would be one row per event)."""
 BY_MODEL = HIGH_CARDINALITY
 """Dimensions ``cost_dim_model_daily`` crosses with provider and model."""
@@ -326,6 +317,33 @@ class _Rollup:
     around them (``readapi._cover``)."""
 
 
+def _piece(
+    table: str,
+    keys: tuple[str, ...],
+    metrics: tuple[str, ...],
+    when: str,
+    sign: int = 1,
+    group: bool = False,
+) -> str:
+    """One inner SELECT ``(k0.., m0..)`` of the org's rows of ``table`` matching ``when``,
+    negated when ``sign`` < 0, grouped by the keys when ``group``."""
+    signed = metrics if sign > 0 else tuple(f"-{m}" for m in metrics)
+    grouped = " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys))) if group else ""
+    return (
+        f"SELECT {_aliased(keys, 'k')}, {_aliased(signed, 'm')} FROM {table} "
+        f"WHERE {_ORG} AND {when}{grouped}"
+    )
+
+
+def _days_in(p: _Params, spans: Iterable[DaySpan]) -> str:
+    """``day`` within any of the (inclusive) spans."""
+    ors = []
+    for x, y in spans:
+        a, b = p.add("m", x), p.add("m", y)
+        ors.append(f"(day >= {{{a}:Date}} AND day <= {{{b}:Date}})")
+    return ors[0] if len(ors) == 1 else "(" + " OR ".join(ors) + ")"
+
+
 def _range_parts(
     w: Window,
     p: _Params,
@@ -350,12 +368,7 @@ def _range_parts(
     def add(
         table: str, keys: tuple[str, ...], metrics: tuple[str, ...], when: str, sign: int
     ) -> None:
-        signed = metrics if sign > 0 else tuple(f"-{m}" for m in metrics)
-        group = "" if subtract else " GROUP BY " + ", ".join(f"k{i}" for i in range(len(keys)))
-        parts.append(
-            f"SELECT {_aliased(keys, 'k')}, {_aliased(signed, 'm')} FROM {table} "
-            f"WHERE {_ORG} AND {when}{group}"
-        )
+        parts.append(_piece(table, keys, metrics, when, sign, group=not subtract))
 
     def raw(spans: tuple[Span, ...], sign: int) -> None:
         if spans:
@@ -363,12 +376,7 @@ def _range_parts(
 
     def days(spans: tuple[DaySpan, ...], sign: int) -> None:
         if spans and rollup is not None:
-            ors = []
-            for x, y in spans:
-                a, b = p.add("m", x), p.add("m", y)
-                ors.append(f"(day >= {{{a}:Date}} AND day <= {{{b}:Date}})")
-            when = ors[0] if len(ors) == 1 else "(" + " OR ".join(ors) + ")"
-            add(rollup.table, rollup.keys, rollup_metrics, when + rollup.where, sign)
+            add(rollup.table, rollup.keys, rollup_metrics, _days_in(p, spans) + rollup.where, sign)
 
     if rollup is None:
         raw(((w.start_naive, w.end_naive),), 1)
@@ -495,42 +503,27 @@ def _pair_parts(
     na, nb = p.add("pa", pair[0]), p.add("pb", pair[1])
     which = f" AND a = {{{na}:String}} AND b = {{{nb}:String}}"
     parts = []
-
-    def add(table: str, k: tuple[str, ...], metrics: tuple[str, ...], when: str, sign: int) -> None:
-        signed = metrics if sign > 0 else tuple(f"-{m}" for m in metrics)
-        parts.append(
-            f"SELECT {_aliased(k, 'k')}, {_aliased(signed, 'm')} FROM {table} "
-            f"WHERE {_ORG} AND {when}"
-        )
-
-    def ranges(column: str, kind: str, spans: list[tuple[Any, Any]]) -> str:
-        ors = []
-        for x, y in spans:
-            a, b = p.add("r", x), p.add("r", y)
-            ors.append(f"({column} >= {{{a}:{kind}}} AND {column} < {{{b}:{kind}}})")
-        return "(" + " OR ".join(ors) + ")"
-
     if c.halves:
         hs = p.add("hs", list(c.halves))
-        add("cost_pair_half", keys, _ROLLUP_BREAKDOWN, f"half IN {{{hs}:Array(Date)}}" + which, 1)
+        when = f"half IN {{{hs}:Array(Date)}}" + which
+        parts.append(_piece("cost_pair_half", keys, _ROLLUP_BREAKDOWN, when))
     for sign, raw in ((1, c.raw), (-1, c.raw_removed)):
-        days = [(a, b + _ONE_DAY) for (a, b), s in c.days if s == sign]
+        days = [span for span, s in c.days if s == sign]
         if days:
-            when = ranges("day", "Date", days) + which
-            add("cost_pair_daily", keys, _ROLLUP_BREAKDOWN, when, sign)
-        other = tuple(
-            (_midnight(a), _midnight(b + _ONE_DAY)) for (a, b), s in c.fallback if s == sign
-        )
-        if other or raw:
-            add("events", raw_keys, _EVENT_BREAKDOWN, _spans(p, other + raw) + raw_where, sign)
+            when = _days_in(p, days) + which
+            parts.append(_piece("cost_pair_daily", keys, _ROLLUP_BREAKDOWN, when, sign))
+        # days not done, read whole from raw events with the range's raw edges
+        other = tuple(_utc_span(span) for span, s in c.fallback if s == sign) + raw
+        if other:
+            when = _spans(p, other) + raw_where
+            parts.append(_piece("events", raw_keys, _EVENT_BREAKDOWN, when, sign))
     return _union(parts)
 
 
-_ONE_DAY = timedelta(days=1)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time())
+def _utc_span(days: DaySpan) -> Span:
+    """The instants of UTC days ``[a, b]``."""
+    a, b = days
+    return datetime.combine(a, time()), datetime.combine(b + timedelta(days=1), time())
 
 
 def breakdown(

@@ -200,11 +200,6 @@ def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
-def month_end(day: date) -> date:
-    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return following - timedelta(days=1)
-
-
 def same_days_last_month(day: date) -> tuple[date, date]:
     """Month-over-month comparison span for "month to date as of ``day``": the previous
     month's 1st through the same day of the month, clamped to that month's length."""

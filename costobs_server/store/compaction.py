@@ -43,19 +43,18 @@ _STATE = (
 )
 
 
-def _day_sql() -> str:
-    return (
-        "INSERT INTO cost_pair_daily (org_id, a, b, day, a_value, b_value, " + _METRICS + ") "
-        "SELECT {org:String}, a, b, {day:Date}, a_value, b_value, " + _SUMS + " FROM ("
-        "SELECT p.1 AS a, p.3 AS b, p.2 AS a_value, p.4 AS b_value, toInt64(1) AS requests, "
-        "toInt64(input_tokens) AS input_tokens, toInt64(output_tokens) AS output_tokens, "
-        "cost_usd FROM events ARRAY JOIN " + pairs.pairs_expression() + " AS p "
-        "WHERE org_id = {org:String} AND timestamp >= {t0:DateTime64(3, 'UTC')} "
-        "AND timestamp < {t1:DateTime64(3, 'UTC')} "
-        "UNION ALL SELECT a, b, a_value, b_value, " + _NEGATED + " FROM cost_pair_daily "
-        "WHERE org_id = {org:String} AND day = {day:Date}"
-        ") GROUP BY a, b, a_value, b_value " + _NONZERO
-    )
+_DAY = (
+    "INSERT INTO cost_pair_daily (org_id, a, b, day, a_value, b_value, " + _METRICS + ") "
+    "SELECT {org:String}, a, b, {day:Date}, a_value, b_value, " + _SUMS + " FROM ("
+    "SELECT p.1 AS a, p.3 AS b, p.2 AS a_value, p.4 AS b_value, toInt64(1) AS requests, "
+    "toInt64(input_tokens) AS input_tokens, toInt64(output_tokens) AS output_tokens, "
+    "cost_usd FROM events ARRAY JOIN " + pairs.pairs_expression() + " AS p "
+    "WHERE org_id = {org:String} AND timestamp >= {t0:DateTime64(3, 'UTC')} "
+    "AND timestamp < {t1:DateTime64(3, 'UTC')} "
+    "UNION ALL SELECT a, b, a_value, b_value, " + _NEGATED + " FROM cost_pair_daily "
+    "WHERE org_id = {org:String} AND day = {day:Date}"
+    ") GROUP BY a, b, a_value, b_value " + _NONZERO
+)
 
 
 _HALF = (
@@ -120,16 +119,18 @@ def compact(
     started = time.perf_counter()
     today = today or datetime.now(UTC).date()
     result = Compacted()
-    day_sql = _day_sql()
-    for org_id, (counts, done) in _state(store, today, org).items():
-        for day in pairs.stale_days(counts, done, today):
-            if max_days is not None and result.days >= max_days:
-                break
-            t0 = datetime.combine(day, datetime.min.time())
-            params: dict[str, Any] = {"org": org_id, "day": day, "t0": t0, "t1": t0 + timedelta(1)}
-            store.client.command(day_sql, parameters=params)
-            _record(store, "day", org_id, day)
-            result.days += 1
+    stale = [
+        (org_id, day)
+        for org_id, (counts, done) in _state(store, today, org).items()
+        for day in pairs.stale_days(counts, done, today)
+    ]
+    for org_id, day in stale[:max_days]:
+        t0 = datetime.combine(day, datetime.min.time())
+        params: dict[str, Any] = {"org": org_id, "day": day, "t0": t0, "t1": t0 + timedelta(1)}
+        store.client.command(_DAY, parameters=params)
+        _record(store, "day", org_id, day)
+        result.days += 1
+    # read the records again: the days just done may complete half-months
     for org_id, (counts, done) in _state(store, today, org).items():
         for half in pairs.stale_halves(counts, done, today):
             end = pairs.half_end(half)
@@ -160,20 +161,20 @@ class Compactor:
 
     async def run(self) -> None:
         while not self._stop.is_set():
+            more = False
             try:
-                while not self._stop.is_set():
-                    step = await asyncio.to_thread(compact, self.store, None, self.days_per_step)
-                    self.last = step
-                    if step.days or step.halves:
-                        log.info(
-                            "compacted %d days, %d half-months in %.1fs",
-                            step.days,
-                            step.halves,
-                            step.seconds,
-                        )
-                    if step.days < self.days_per_step:
-                        break
+                step = await asyncio.to_thread(compact, self.store, None, self.days_per_step)
+                self.last = step
+                if step.days or step.halves:
+                    log.info(
+                        "compacted %d days, %d half-months in %.1fs",
+                        step.days,
+                        step.halves,
+                        step.seconds,
+                    )
+                more = step.days == self.days_per_step  # a full step: days may be left
             except Exception:  # keep running: the read API falls back while pairs lag
                 log.exception("compaction failed; retrying in %ss", self.interval_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+            if not more:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.interval_s)

@@ -73,12 +73,13 @@ def half_start(day: date) -> date:
     return day.replace(day=1 if day.day <= 15 else 16)
 
 
+def month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - _DAY
+
+
 def half_end(day: date) -> date:
     """The last day of ``day``'s half-month: the 15th or the month's last day."""
-    if day.day <= 15:
-        return day.replace(day=15)
-    first_of_next = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return first_of_next - _DAY
+    return day.replace(day=15) if day.day <= 15 else month_end(day)
 
 
 def days_of(first: date, last: date) -> Iterator[date]:
@@ -97,45 +98,46 @@ class Done:
     halves: frozenset[date]
 
 
-def done_units(
-    counts: Mapping[date, int], done: Mapping[tuple[str, date], int], first: date, last: date
-) -> Done:
-    """Which days in ``[first, last]``, and half-months starting in it, are complete.
-
-    ``counts``: events per UTC day (cost_daily); ``done``: the compactor's record per
-    ``("day" | "half", start)``. A day without events and without a record is complete
-    (there is nothing to hold). Event counts only grow, so an equal count means the rows
-    were computed from every event of the day."""
-    days = frozenset(d for d in days_of(first, last) if done.get(("day", d), 0) == counts.get(d, 0))
-    halves = set()
-    for h in days_of(half_start(first), last):
-        if h != half_start(h):
-            continue
-        total = sum(counts.get(d, 0) for d in days_of(h, half_end(h)))
-        if done.get(("half", h), 0) == total:
-            halves.add(h)
-    return Done(days, frozenset(halves))
+Counts = Mapping[date, int]
+"""Events per UTC day (cost_daily)."""
+Records = Mapping[tuple[str, date], int]
+"""The compactor's record per ``("day" | "half", first day)``: the events its rows hold."""
 
 
-def stale_days(
-    counts: Mapping[date, int], done: Mapping[tuple[str, date], int], today: date
-) -> list[date]:
+def day_complete(day: date, counts: Counts, records: Records) -> bool:
+    """A day's pair rows hold exactly its events. Without events and without a record it is
+    complete (nothing to hold); event counts only grow, so an equal count means the rows were
+    computed from every event of the day."""
+    return records.get(("day", day), 0) == counts.get(day, 0)
+
+
+def half_complete(half: date, counts: Counts, records: Records) -> bool:
+    total = sum(counts.get(d, 0) for d in days_of(half, half_end(half)))
+    return records.get(("half", half), 0) == total
+
+
+def done_units(counts: Counts, records: Records, first: date, last: date) -> Done:
+    """Which days in ``[first, last]``, and half-months starting in it, are complete."""
+    days = frozenset(d for d in days_of(first, last) if day_complete(d, counts, records))
+    halves = frozenset(
+        h
+        for h in days_of(half_start(first), last)
+        if h == half_start(h) and half_complete(h, counts, records)
+    )
+    return Done(days, halves)
+
+
+def stale_days(counts: Counts, records: Records, today: date) -> list[date]:
     """Closed UTC days (before ``today``) whose pair rows are missing or out of date."""
-    return sorted(d for d, n in counts.items() if d < today and done.get(("day", d), 0) != n)
+    return sorted(d for d in counts if d < today and not day_complete(d, counts, records))
 
 
-def stale_halves(
-    counts: Mapping[date, int], done: Mapping[tuple[str, date], int], today: date
-) -> list[date]:
+def stale_halves(counts: Counts, records: Records, today: date) -> list[date]:
     """Closed half-months whose days are all complete but whose own rows are not."""
-    out = []
-    for h in sorted({half_start(d) for d in counts}):
-        end = half_end(h)
-        if end >= today:
-            continue
-        days = list(days_of(h, end))
-        if any(done.get(("day", d), 0) != counts.get(d, 0) for d in days):
-            continue
-        if done.get(("half", h), 0) != sum(counts.get(d, 0) for d in days):
-            out.append(h)
-    return out
+    return [
+        h
+        for h in sorted({half_start(d) for d in counts})
+        if half_end(h) < today
+        and all(day_complete(d, counts, records) for d in days_of(h, half_end(h)))
+        and not half_complete(h, counts, records)
+    ]
