@@ -296,6 +296,23 @@ def response(status: str = "completed") -> dict[str, Any]:
     }
 
 
+def created_then_completed(done: dict[str, Any]) -> Any:
+    """A Responses stream: created (in progress, no usage yet), then ``done``."""
+    created = {**response("in_progress"), "usage": None}
+    return sse_reply(
+        [
+            (
+                "response.created",
+                {"type": "response.created", "sequence_number": 0, "response": created},
+            ),
+            (
+                "response.completed",
+                {"type": "response.completed", "sequence_number": 1, "response": done},
+            ),
+        ]
+    )
+
+
 def background(status: str) -> Any:
     body = {**response(status), "background": True}
     if status in ("queued", "in_progress"):
@@ -335,22 +352,7 @@ def test_background_response_streamed_by_id(provider: FakeProvider, receiver: An
     done = response("completed")
     provider.replies = [
         background("queued"),
-        sse_reply(
-            [
-                (
-                    "response.created",
-                    {
-                        "type": "response.created",
-                        "sequence_number": 0,
-                        "response": {**response("in_progress"), "usage": None},
-                    },
-                ),
-                (
-                    "response.completed",
-                    {"type": "response.completed", "sequence_number": 5, "response": done},
-                ),
-            ]
-        ),
+        created_then_completed(done),
     ]
     c = client(provider)
     c.responses.create(model="gpt-5", input="x", background=True)
@@ -438,22 +440,7 @@ def test_responses_create_and_stream_helper(provider: FakeProvider, receiver: An
     done = response()
     provider.replies = [
         json_reply(done),
-        sse_reply(
-            [
-                (
-                    "response.created",
-                    {
-                        "type": "response.created",
-                        "sequence_number": 0,
-                        "response": {**response("in_progress"), "usage": None},
-                    },
-                ),
-                (
-                    "response.completed",
-                    {"type": "response.completed", "sequence_number": 1, "response": done},
-                ),
-            ]
-        ),
+        created_then_completed(done),
     ]
     c = client(provider)
     assert c.responses.create(model="gpt-5", input="x", feature="plain").id == "resp_1"
