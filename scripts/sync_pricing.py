@@ -1,7 +1,8 @@
 """``make sync-pricing``: validate pricing/prices.yaml and copy it, as JSON, into every SDK.
 
 Writes ``sdk/python/costobs/_data/prices.json`` (and the JSON Schema beside it), and
-``sdk/typescript/src/prices.json`` / ``sdk/go/prices.json`` when those SDKs exist.
+``sdk/typescript/src/prices.json`` / ``sdk/go/prices.json`` when those SDKs exist; the
+shared provider-detection file ``sdk/providers.json`` goes beside each copy.
 ``--check`` writes nothing and fails when a copy is stale (for CI).
 """
 
@@ -22,6 +23,7 @@ from costobs_server.cli_pricing import validate_file  # noqa: E402
 
 SOURCE = ROOT / "pricing" / "prices.yaml"
 SCHEMA = ROOT / "pricing" / "prices.schema.json"
+PROVIDERS = ROOT / "sdk" / "providers.json"  # host → provider detection, shared by every SDK
 PYTHON_DATA = ROOT / "sdk" / "python" / "costobs" / "_data"
 OPTIONAL_TARGETS = (ROOT / "sdk" / "typescript" / "src", ROOT / "sdk" / "go")
 
@@ -33,11 +35,15 @@ def render(data: object) -> str:
 def targets() -> list[tuple[Path, str]]:
     data, _ = validate_file(SOURCE)
     table = render(data)
+    providers = render(json.loads(PROVIDERS.read_text(encoding="utf-8")))
     out = [
         (PYTHON_DATA / "prices.json", table),
         (PYTHON_DATA / "prices.schema.json", SCHEMA.read_text()),
+        (PYTHON_DATA / "providers.json", providers),
     ]
-    out += [(d / "prices.json", table) for d in OPTIONAL_TARGETS if d.is_dir()]
+    for d in OPTIONAL_TARGETS:
+        if d.is_dir():
+            out += [(d / "prices.json", table), (d / "providers.json", providers)]
     return out
 
 

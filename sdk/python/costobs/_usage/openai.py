@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from costobs._usage._common import clean, dec, g, n
 
+# Provider detection is shared by every SDK: ``sdk/providers.json``, copied into each
+# package by ``make sync-pricing`` (a stale copy fails a test).
+_PROVIDERS = json.loads(
+    (Path(__file__).resolve().parent.parent / "_data" / "providers.json").read_text("utf-8")
+)
 # Hosts of OpenAI-compatible APIs → provider identifier stamped on events.
-HOSTS: dict[str, str] = {
-    "api.openai.com": "openai",
-    "api.x.ai": "xai",
-    "api.together.xyz": "together",
-    "api.together.ai": "together",
-    "api.fireworks.ai": "fireworks",
-    "openrouter.ai": "openrouter",
-    "api.groq.com": "groq",
-    "api.deepseek.com": "deepseek",
-    "api.mistral.ai": "mistral",
-    "generativelanguage.googleapis.com": "gemini",
-}
+HOSTS: dict[str, str] = dict(_PROVIDERS["openai_compatible_hosts"])
+HOST_SUFFIXES: dict[str, str] = dict(_PROVIDERS["host_suffixes"])
 
 # Providers documented to accept ``stream_options={"include_usage": true}``; the others
 # report streamed usage on their own (Groq in ``x_groq``, Mistral/Together on the last
 # chunk), and an unknown parameter could be refused, so it is only injected for these.
-INCLUDE_USAGE_PROVIDERS = frozenset(
-    {"openai", "azure", "xai", "deepseek", "openrouter", "fireworks"}
-)
+INCLUDE_USAGE_PROVIDERS = frozenset(_PROVIDERS["include_usage_providers"])
 
 XAI_TICKS_PER_USD = Decimal(10) ** 10
 
@@ -43,8 +38,9 @@ def provider_for_host(
             return extra[host]
     if host in HOSTS:
         return HOSTS[host]
-    if host.endswith(".openai.azure.com") or host.endswith(".cognitiveservices.azure.com"):
-        return "azure"
+    for suffix, provider in HOST_SUFFIXES.items():
+        if host.endswith(suffix):
+            return provider
     for known, provider in HOSTS.items():
         if host.endswith("." + known):
             return provider
