@@ -6,6 +6,7 @@ Each variable is documented once, here, and listed in ``.env.example``. A bad va
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +58,28 @@ class Settings(BaseSettings):
     )
     key_cache_seconds: float = Field(
         2.0, ge=0, description="how long a looked-up API key is trusted (revocation delay)"
+    )
+    max_event_age_days: int = Field(
+        30,
+        ge=1,
+        le=36500,
+        description="oldest event timestamp accepted, in days; an admin key may backfill "
+        "older events with POST /v1/events?backfill=true",
+    )
+    max_clock_skew_s: float = Field(
+        300.0, ge=0, description="how far ahead of the server clock an event timestamp may be"
+    )
+    max_event_quantity: int = Field(
+        100_000_000,
+        ge=1,
+        le=10**12,
+        description="cap on every usage quantity of one event (tokens, images, characters, …)",
+    )
+    max_event_cost_usd: Decimal = Field(
+        Decimal("10000"),
+        gt=0,
+        max_digits=38,
+        description="cap on the cost_usd and provider_cost_usd one event may state",
     )
 
     writer_batch_size: int = Field(
