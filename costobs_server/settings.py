@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         1.0, ge=0, description="first retry delay of a failed delivery; doubles each attempt"
     )
     alert_delivery_timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per attempt")
+    alert_target_allow: str | None = Field(
+        None,
+        description="private, loopback or link-local destinations alert targets may reach "
+        "(comma-separated CIDRs, addresses or host names); unset = loopback in embedded mode, "
+        "none in server mode; empty = none",
+    )
 
     # billsyncd (billing/): makes outbound calls only when a provider admin key is set
     billsyncd_port: int = Field(8082, ge=0, le=65535, description="billsyncd health port; 0 = none")
@@ -176,6 +182,13 @@ class Settings(BaseSettings):
     @property
     def nats_store_dir(self) -> Path:
         return self.resolved_data_dir / "nats"
+
+    @property
+    def alert_target_allow_entries(self) -> tuple[str, ...]:
+        """The allow-list, the mode's default when unset (alerting/addresses.py checks it)."""
+        if self.alert_target_allow is None:
+            return ("127.0.0.0/8", "::1") if self.mode == "embedded" else ()
+        return tuple(e.strip() for e in self.alert_target_allow.split(",") if e.strip())
 
     @property
     def seeds_dev_key(self) -> bool:

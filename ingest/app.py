@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from alerting.addresses import policy_from_settings
 from alerting.api import router as alerts_api
 from costobs_server import metrics
 from costobs_server.bounds import EventLimits, SupportedDay, event_problems
@@ -151,6 +152,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.keys = KeyCache(services.db, settings.key_cache_seconds)
+    app.state.alert_policy = policy_from_settings(settings)  # a bad allow-list stops start-up
     publisher = Publisher(services.nc, settings.max_inflight_batches) if services.nc else None
     limits = event_limits(settings)
     backfill_limits = event_limits(settings, backfill=True)
