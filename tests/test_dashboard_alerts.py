@@ -209,9 +209,7 @@ async def test_target_secret_once_and_a_signed_test_alert(dashboard_env: Running
             at.success
         )
         # the status code only: what the target answered ("boom") is never shown
-        assert "Test alert for “daily cap” → broken (webhook): failed (HTTP 500)" in texts(
-            at.error
-        )
+        assert "Test alert for “daily cap” → broken (webhook): failed (HTTP 500)" in texts(at.error)
         (request,) = [r for r in fake.wait_for(2) if r.path == "/hook"]
         assert SIGNATURE_HEADER.lower() in request.headers
         assert verify_signature(secret, request.body, request.headers)
