@@ -15,7 +15,7 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +38,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=_RESPONSES)
 ReadKey = Annotated[KeyInfo, Depends(needs("read"))]
 AdminKey = Annotated[KeyInfo, Depends(needs("admin"))]
+RuleId = Annotated[str, Path(min_length=1, max_length=64)]
+TargetId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 def _store(request: Request) -> AlertStore:
@@ -98,20 +100,20 @@ async def create_rule(request: Request, key: AdminKey) -> JSONResponse:
 
 
 @router.get("/rules/{rule_id}")
-async def get_rule(request: Request, key: ReadKey, rule_id: str) -> dict[str, Any]:
+async def get_rule(request: Request, key: ReadKey, rule_id: RuleId) -> dict[str, Any]:
     rule: dict[str, Any] = await _call(_store(request).get_rule, key.org_id, rule_id)
     return rule
 
 
 @router.put("/rules/{rule_id}")
-async def replace_rule(request: Request, key: AdminKey, rule_id: str) -> dict[str, Any]:
+async def replace_rule(request: Request, key: AdminKey, rule_id: RuleId) -> dict[str, Any]:
     spec = _spec(await _json(request))
     rule: dict[str, Any] = await _call(_store(request).replace_rule, key.org_id, rule_id, spec)
     return rule
 
 
 @router.patch("/rules/{rule_id}")
-async def update_rule(request: Request, key: AdminKey, rule_id: str) -> dict[str, Any]:
+async def update_rule(request: Request, key: AdminKey, rule_id: RuleId) -> dict[str, Any]:
     """Change some fields (e.g. ``{"enabled": false}``); the result is validated whole."""
     changes = await _json(request)
     if not isinstance(changes, dict):
@@ -127,13 +129,13 @@ async def update_rule(request: Request, key: AdminKey, rule_id: str) -> dict[str
 
 
 @router.delete("/rules/{rule_id}", status_code=204)
-async def delete_rule(request: Request, key: AdminKey, rule_id: str) -> Response:
+async def delete_rule(request: Request, key: AdminKey, rule_id: RuleId) -> Response:
     await _call(_store(request).delete_rule, key.org_id, rule_id)
     return Response(status_code=204)
 
 
 @router.post("/rules/{rule_id}/test")
-async def send_test_alert(request: Request, key: AdminKey, rule_id: str) -> dict[str, Any]:
+async def send_test_alert(request: Request, key: AdminKey, rule_id: RuleId) -> dict[str, Any]:
     """Send a test alert to the rule's targets now (one attempt each) and report, per target,
     whether it was delivered and the HTTP status code — never what the target answered. The
     attempts appear in the delivery log marked as tests."""
@@ -189,7 +191,7 @@ async def create_target(request: Request, key: AdminKey) -> JSONResponse:
 
 
 @router.delete("/targets/{target_id}", status_code=204)
-async def delete_target(request: Request, key: AdminKey, target_id: str) -> Response:
+async def delete_target(request: Request, key: AdminKey, target_id: TargetId) -> Response:
     await _call(_store(request).delete_target, key.org_id, target_id)
     return Response(status_code=204)
 

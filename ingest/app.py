@@ -56,7 +56,9 @@ _EVENTS_OPENAPI: dict[str, Any] = {
 _BILLS_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": BILLS_ADAPTER.json_schema()}},
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/WireBillImport"}}
+        },
     },
     "responses": {
         "202": {"description": "Bills are durable in JetStream"},
@@ -282,6 +284,16 @@ def create_app(services: Services) -> FastAPI:
                 components[f"Wire{name}"] = definition
             wire.pop("$schema", None)
             components["WireBatch"] = wire
+            bills = BILLS_ADAPTER.json_schema(ref_template="#/components/schemas/Wire{model}")
+            for name, definition in bills.pop("$defs", {}).items():
+                components[f"Wire{name}"] = definition
+            components["WireBillImport"] = bills
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    if "requestBody" in operation:  # FastAPI and the handlers answer 400 for it
+                        operation["responses"].setdefault(
+                            "400", {"description": "Body is not valid JSON"}
+                        )
             app.openapi_schema = schema
         return app.openapi_schema
 
