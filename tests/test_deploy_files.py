@@ -5,6 +5,7 @@ setting, every COPY source a real path."""
 from __future__ import annotations
 
 import argparse
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -39,6 +40,18 @@ def test_compose_services_run_real_roles_with_real_settings() -> None:
 
 def test_dockerfile_copies_existing_paths() -> None:
     for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines():
-        if line.startswith("COPY "):
+        if line.startswith("COPY ") and "--from=" not in line:
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_dockerfile_installs_the_built_wheels_of_every_package_as_non_root() -> None:
+    text = (ROOT / "deploy" / "Dockerfile").read_text()
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]]
+    copied = {line.split()[1] for line in text.splitlines() if line.startswith("COPY ")}
+    assert set(packages) <= copied, f"the wheel build lacks {set(packages) - copied}"
+    assert "pip install -e" not in text and "pip install /tmp/wheels/*.whl" in text
+    runtime = text.split("\nFROM ")[-1]  # the final stage
+    user = next(line.split()[1] for line in runtime.splitlines() if line.startswith("USER "))
+    assert user.split(":")[0] not in {"0", "root"}
