@@ -73,7 +73,7 @@ async def connect_nats(url: str, name: str) -> NATS:
         log.warning("NATS: %r", exc)
 
     return await nats.connect(
-        url,
+        [u.strip() for u in url.split(",") if u.strip()],  # COSTOBS_NATS_URL: a cluster's list
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
