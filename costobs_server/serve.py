@@ -63,7 +63,9 @@ def open_metadata(settings: Settings) -> MetadataDB:
 
 
 def open_store(settings: Settings) -> EventStore:
-    store = EventStore.open(settings.clickhouse_url, settings.chdb_path)
+    store = EventStore.open(
+        settings.clickhouse_url, settings.chdb_path, settings.clickhouse_cluster
+    )
     store.migrate()
     return store
 
