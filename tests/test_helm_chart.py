@@ -200,16 +200,36 @@ def test_ha_example_runs_r3_nats_a_clickhouse_cluster_and_three_ingests() -> Non
     assert env["COSTOBS_NATS_STREAM_REPLICAS"] == "3"
     assert len(env["COSTOBS_NATS_URL"].split(",")) == 3
     assert env["COSTOBS_CLICKHOUSE_CLUSTER"] == "costobs_cluster"
-    writers = [
-        _env(_containers(o)[0])
-        for (k, n), o in ha.items()
-        if n.startswith("costobs-writer") and k == "Deployment"
-    ]
-    assert sorted(w["COSTOBS_WRITER_ID"] for w in writers) == ["writer_a", "writer_b"]
-    assert sorted(w.get("COSTOBS_COMPACT_INTERVAL_S", "on") for w in writers) == ["0", "on"]
+    writer = _env(_containers(ha[("Deployment", "costobs-writer")])[0])
+    assert writer["COSTOBS_WRITER_ID"] == "writer" and writer["COSTOBS_WRITER_PROCESSES"] == "2"
     ingress = ha[("Ingress", "costobs")]
     assert ingress["spec"]["tls"][0]["secretName"] == "costobs-tls"
     assert ("ServiceMonitor", "costobs") in ha
+
+
+def test_extra_writers_get_own_ids_and_leave_compaction_to_the_first() -> None:
+    two = _objects(EXAMPLES[-1], "writer.ids={writer,writer_b}")
+    first, second = (
+        _env(_containers(two[("Deployment", name)])[0])
+        for name in ("costobs-writer", "costobs-writer-b")
+    )
+    assert (first["COSTOBS_WRITER_ID"], second["COSTOBS_WRITER_ID"]) == ("writer", "writer_b")
+    assert "COSTOBS_COMPACT_INTERVAL_S" not in first
+    assert second["COSTOBS_COMPACT_INTERVAL_S"] == "0"
+
+
+def test_oidc_secret_is_mounted_as_the_dashboards_streamlit_secrets() -> None:
+    plain = _objects(EXAMPLES[-1])[("Deployment", "costobs-dashboard")]
+    assert len(plain["spec"]["template"]["spec"]["volumes"]) == 2  # /tmp and home only
+    oidc = _objects(EXAMPLES[-1], "dashboard.oidcSecret=costobs-oidc")
+    pod = oidc[("Deployment", "costobs-dashboard")]["spec"]["template"]["spec"]
+    assert {"name": "oidc", "secret": {"secretName": "costobs-oidc"}} in pod["volumes"]
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "oidc")
+    assert mount["mountPath"] == "/var/lib/costobs/.streamlit/secrets.toml"
+    assert mount["subPath"] == "secrets.toml" and mount["readOnly"] is True
+    for obj in oidc.values():
+        if (obj["apiVersion"], obj["kind"]) not in CRDS:
+            kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
 
 
 def test_bad_values_fail_with_a_clear_message() -> None:

@@ -142,11 +142,17 @@ containers:
         mountPath: /tmp
       - name: home
         mountPath: /var/lib/costobs
+      {{- with .mounts }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
 volumes:
   - name: tmp
     emptyDir: {}
   - name: home
     emptyDir: {}
+  {{- with .volumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
 {{- with $root.Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
