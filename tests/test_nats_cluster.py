@@ -17,10 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
 import pytest
+from nats.js import JetStreamContext
 
 from costobs_server.metadata.db import DEV_KEY
 from costobs_server.nats_server import binary, free_port
@@ -100,19 +102,33 @@ class Load:
             await asyncio.sleep(0.05)
 
 
-async def _leader(urls: list[str]) -> str | None:
-    """The events stream's leader, or None while there is none (no quorum or an election)."""
+async def _ask(urls: list[str], query: Callable[[JetStreamContext], Awaitable[Any]]) -> Any:
+    """``query``'s answer from the cluster, or None while the cluster cannot give one."""
     try:
         nc = await nats.connect(urls, connect_timeout=1, max_reconnect_attempts=0)
     except Exception:
         return None
     try:
-        info = await nc.jetstream(timeout=1).stream_info(EVENTS_STREAM)
-        return info.cluster.leader if info.cluster else None
+        return await query(nc.jetstream(timeout=2))
     except Exception:
         return None
     finally:
         await nc.close()
+
+
+async def _leader(urls: list[str]) -> str | None:
+    """The events stream's leader, or None while there is none (no quorum or an election)."""
+    info = await _ask(urls, lambda js: js.stream_info(EVENTS_STREAM))
+    return info.cluster.leader if info and info.cluster else None
+
+
+async def _writer_caught_up(urls: list[str]) -> bool:
+    info = await _ask(urls, lambda js: js.consumer_info(EVENTS_STREAM, WRITER_DURABLE))
+    return bool(info and info.num_pending == 0 and info.num_ack_pending == 0)
+
+
+async def _meta_ready(urls: list[str]) -> bool:
+    return await _ask(urls, lambda js: js.account_info()) is not None
 
 
 @pytest.fixture
@@ -173,34 +189,6 @@ class Role:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
-
-
-async def _writer_caught_up(urls: list[str]) -> bool:
-    try:
-        nc = await nats.connect(urls, connect_timeout=1, max_reconnect_attempts=0)
-    except Exception:
-        return False
-    try:
-        info = await nc.jetstream(timeout=2).consumer_info(EVENTS_STREAM, WRITER_DURABLE)
-        return info.num_pending == 0 and info.num_ack_pending == 0
-    except Exception:
-        return False
-    finally:
-        await nc.close()
-
-
-async def _meta_ready(urls: list[str]) -> bool:
-    try:
-        nc = await nats.connect(urls, connect_timeout=1, max_reconnect_attempts=0)
-    except Exception:
-        return False
-    try:
-        await nc.jetstream(timeout=1).account_info()
-        return True
-    except Exception:
-        return False
-    finally:
-        await nc.close()
 
 
 async def test_r3_streams_survive_a_node_then_the_leader_losing_and_duplicating_nothing(
