@@ -1,4 +1,4 @@
-"""``costobs pricing validate|explain|quote``: the price table from the command line.
+"""``costobs pricing validate|explain|quote|check``: the price table from the command line.
 
 The main CLI wires this in with ``cli_pricing.register(subparsers)``; every subcommand sets
 ``func`` (``args.func(args) -> int`` is the exit code). It also runs on its own:
@@ -151,10 +151,27 @@ def cmd_quote(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from costobs_server.pricing_check import compare, read_other, render
+
+    try:
+        table = _table(args)
+        fmt, others = read_other(args.against, args.format)
+        report = compare(table, others, fmt=fmt, at=_parse_at(args.at))
+    except PricingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _print(report.to_dict())
+    else:
+        print(render(report))
+    return 0 if report.clean else 1
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``pricing validate|explain|quote`` to a parent CLI's subparsers."""
     pricing = subparsers.add_parser("pricing", help="validate, explain and quote the price table")
-    sub = pricing.add_subparsers(dest="pricing_command", metavar="{validate,explain,quote}")
+    sub = pricing.add_subparsers(dest="pricing_command", metavar="{validate,explain,quote,check}")
     sub.required = True
 
     validate = sub.add_parser("validate", help="check a price table against its JSON Schema")
@@ -184,6 +201,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     common(quote)
     quote.add_argument("--usage", required=True, help="JSON object in the wire's usage field names")
     quote.set_defaults(func=cmd_quote)
+
+    check = sub.add_parser(
+        "check",
+        help="compare the table with another one (LiteLLM or genai-prices JSON), offline",
+        description="Lists every rate that disagrees, every model missing on either side and "
+        "every entry older than the other table's newest date for it. Exit 0 when they agree, "
+        "1 when there are findings, 2 when a file cannot be read.",
+    )
+    check.add_argument(
+        "--against",
+        required=True,
+        help="LiteLLM model_prices_and_context_window.json or genai-prices data.json",
+    )
+    check.add_argument("--format", choices=["auto", "litellm", "genai-prices"], default="auto")
+    check.add_argument("--at", help="compare the rates in force at this ISO time (default: now)")
+    check.add_argument("--file", help="our price table (default: pricing/prices.yaml)")
+    check.add_argument("--json", action="store_true", help="the findings as JSON")
+    check.set_defaults(func=cmd_check)
 
 
 def main(argv: list[str] | None = None) -> int:
