@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerting.cli import register as register_alerts
 from billing.cli import register as register_billing
 from costobs_server.cli_pricing import register as register_pricing
 from costobs_server.errors import CostObsError
-from costobs_server.settings import Settings, load_settings
+
+# Every role, store and settings import happens inside the command that needs it, so that
+# `costobs --help` and the client commands start fast (bench/cli_start.py measures it).
+if TYPE_CHECKING:
+    from costobs_server.settings import Settings
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    from costobs_server.settings import load_settings
+
     return load_settings(
         data_dir=getattr(args, "data_dir", None),
         port=getattr(args, "port", None),
@@ -26,6 +31,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def _up(args: argparse.Namespace) -> int:
+    import asyncio
+
     from costobs_server.serve import run
 
     settings = _settings(args)
@@ -36,6 +43,8 @@ def _up(args: argparse.Namespace) -> int:
 
 def _role(role: str) -> Any:
     def handler(args: argparse.Namespace) -> int:
+        import asyncio
+
         from costobs_server.serve import run
 
         settings = _settings(args)
