@@ -150,6 +150,51 @@ def read_csv(stream: IO[bytes]) -> Iterator[Line]:
         yield Line(number, event)
 
 
+def read_records(stream: IO[bytes]) -> Iterator[Line]:
+    """Another tool's export as raw rows: a JSON array, an API page ``{"data": [...]}``,
+    JSON Lines, or CSV. ``Line.number`` is the line (JSON Lines, CSV) or record position."""
+    head = stream.peek(64).lstrip()[:1] if hasattr(stream, "peek") else b""
+    if head == b"[" or head == b"{":
+        data = stream.read()
+        try:
+            whole = json.loads(data)
+        except ValueError:
+            whole = None  # JSON Lines: one object per line
+        if isinstance(whole, dict) and isinstance(whole.get("data"), list):
+            whole = whole["data"]
+        if isinstance(whole, list):
+            for number, row in enumerate(whole, start=1):
+                yield (
+                    Line(number, row)
+                    if isinstance(row, dict)
+                    else Line(number, None, "not a JSON object")
+                )
+            return
+        yield from read_jsonl(io.BytesIO(data))
+        return
+    reader = csv.DictReader(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))
+    for row in reader:
+        yield Line(reader.line_num, {k: v for k, v in row.items() if k is not None})
+
+
+def imported(records: Iterable[Line], fmt: str) -> Iterator[Line]:
+    """Rows of LiteLLM or Langfuse mapped to wire events (rows that are not calls skipped)."""
+    from costobs_server.importers import RowError, from_langfuse, from_litellm
+
+    convert = from_litellm if fmt == "litellm" else from_langfuse
+    for record in records:
+        if record.event is None:
+            yield record
+            continue
+        try:
+            event = convert(record.event)
+        except RowError as exc:
+            yield Line(record.number, None, str(exc))
+            continue
+        if event is not None:
+            yield Line(record.number, event)
+
+
 def read_lines(source: str, fmt: str = "auto") -> Iterator[Line]:
     stream = open_input(source)
     if fmt == "auto":
@@ -159,7 +204,9 @@ def read_lines(source: str, fmt: str = "auto") -> Iterator[Line]:
         return read_jsonl(stream)
     if fmt == "csv":
         return read_csv(stream)
-    raise CostObsError(f"--format: unknown format {fmt!r} (jsonl, csv)")
+    if fmt in ("litellm", "langfuse"):
+        return imported(read_records(stream), fmt)
+    raise CostObsError(f"--format: unknown format {fmt!r} (jsonl, csv, litellm, langfuse)")
 
 
 # -- batching -----------------------------------------------------------------------

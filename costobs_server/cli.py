@@ -268,7 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     backfill.add_argument("file", help="the file, or - for standard input")
-    backfill.add_argument("--format", choices=["auto", "jsonl", "csv"], default="auto")
+    backfill.add_argument(
+        "--format",
+        choices=["auto", "jsonl", "csv", "litellm", "langfuse"],
+        default="auto",
+        help="wire events (jsonl, csv) or another tool's export: litellm (proxy spend logs), "
+        "langfuse (generations / observations)",
+    )
     backfill.add_argument("--url", help="ingest URL (default: http://COSTOBS_HOST:COSTOBS_PORT)")
     backfill.add_argument("--api-key", default=DEV_KEY, help="an ingest key (default: the dev key)")
     backfill.add_argument("--batch-size", type=int, default=500, help="events per request")
