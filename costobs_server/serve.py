@@ -63,7 +63,9 @@ def open_metadata(settings: Settings) -> MetadataDB:
 
 
 def open_store(settings: Settings) -> EventStore:
-    store = EventStore.open(settings.clickhouse_url, settings.chdb_path)
+    store = EventStore.open(
+        settings.clickhouse_url, settings.chdb_path, settings.clickhouse_cluster
+    )
     store.migrate()
     return store
 
@@ -73,7 +75,7 @@ async def connect_nats(url: str, name: str) -> NATS:
         log.warning("NATS: %r", exc)
 
     return await nats.connect(
-        url,
+        [u.strip() for u in url.split(",") if u.strip()],  # COSTOBS_NATS_URL: a cluster's list
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     clickhouse_url: str | None = Field(
         None, description="ClickHouse server (http://user:pass@host:8123/db); unset = chDB"
     )
+    clickhouse_cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="ClickHouse cluster name: migrations run ON CLUSTER with Replicated tables "
+        "and Distributed tables for reads and inserts; unset = one node",
+    )
     metadata_url: str | None = Field(
         None, description="SQLAlchemy URL of the metadata DB; unset = SQLite in the data dir"
     )

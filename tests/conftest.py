@@ -20,6 +20,8 @@ from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
 from tests.helpers import Running, new_org
 
+pytest_plugins = ["tests.wheel_venv"]  # the `installed` fixture: wheels in a fresh venv
+
 POSTGRES_URL = os.environ.get("COSTOBS_TEST_POSTGRES_URL")
 CLICKHOUSE_URL = os.environ.get("COSTOBS_TEST_CLICKHOUSE_URL")
 
