@@ -204,10 +204,10 @@ async def test_store_failures_pause_the_writer_and_never_dead_letter(
     """Finding 1 of issue 11: NOT_ENOUGH_SPACE dead-lettered acknowledged events. Now any store
     failure (by ClickHouse code) is retried, past the dead-letter limit, until it succeeds."""
     org = f"f{uuid.uuid4().hex[:8]}"
-    failing = FailingStore(store, failures=4, error=error)
+    failing = FailingStore(store, failures=6, error=error)
     messages = [envelope(org, [event(0), event(1)]), envelope(org, [event(2)])]
     writer = await run_writer(nats_server.url, failing, org, messages, max_deliveries=2)
-    assert failing.calls >= 5
+    assert failing.calls >= 7
     assert writer.stats.dead_lettered == 0
     assert count_events(store, org) == 3
 
