@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -247,3 +248,84 @@ def test_server_mode_roles_run_as_separate_processes(
             p.send_signal(signal.SIGTERM)
         for p in roles:
             assert p.wait(40) == 0
+
+
+def children(pid: int) -> dict[int, str]:
+    """Child process id → command line."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            found[int(child)] = cmdline.decode(errors="replace")
+    return found
+
+
+def metric(url: str, name: str) -> float:
+    """A sample's value from /metrics (0 when absent)."""
+    for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_children_are_supervised_and_a_frozen_nats_is_unhealthy(
+    tmp_path: Path, processes: list[UpProcess]
+) -> None:
+    """Finding 3 of issue 11: SIGKILL of the writer's transform worker ended `costobs up` with
+    exit code 0. Now the worker is restarted and counted, and nothing is lost; a SIGSTOPped
+    nats-server makes /healthz unhealthy within its timeout (it said 200 "nats": true)."""
+    data, port = tmp_path / "data", free_port()
+    up = start(processes, data, port, COSTOBS_HEALTH_TIMEOUT_S="1")
+    assert up.post([event(i) for i in range(50)]).json()["accepted"] == 50
+    assert up.wait_requests(50)["requests"] == 50
+    workers = [pid for pid, cmd in children(up.proc.pid).items() if "spawn_main" in cmd]
+    assert workers, children(up.proc.pid)
+    os.kill(workers[0], signal.SIGKILL)
+    assert up.post([event(i) for i in range(50, 100)]).json()["accepted"] == 50
+    assert up.wait_requests(100)["requests"] == 100, up.output()
+    assert up.proc.poll() is None, up.output()
+    restarts = 'costobs_child_restarts_total{child="transform_worker"}'
+    assert metric(up.url, restarts) == 1.0
+
+    nats_pid = int((data / "nats" / "nats-server.pid").read_text())
+    os.kill(nats_pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        health = httpx.get(f"{up.url}/healthz", timeout=10)
+        assert time.monotonic() - started < 3
+        assert health.status_code == 503, health.text
+        assert health.json()["nats"] is False and health.json()["clickhouse"] is True
+        assert "no answer within 1" in health.json()["problems"]["nats"]
+    finally:
+        os.kill(nats_pid, signal.SIGCONT)
+    assert httpx.get(f"{up.url}/healthz", timeout=10).status_code == 200
+    assert up.summary()["requests"] == 100
+    assert up.terminate() == 0
+
+
+def test_a_role_that_cannot_continue_exits_non_zero_with_the_reason(
+    tmp_path: Path, processes: list[UpProcess]
+) -> None:
+    """The embedded nats-server dies and cannot come back (its port is taken): after the
+    restart limit `costobs up` stops with a non-zero exit code saying why (it retried for
+    ever before, and other failures ended it with 0)."""
+    data, port = tmp_path / "data", free_port()
+    up = start(processes, data, port, COSTOBS_CHILD_RESTART_LIMIT="1")
+    nats_url = next(line for line in up.output().splitlines() if "NATS JetStream" in line)
+    nats_port = int(nats_url.split("nats://127.0.0.1:")[1].split()[0])
+    nats_pid = int((data / "nats" / "nats-server.pid").read_text())
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        os.kill(nats_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while True:  # the port is free once the killed server is gone
+            try:
+                squatter.bind(("127.0.0.1", nats_port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        squatter.listen()
+        code = up.proc.wait(30)
+    assert code not in (0, -signal.SIGKILL), up.output()
+    assert "nats-server died 2 times in a row" in up.output(), up.output()
