@@ -321,7 +321,7 @@ class Writer:
         except Exception as exc:  # kept in the stream; tried again on its next delivery
             log.error("could not dead-letter message %s (%r); it will be redelivered", seq, exc)
             with contextlib.suppress(Exception):
-                await msg.nak(delay=30)
+                await msg.nak(delay=min(2.0**deliveries, 60.0))
             return
         await _ack(msg)
         self.stats.dead_lettered += 1

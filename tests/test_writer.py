@@ -372,3 +372,33 @@ async def test_a_flush_cut_short_by_a_crash_is_completed_from_the_flush_log(
         second.stop()
         await task
         await nc.close()
+
+
+async def test_a_failed_dead_letter_publish_keeps_the_message_and_the_writer(
+    nats_server: NatsServer, store: EventStore
+) -> None:
+    """Finding 3 of issue 11: a failed dead-letter publish stopped the writer (and with it
+    `costobs up`). Now the message stays in the stream and is dead-lettered once it can be."""
+    settings = load_settings(nats_url=nats_server.url)
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    org = f"d{uuid.uuid4().hex[:8]}"
+    await js.delete_stream(DLQ_STREAM)  # nothing takes costobs.dlq.events now
+    ack = await js.publish(events_subject(org), b"not an envelope")
+    writer = Writer(
+        nc, store, Pricer(), flush_ms=50, max_deliveries=1, staging_table=f"events_staging_{org}"
+    )
+    task = asyncio.create_task(writer.run())
+    try:
+        await asyncio.sleep(1.5)
+        assert not task.done(), task
+        await ensure_streams(js, settings)  # the dead-letter stream is back
+        dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
+        msg = await dlq.next_msg(timeout=45)
+        assert msg.headers and msg.headers["CostObs-Stream-Seq"] == str(ack.seq)
+        assert writer.stats.dead_lettered == 1
+    finally:
+        writer.stop()
+        await task
+        await nc.close()
