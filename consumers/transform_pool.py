@@ -69,10 +69,6 @@ class TransformPool:
             initargs=(self._metadata_url,),
         )
 
-    def pids(self) -> list[int]:
-        """The worker processes' ids (for operators and the supervision tests)."""
-        return [p.pid for p in (self._executor._processes or {}).values() if p.pid]
-
     async def transform(self, batch: list[tuple[bytes, int]]) -> list[MessageRows | str]:
         failed = 0
         while True:

@@ -101,8 +101,6 @@ class Writer:
         self.flush_log = flush_log
         self.retry_delay_s = retry_delay_s
         self.stats = WriterStats()
-        self.store_failing = False
-        """True while a store call is being retried (``/healthz`` says so)."""
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -110,8 +108,11 @@ class Writer:
         self._stop.set()
 
     async def run(self) -> None:
-        await self._retrying(self.store.prepare_staging, self.staging_table)
-        await self._complete_logged_flushes()
+        try:
+            await self._retrying(self.store.prepare_staging, self.staging_table)
+            await self._complete_logged_flushes()
+        except Abandoned:  # stopped while the store was failing: nothing taken yet
+            return
         sub = await self.js.pull_subscribe_bind(WRITER_DURABLE, stream=EVENTS_STREAM)
         # Two stages, so parsing the next flush overlaps inserting this one; at most two
         # flushes wait between them (well inside ack_wait).
@@ -178,6 +179,9 @@ class Writer:
         try:
             inserted, duplicates, unpriced = await self._insert(good)
         except Abandoned:
+            return
+        except PoisonMessage as exc:  # a flush of one message, whose rows ClickHouse refuses
+            await self._reject(good[0][0], str(exc))
             return
         if FAILPOINT == "writer_after_insert" and inserted:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -249,7 +253,6 @@ class Writer:
                 if failures.refused(exc):
                     raise failures.Refused(str(exc)) from exc
                 reason = failures.describe(exc)
-                self.store_failing = True
                 metrics.WRITER_INSERT_ERRORS.labels(reason).inc()
                 log.warning(
                     "store call %s failed (%s: %s); retrying in %.1fs",
@@ -264,7 +267,6 @@ class Writer:
                     with contextlib.suppress(Exception):
                         await asyncio.to_thread(self.store.prepare_staging, self.staging_table)
                 continue
-            self.store_failing = False
             return result
 
     async def _pause(self, seconds: float, held: list[tuple[Msg, MessageRows]]) -> None:

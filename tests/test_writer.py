@@ -141,10 +141,6 @@ class FailingStore:
         self._fail()
         self.store.insert_events(block, token)
 
-    def write_events(self, block: bytes, staging: str) -> int:  # the writer before issue 11
-        self._fail()
-        return int(self.store.write_events(block, staging))
-
 
 def clickhouse_error(code: int, name: str, text: str) -> DatabaseError:
     """An error as clickhouse-connect raises it from chDB or a server."""
@@ -288,10 +284,6 @@ class RollupFailsUntil:
     def insert_events(self, block: bytes, token: str) -> None:
         self._count()
         self.store.insert_events(block, token)
-
-    def write_events(self, block: bytes, staging: str) -> int:  # the writer before issue 11
-        self._count()
-        return int(self.store.write_events(block, staging))
 
 
 def rollups_match_events(store: EventStore, org: str) -> list[Any]:
