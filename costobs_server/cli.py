@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,41 @@ def _compact(args: argparse.Namespace) -> int:
         store.close()
     print(f"pair rollups: {done.days} days, {done.halves} half-months in {done.seconds:.1f}s")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Exit 0 when every rollup matches events (or was repaired), 1 when a mismatch remains."""
+    from costobs_server.serve import open_store
+    from costobs_server.store.verify import verify
+
+    store = open_store(_settings(args))
+    try:
+        report = verify(store, fix=args.repair, org=args.org)
+    finally:
+        store.close()
+    for m in report.mismatches:
+        print(
+            f"MISMATCH {m.table} org={m.org_id} {m.unit}: "
+            f"stored {_figures(m.stored)}, events say {_figures(m.derived)}"
+            + ("  → repaired" if args.repair else "")
+        )
+    units = sum(report.checked.values())
+    print(
+        f"checked {len(report.checked)} rollups, {units} org-days: "
+        f"{len(report.mismatches)} mismatched, {report.repaired} repaired"
+    )
+    if report.stale_pair_days:
+        print(
+            f"pair rollups: {report.stale_pair_days} closed days not compacted yet"
+            + (f"; compacted {report.compacted_days}" if args.repair else " (--repair compacts)")
+        )
+    return 1 if report.mismatches and not args.repair else 0
+
+
+def _figures(values: tuple[Any, ...]) -> str:
+    return (
+        "(" + ", ".join(format(v, "f") if isinstance(v, Decimal) else str(v) for v in values) + ")"
+    )
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -220,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
             "compact", help="fill the pair rollups for closed UTC days now (the writer does it)"
         )
     ).set_defaults(func=_compact)
+    verify = with_common(
+        sub.add_parser(
+            "verify", help="check every rollup against events per day; --repair re-derives"
+        )
+    )
+    verify.add_argument("--repair", action="store_true", help="re-derive mismatched days")
+    verify.add_argument("--org", help="only this org")
+    verify.set_defaults(func=_verify)
     with_common(
         sub.add_parser("dashboard", help="server mode: the Streamlit dashboard (COSTOBS_API_URL)")
     ).set_defaults(func=_dashboard)

@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,12 @@ import uvicorn
 from nats.aio.client import Client as NATS
 
 from consumers.bills import BillsWriter
+from consumers.flush_log import FlushLog
 from consumers.pricer import Pricer
 from consumers.transform_pool import TransformPool
 from consumers.writer import Writer
+from costobs_server import metrics
+from costobs_server.errors import CostObsError
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
 from costobs_server.nats_server import NatsServer
 from costobs_server.runtime import Services
@@ -42,6 +46,12 @@ from ingest.app import create_app
 log = logging.getLogger("costobs")
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 SHUTDOWN_TIMEOUT_S = 30.0
+HEALTHY_RUN_S = 60.0
+"""A child that ran this long before dying starts a fresh count towards the restart limit."""
+
+
+class RoleFailed(CostObsError):
+    """A part of the process cannot continue; ``costobs`` exits non-zero with this reason."""
 
 
 class _Server(uvicorn.Server):
@@ -121,7 +131,9 @@ class Stack:
         self.services = Services(s, db, store, nc)
         if "writer" in self.roles:
             if s.writer_processes:
-                self.transform_pool = TransformPool(s.writer_processes, s.metadata_db_url)
+                self.transform_pool = TransformPool(
+                    s.writer_processes, s.metadata_db_url, restart_limit=s.child_restart_limit
+                )
                 await asyncio.to_thread(self.transform_pool.warm_up)
             self.writer = Writer(
                 nc,
@@ -132,6 +144,7 @@ class Stack:
                 max_deliveries=s.writer_max_deliveries,
                 staging_table=f"events_staging_{s.writer_id}",
                 pool=self.transform_pool,
+                flush_log=FlushLog(s.resolved_data_dir / "writer" / s.writer_id),
             )
             self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
             self.bills_writer = BillsWriter(nc, store)
@@ -193,19 +206,41 @@ class Stack:
             self.tasks.append(asyncio.create_task(server.serve(), name=f"{name}-http"))
 
     async def _watch_nats(self) -> None:
-        """Restart the embedded nats-server if it dies; clients reconnect by themselves."""
+        """Restart the embedded nats-server if it dies (clients reconnect by themselves), with
+        backoff; after ``child_restart_limit`` failed or short-lived restarts in a row the
+        process cannot continue and fails with the reason."""
         server = self.nats_server
         assert server is not None
+        limit = self.settings.child_restart_limit
+        failures, started = 0, time.monotonic()
         while not self._stopping:
             await asyncio.sleep(0.5)
             if self._stopping:
                 return
-            if server.process is None or server.process.poll() is not None:
-                log.error("embedded nats-server exited; restarting it on %s", server.url)
-                try:
-                    await asyncio.to_thread(server.start)
-                except Exception:
-                    log.exception("could not restart nats-server; retrying")
+            if server.process is not None and server.process.poll() is None:
+                continue
+            code = server.process.returncode if server.process is not None else None
+            failures = failures + 1 if time.monotonic() - started < HEALTHY_RUN_S else 1
+            if failures > limit:
+                raise RoleFailed(
+                    f"the embedded nats-server died {failures} times in a row (exit code "
+                    f"{code}); see {server.store_dir / 'nats-server.log'}"
+                )
+            delay = min(0.25 * 2**failures, 10.0)
+            log.error(
+                "embedded nats-server exited (code %s); restarting it on %s in %.1fs",
+                code,
+                server.url,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            started = time.monotonic()
+            try:
+                await asyncio.to_thread(server.start)
+            except Exception as exc:
+                log.error("could not restart nats-server: %s", exc)
+                continue
+            metrics.CHILD_RESTARTS.labels("nats_server").inc()
 
     def endpoints(self) -> list[tuple[str, str]]:
         s = self.settings
@@ -319,12 +354,16 @@ async def run(
     with_dashboard: bool = False,
     announce: Callable[[str], None] = print,
 ) -> None:
-    """Run until SIGINT/SIGTERM, then shut down in order."""
+    """Run until SIGINT/SIGTERM, then shut down in order. A part that stops by itself (the
+    writer failing, the nats-server beyond its restarts…) stops everything too, and then
+    ``RoleFailed`` says which and why, so the process exits non-zero and a supervisor
+    (systemd, Kubernetes) restarts it."""
     stack = Stack(settings, roles)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
+    failed: list[str] = []
     try:
         await stack.start(with_dashboard)
         # Start-up objects are permanent: move them out of the collector's way, and collect
@@ -339,9 +378,15 @@ async def run(
         watched = [*stack.tasks, asyncio.create_task(stopping.wait())]
         done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if task in stack.tasks and task.exception() is not None:
-                log.error("%s stopped: %r", task.get_name(), task.exception())
+            if task in stack.tasks:
+                exc = task.exception()
+                failed.append(
+                    f"{task.get_name()} failed: {exc}" if exc else f"{task.get_name()} stopped"
+                )
+                log.error("%s; stopping", failed[-1])
     finally:
         announce("Stopping CostObs…")
         await stack.stop()
-        announce("Stopped.")
+        announce("Stopped." if not failed else "Stopped after a failure.")
+    if failed:
+        raise RoleFailed("; ".join(failed))

@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     writer_max_deliveries: int = Field(
         5, ge=1, description="deliveries before a message goes to the dead-letter subject"
     )
+    child_restart_limit: int = Field(
+        5,
+        ge=0,
+        description="restarts in a row of a dying child (transform worker, embedded "
+        "nats-server) before the process exits non-zero",
+    )
+    health_timeout_s: float = Field(
+        2.0, gt=0, description="how long /healthz waits for each dependency to answer"
+    )
     compact_interval_s: float = Field(
         300.0,
         ge=0,
