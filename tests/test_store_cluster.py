@@ -78,6 +78,9 @@ def test_cluster_ddl_is_on_cluster_replicated_and_distributed() -> None:
         assert sources and not set(sources) & tables, view
     alters = [s for s in rendered if s.startswith("ALTER TABLE")]
     assert alters and all(s.startswith("ALTER TABLE events_local ON CLUSTER") for s in alters)
+    # The non-replicated insert-dedup window has no meaning on replicated tables (Keeper keeps
+    # their block log), so the cluster form leaves those ALTERs out.
+    assert not any("non_replicated_deduplication_window" in s for s in rendered)
 
 
 def test_single_node_ddl_stays_the_default_and_unchanged() -> None:

@@ -95,6 +95,10 @@ def _one(statement: str, cluster: str, tables: set[str]) -> list[str]:
         return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} {on} TO {local(target)} AS{select}"]
     if m := _ALTER.match(statement):
         table, change = m.groups()
+        if change.startswith("MODIFY SETTING non_replicated_deduplication_window"):
+            # Replicated tables keep their insert-block log in Keeper already
+            # (replicated_deduplication_window): the token-deduplicated flush needs nothing more.
+            return []
         return [f"ALTER TABLE {local(table)} {on} {change}"]
     if m := _DROP.match(statement):
         kind, name = m.groups()
