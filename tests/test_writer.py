@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import nats
 import orjson
 import pytest
 
@@ -21,7 +20,7 @@ from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
 from costobs_server.streams import DLQ_STREAM, DLQ_SUBJECT, ensure_streams, events_subject
 from costobs_server.wire import validate_event
-from tests.helpers import Running, event, eventually
+from tests.helpers import Running, event, eventually, nats_client
 
 
 def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
@@ -95,13 +94,19 @@ async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
     nats_server: NatsServer, store: EventStore
 ) -> None:
     settings = load_settings(nats_url=nats_server.url, writer_ack_wait_s=60)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats_client(nats_server)
     js = nc.jetstream()
     await ensure_streams(js, settings)
     org = f"p{uuid.uuid4().hex[:8]}"
     ack = await js.publish(events_subject(org), b'{"org_id": "broken"')
+    writer_nc = await nats_client(nats_server, "writer")  # the writer's own, limited user
     writer = Writer(
-        nc, store, Pricer(), flush_ms=50, max_deliveries=2, staging_table="events_staging_poison"
+        writer_nc,
+        store,
+        Pricer(),
+        flush_ms=50,
+        max_deliveries=2,
+        staging_table="events_staging_poison",
     )
     task = asyncio.create_task(writer.run())
     dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
@@ -117,6 +122,7 @@ async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
     finally:
         writer.stop()
         await task
+        await writer_nc.close()
         await nc.close()
 
 
@@ -140,7 +146,7 @@ async def test_failing_insert_is_retried_without_loss_or_dead_letter(
     nats_server: NatsServer, store: EventStore
 ) -> None:
     settings = load_settings(nats_url=nats_server.url)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats_client(nats_server)
     js = nc.jetstream()
     await ensure_streams(js, settings)
     org = f"f{uuid.uuid4().hex[:8]}"
