@@ -236,17 +236,46 @@ class EmbeddedUsers:
         return NatsAuth(user=role, password=self.passwords[role])
 
     def server_config(self) -> str:
-        """The ``authorization`` block of nats-server.conf: one user per role."""
-        users = [
-            {"user": role, "password": password, "permissions": _conf_permissions(role)}
-            for role, password in self.passwords.items()
+        """The ``authorization`` block of the embedded nats-server.conf: one user per role."""
+        return authorization_block({role: json.dumps(pw) for role, pw in self.passwords.items()})
+
+
+def authorization_block(passwords: Mapping[str, str]) -> str:
+    """nats-server ``authorization`` with one user per role and its :func:`permissions`.
+
+    ``passwords`` maps each role to a config value: a quoted literal, or an unquoted
+    ``$VARIABLE`` that nats-server reads from its environment (the server-mode example).
+    """
+    lines = ["authorization {", "  users: ["]
+    for role, password in passwords.items():
+        lines += [
+            "    {",
+            f"      user: {role}",
+            f"      password: {password}",
+            "      permissions: {",
         ]
-        # nats-server reads JSON-style values inside its config format
-        return "authorization {\n  users: " + json.dumps(users, indent=2) + "\n}\n"
+        for kind, subjects in permissions(role).items():
+            lines.append(f"        {kind}: {{ allow: {json.dumps(subjects)} }}")
+        lines += ["      }", "    }"]
+    lines += ["  ]", "}", ""]
+    return "\n".join(lines)
 
 
-def _conf_permissions(role: str) -> dict[str, dict[str, list[str]]]:
-    return {kind: {"allow": subjects} for kind, subjects in permissions(role).items()}
+def example_server_config() -> str:
+    """``nats/nats-server.conf``: server mode's NATS with the same users and permissions."""
+    head = [
+        "# NATS for CostObs in server mode: one user per role, each allowed only the subjects it",
+        "# needs (costobs_server/nats_auth.py; regenerate with `make docs`). Passwords come from",
+        "# the server's environment: NATS_<ROLE>_PASSWORD. Give each CostObs process its role's",
+        "# COSTOBS_NATS_USER / COSTOBS_NATS_PASSWORD. Add `tls { cert_file, key_file, ca_file }`",
+        "# and COSTOBS_NATS_TLS_* when clients reach it over a network you do not trust.",
+        "port: 4222",
+        "http_port: 8222",
+        'jetstream { store_dir: "/data" }',
+        "",
+    ]
+    passwords = {role: f"$NATS_{role.upper()}_PASSWORD" for role in (*ROLES, ADMIN)}
+    return "\n".join(head) + authorization_block(passwords)
 
 
 def write_private(path: Path, text: str) -> None:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import stat
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,9 +17,10 @@ import nats
 import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
+from costobs_server.config_docs import NATS_EXAMPLE
 from costobs_server.errors import ConfigError
 from costobs_server.nats_auth import ADMIN, NatsAuth, connect
-from costobs_server.nats_server import NatsServer, free_port
+from costobs_server.nats_server import NatsServer, binary, free_port
 from costobs_server.serve import Stack
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
@@ -23,6 +28,7 @@ from costobs_server.streams import (
     ALERTD_DURABLE,
     EVENTS_STREAM,
     WRITER_DURABLE,
+    ensure_streams,
     events_subject,
 )
 from tests.helpers import create_streams, event, nats_client, new_org
@@ -188,3 +194,63 @@ async def test_server_mode_roles_authenticate_with_the_settings(
         assert r.status_code == 202, r.text
     finally:
         await stack.stop()
+
+
+async def test_the_server_mode_example_config_grants_each_role_what_it_needs(
+    tmp_path: Path,
+) -> None:
+    """nats/nats-server.conf run by a real nats-server: the writer applies the streams, ingest
+    publishes, alertd reads its durable, and nobody without a password gets in."""
+    passwords = {role: uuid.uuid4().hex for role in ("ingest", "writer", "alertd", "billsyncd")}
+    proc, url = _run_example_config(tmp_path, passwords)
+    try:
+        await _refused(url)
+
+        def auth(role: str) -> NatsAuth:
+            return NatsAuth(user=role, password=passwords[role])
+
+        writer = await connect(url, auth("writer"), "writer")
+        ingest = await connect(url, auth("ingest"), "ingest")
+        alertd = await connect(url, auth("alertd"), "alertd")
+        try:
+            await ensure_streams(writer.jetstream(), load_settings(nats_url=url))
+            ack = await ingest.jetstream().publish(events_subject("ex"), b"{}")
+            sub = await alertd.jetstream().pull_subscribe_bind(ALERTD_DURABLE, EVENTS_STREAM)
+            got = await sub.fetch(1, timeout=5)
+            await got[0].ack()
+            assert got[0].metadata.sequence.stream == ack.seq
+            mine = await writer.jetstream().pull_subscribe_bind(WRITER_DURABLE, EVENTS_STREAM)
+            got = await mine.fetch(1, timeout=5)
+            await got[0].ack()
+            assert got[0].data == b"{}"
+        finally:
+            for nc in (writer, ingest, alertd):
+                await nc.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _run_example_config(
+    tmp_path: Path, passwords: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """nats-server on nats/nats-server.conf, moved to loopback, free ports and ``tmp_path``."""
+    port, monitor = free_port(), free_port()
+    conf = NATS_EXAMPLE.read_text()
+    conf = conf.replace("port: 4222", f"listen: 127.0.0.1:{port}")
+    conf = conf.replace("http_port: 8222", f"http: 127.0.0.1:{monitor}")
+    conf = conf.replace('store_dir: "/data"', f'store_dir: "{tmp_path}"')
+    (tmp_path / "example.conf").write_text(conf)
+    env = {f"NATS_{r.upper()}_PASSWORD": pw for r, pw in passwords.items()}
+    env["NATS_ADMIN_PASSWORD"] = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [binary(), "-c", str(tmp_path / "example.conf")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        time.sleep(0.05)
+    return proc, f"nats://127.0.0.1:{port}"
