@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
 import stat
 import subprocess
@@ -240,12 +241,18 @@ def _run_example_config(
     conf = conf.replace("port: 4222", f"listen: 127.0.0.1:{port}")
     conf = conf.replace("http_port: 8222", f"http: 127.0.0.1:{monitor}")
     conf = conf.replace('store_dir: "/data"', f'store_dir: "{tmp_path}"')
-    (tmp_path / "example.conf").write_text(conf)
     env = {f"NATS_{r.upper()}_PASSWORD": pw for r, pw in passwords.items()}
     env["NATS_ADMIN_PASSWORD"] = uuid.uuid4().hex
+    return _start_nats(tmp_path, conf, port, env), f"nats://127.0.0.1:{port}"
+
+
+def _start_nats(
+    tmp_path: Path, conf: str, port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    (tmp_path / "test.conf").write_text(conf)
     proc = subprocess.Popen(
-        [binary(), "-c", str(tmp_path / "example.conf")],
-        env=env,
+        [binary(), "-c", str(tmp_path / "test.conf")],
+        env=env or {},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -253,4 +260,98 @@ def _run_example_config(
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             break
         time.sleep(0.05)
-    return proc, f"nats://127.0.0.1:{port}"
+    return proc
+
+
+def _certificates(d: Path) -> None:
+    """A throwaway CA, a server certificate for 127.0.0.1 and a client certificate."""
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=costobs-test-ca",
+    )
+    for name, ext in (
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ):
+        (d / f"{name}.ext").write_text(ext + "\n")
+        run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            "-subj",
+            f"/CN={name}",
+        )
+        run(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.pem",
+            "-days",
+            "1",
+            "-extfile",
+            f"{name}.ext",
+        )
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_server_mode_tls_settings_reach_the_connection(tmp_path: Path) -> None:
+    """COSTOBS_NATS_TLS_CA / _CERT / _KEY: mutual TLS to a server that verifies clients."""
+    _certificates(tmp_path)
+    port = free_port()
+    conf = (
+        f"listen: 127.0.0.1:{port}\n"
+        f'tls {{ cert_file: "{tmp_path}/server.pem", key_file: "{tmp_path}/server.key", '
+        f'ca_file: "{tmp_path}/ca.pem", verify: true, timeout: 2 }}\n'
+        'authorization { user: ingest, password: "pw" }\n'
+    )
+    proc = _start_nats(tmp_path, conf, port)
+    url = f"tls://127.0.0.1:{port}"
+    try:
+        settings = load_settings(
+            nats_url=url,
+            nats_user="ingest",
+            nats_password="pw",
+            nats_tls_ca=tmp_path / "ca.pem",
+            nats_tls_cert=tmp_path / "client.pem",
+            nats_tls_key=tmp_path / "client.key",
+        )
+        nc = await connect(url, NatsAuth.from_settings(settings), "ingest")
+        assert nc.is_connected
+        await nc.close()
+        no_client_cert = NatsAuth.from_settings(
+            load_settings(nats_user="ingest", nats_password="pw", nats_tls_ca=tmp_path / "ca.pem")
+        )
+        with pytest.raises(Exception):  # noqa: B017 - the server drops the handshake
+            await asyncio.wait_for(
+                connect(url, no_client_cert, "ingest", allow_reconnect=False), 10
+            )
+    finally:
+        proc.terminate()
+        proc.wait(10)
