@@ -134,8 +134,11 @@ def test_up_serves_stops_cleanly_and_resumes_on_the_same_data_dir(
     # accepted but perhaps not yet written: a clean stop must flush or keep them
     assert first.terminate() == 0
     assert "Stopped." in first.output()
+    users = (data / "nats" / "auth.json").read_text()  # the embedded NATS's generated users
+    assert (data / "nats" / "auth.json").stat().st_mode & 0o777 == 0o600
 
     second = start(processes, data, port)
+    assert (data / "nats" / "auth.json").read_text() == users  # reused, not regenerated
     assert second.wait_requests(50)["requests"] == 50
     assert second.post([event(99)]).json()["accepted"] == 1
     assert second.wait_requests(51) == {
