@@ -33,7 +33,7 @@ from typing import Any
 
 from nats.aio.client import Client as NATS
 
-from costobs_server.errors import ConfigError
+from costobs_server.errors import ConfigError, CostObsError
 from costobs_server.settings import Settings
 from costobs_server.streams import (
     ALERTD_DURABLE,
@@ -222,7 +222,12 @@ class EmbeddedUsers:
         known: dict[str, str] = {}
         if self.path.exists():
             os.chmod(self.path, 0o600)  # whatever happened to it since, keep it owner-only
-            loaded = json.loads(self.path.read_text())
+            try:
+                loaded = json.loads(self.path.read_text())
+            except ValueError as exc:
+                raise CostObsError(
+                    f"{self.path} is damaged ({exc}); delete it to generate new NATS users"
+                ) from None
             if isinstance(loaded, Mapping):
                 known = {str(k): str(v) for k, v in loaded.items()}
         wanted = (ADMIN, *ROLES)

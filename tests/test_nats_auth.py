@@ -19,7 +19,7 @@ import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
 from costobs_server.config_docs import NATS_EXAMPLE
-from costobs_server.errors import ConfigError
+from costobs_server.errors import ConfigError, CostObsError
 from costobs_server.nats_auth import ADMIN, NatsAuth, connect
 from costobs_server.nats_server import NatsServer, binary, free_port
 from costobs_server.serve import Stack
@@ -355,3 +355,9 @@ async def test_server_mode_tls_settings_reach_the_connection(tmp_path: Path) -> 
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_damaged_credentials_file_is_named_not_silently_replaced(tmp_path: Path) -> None:
+    (tmp_path / "auth.json").write_text("{not json")
+    with pytest.raises(CostObsError, match=r"auth.json is damaged .* delete it"):
+        NatsServer(tmp_path)
