@@ -98,7 +98,7 @@ async def running(
         key_cache_seconds=0.5,
         compact_interval_s=0,  # tests that want the pair rollups run the compactor themselves
     )
-    stack = Stack(settings, frozenset({"ingest", "writer"}))
+    stack = Stack(settings, frozenset({"ingest", "writer"}), nats_auth=nats_server.auth)
     await stack.start()
     assert stack.services is not None
     org = new_org(stack.services.db)
