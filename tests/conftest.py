@@ -17,6 +17,8 @@ from costobs_server.nats_server import NatsServer
 from costobs_server.store import EventStore
 from tests.helpers import FIXED_CLOCK_WINDOW, Running, running_stack
 
+pytest_plugins = ["tests.wheel_venv"]  # the `installed` fixture: wheels in a fresh venv
+
 POSTGRES_URL = os.environ.get("COSTOBS_TEST_POSTGRES_URL")
 CLICKHOUSE_URL = os.environ.get("COSTOBS_TEST_CLICKHOUSE_URL")
 
@@ -84,7 +86,7 @@ async def running(
     nats_server: NatsServer, data_dir: Path, store: EventStore, tmp_path: Path
 ) -> AsyncIterator[Running]:
     """Ingest + writer in this process against the session's nats-server and chDB."""
-    async with running_stack(nats_server.url, data_dir, tmp_path, **FIXED_CLOCK_WINDOW) as r:
+    async with running_stack(nats_server, data_dir, tmp_path, **FIXED_CLOCK_WINDOW) as r:
         yield r
 
 

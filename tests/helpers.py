@@ -12,11 +12,28 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from nats.aio.client import Client as NATS
 
 from costobs_server.metadata.db import MetadataDB
-from costobs_server.nats_server import free_port
+from costobs_server.nats_auth import ADMIN, connect
+from costobs_server.nats_server import NatsServer, free_port
 from costobs_server.serve import Stack
-from costobs_server.settings import load_settings
+from costobs_server.settings import Settings, load_settings
+from costobs_server.streams import ensure_streams
+
+
+async def nats_client(server: NatsServer, role: str = ADMIN) -> NATS:
+    """A client of a test NATS server as ``role``'s generated user (never unauthenticated)."""
+    return await connect(server.url, server.auth(role), role)
+
+
+async def create_streams(server: NatsServer, settings: Settings) -> None:
+    """What a writer does at start: apply the stream definitions (for tests with no writer)."""
+    nc = await nats_client(server, "writer")
+    try:
+        await ensure_streams(nc.jetstream(), settings)
+    finally:
+        await nc.close()
 
 
 @dataclass
@@ -79,13 +96,13 @@ def settings_env(settings: dict[str, Any]) -> dict[str, str]:
 
 @asynccontextmanager
 async def running_stack(
-    nats_url: str, data_dir: Path, tmp_path: Path, **overrides: Any
+    nats: NatsServer, data_dir: Path, tmp_path: Path, **overrides: Any
 ) -> AsyncIterator[Running]:
     """Ingest + writer in this process against a test nats-server and the session's chDB,
     with a fresh org; ``overrides`` are settings."""
     settings = load_settings(
         data_dir=data_dir,
-        nats_url=nats_url,
+        nats_url=nats.url,
         port=free_port(),
         metadata_url=f"sqlite:///{tmp_path / 'metadata.sqlite3'}",
         writer_flush_ms=100,
@@ -93,7 +110,7 @@ async def running_stack(
         compact_interval_s=0,  # tests that want the pair rollups run the compactor themselves
         **overrides,
     )
-    stack = Stack(settings, frozenset({"ingest", "writer"}))
+    stack = Stack(settings, frozenset({"ingest", "writer"}), nats_auth=nats.auth)
     await stack.start()
     assert stack.services is not None
     org = new_org(stack.services.db)

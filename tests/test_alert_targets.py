@@ -117,7 +117,7 @@ async def server_policy(
 ) -> AsyncIterator[Running]:
     """A stack whose alert targets may reach no private address (server mode's default)."""
     async with running_stack(
-        nats_server.url, data_dir, tmp_path, alert_target_allow="", **FIXED_CLOCK_WINDOW
+        nats_server, data_dir, tmp_path, alert_target_allow="", **FIXED_CLOCK_WINDOW
     ) as r:
         yield r
 

@@ -95,7 +95,7 @@ async def strict_running(
     nats_server: NatsServer, data_dir: Path, store: EventStore, tmp_path: Path
 ) -> AsyncIterator[Running]:
     """A stack with the default window and caps (the shared fixture's window is wide open)."""
-    async with running_stack(nats_server.url, data_dir, tmp_path) as r:
+    async with running_stack(nats_server, data_dir, tmp_path) as r:
         yield r
 
 
