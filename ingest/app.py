@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from alerting.addresses import policy_from_settings
 from alerting.api import router as alerts_api
 from costobs_server import metrics
-from costobs_server.bounds import EventLimits, SupportedDay, event_problems
+from costobs_server.bounds import Admission, EventLimits, SupportedDay
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
@@ -98,8 +98,9 @@ def _admit(events: list[tuple[int, Event | str]], limits: EventLimits, now: date
     validation paths decide, so they cannot disagree."""
     accepted: list[bytes] = []
     rejected: list[dict[str, Any]] = []
+    admission = Admission(limits, now)
     for index, verdict in events:
-        problem = verdict if isinstance(verdict, str) else event_problems(verdict, limits, now)
+        problem = verdict if isinstance(verdict, str) else admission.problems(verdict)
         if problem is None:
             accepted.append(orjson.dumps(verdict))
         else:
