@@ -235,7 +235,10 @@ def create_app(services: Services) -> FastAPI:
             status_code=202,
         )
 
-    @app.get("/healthz")
+    @app.get(
+        "/healthz",
+        responses={503: {"description": "A dependency did not answer in time; `problems` says"}},
+    )
     async def healthz() -> JSONResponse:
         """Each dependency asked with a timeout: a frozen one is as unhealthy as a dead one."""
         timeout = settings.health_timeout_s
