@@ -91,9 +91,9 @@ def record(
         call.status = status if status in ("ok", "error", "cancelled") else "error"
         call.error_type = error_type
         call.latency_ms = max(0, int(latency_ms))
-        call.streaming = streaming
+        call.streaming = bool(streaming)  # the wire takes JSON booleans only, never 1 or "yes"
         call.service_tier = service_tier
-        call.batch = batch
+        call.batch = bool(batch)
         call.region = region
         call.provider_cost = dec(provider_cost_usd)
         call.provider_request_id = provider_request_id
