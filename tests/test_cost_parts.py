@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from costobs.pricing import load_price_table
 
-from consumers.cost_parts import PARTS, cost_parts
+from consumers.cost_parts import PARTS, atto_text, cost_parts
 
 TABLE = load_price_table()
 VECTORS = json.loads((Path(__file__).parents[1] / "pricing/testdata/vectors.json").read_text())
@@ -19,7 +19,7 @@ VECTORS = json.loads((Path(__file__).parents[1] / "pricing/testdata/vectors.json
 
 def _parts(provider: str, model: str, usage: dict[str, Any]) -> tuple[Decimal, dict[str, str]]:
     quote = TABLE.quote(provider=provider, model=model, usage=usage)
-    return quote.cost_usd, cost_parts(quote.breakdown, usage)
+    return quote.cost_usd, cost_parts(quote.breakdown_atto, usage)
 
 
 def test_each_usage_type_priced_at_its_rate() -> None:
@@ -48,10 +48,24 @@ def test_a_separate_reasoning_rate_is_its_own_part() -> None:
     assert total == Decimal("1.76")
 
 
+def test_atto_text() -> None:
+    assert atto_text(0) == "0"
+    assert atto_text(2_500_000_000_000_000) == "0.0025"
+    assert atto_text(3 * 10**18) == "3"
+    assert atto_text(10**19 + 1) == "10.000000000000000001"
+    assert atto_text(-5 * 10**17) == "-0.5"
+
+
+def test_half_even_share() -> None:
+    assert cost_parts([("output", 5)], {"output_tokens": 2, "reasoning_tokens": 1}) == {
+        "cost_output_usd": "0.000000000000000003",
+        "cost_reasoning_usd": "0.000000000000000002",  # 2.5 → 2 (even)
+    }
+
+
 def test_rounding_of_the_reasoning_share_loses_nothing() -> None:
     usage = {"output_tokens": 7, "reasoning_tokens": 3}
-    breakdown = {"output": Decimal("0.000000000000000010")}  # 1e-17 over 7 tokens
-    parts = cost_parts(breakdown, usage)
+    parts = cost_parts([("output", 10)], usage)  # 1e-17 USD over 7 tokens
     assert sum(Decimal(v) for v in parts.values()) == Decimal("1e-17")
     assert parts["cost_reasoning_usd"] == "0.000000000000000004"
 
@@ -67,6 +81,6 @@ def test_parts_always_sum_to_the_quote(vector: dict[str, Any]) -> None:
         batch=vector["batch"],
         region=vector["region"],
     )
-    parts = cost_parts(quote.breakdown, vector["usage"])
+    parts = cost_parts(quote.breakdown_atto, vector["usage"])
     assert set(parts) <= set(PARTS)
     assert sum((Decimal(v) for v in parts.values()), Decimal(0)) == quote.cost_usd
