@@ -64,9 +64,19 @@ def complete(call: Call) -> None:
     _shipper.submit(call)
 
 
+def status_of(exc: BaseException) -> str:
+    """cancelled (the caller stopped), timeout (any client's timeout error: openai/anthropic
+    ``APITimeoutError``, httpx ``ReadTimeout``, botocore ``ReadTimeoutError``, ``TimeoutError``)
+    or error (the provider refused or failed)."""
+    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit)):
+        return "cancelled"
+    if isinstance(exc, TimeoutError) or any("Timeout" in c.__name__ for c in type(exc).__mro__):
+        return "timeout"
+    return "error"
+
+
 def fail(call: Call, exc: BaseException) -> None:
-    cancelled = isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit))
-    call.status = "cancelled" if cancelled else "error"
+    call.status = status_of(exc)
     status_code = getattr(exc, "status_code", None)
     call.error_type = type(exc).__name__ + (
         f":{status_code}" if isinstance(status_code, int) else ""
@@ -245,7 +255,7 @@ def observe_iter(items: Iterator[Any], call: Call, observer: StreamObserver) -> 
             close()
         raise
     except BaseException as exc:
-        _end_stream(call, observer, "error", exc)
+        _end_stream(call, observer, status_of(exc), exc)
         raise
     _end_stream(call, observer, "ok", None)
 
@@ -261,9 +271,7 @@ async def observe_aiter(
         _end_stream(call, observer, "cancelled", None)
         raise
     except BaseException as exc:
-        _end_stream(
-            call, observer, "cancelled" if isinstance(exc, asyncio.CancelledError) else "error", exc
-        )
+        _end_stream(call, observer, status_of(exc), exc)
         raise
     _end_stream(call, observer, "ok", None)
 

@@ -34,6 +34,7 @@ from costobs.integrations._helpers import (
     bind_manager,
     model_text,
     observe_response,
+    patch_copy,
     rewrapped,
 )
 
@@ -466,18 +467,6 @@ def instrument(client: Any, defaults: Meta) -> Any:
         original = getattr(resource, method, None) if resource is not None else None
         if original is not None and not isinstance(original, _StreamHelper):
             setattr(resource, method, _StreamHelper(original))
-    _patch_copy(client, state)
+    patch_copy(client, state, instrument)
     setattr(client, STATE_ATTR, state)
     return client
-
-
-def _patch_copy(client: Any, state: State) -> None:
-    original = client.copy
-
-    def copy(*args: Any, **kwargs: Any) -> Any:
-        new = original(*args, **kwargs)
-        safe(instrument, new, state.defaults)
-        return new
-
-    client.copy = copy
-    client.with_options = copy
