@@ -64,9 +64,19 @@ class MonthOverMonth(BaseModel):
     change_pct: Changes = Field(description="current relative to previous")
 
 
+class FailedSpend(BaseModel):
+    requests: int
+    cost_usd: Money
+    share_pct: Pct = Field(description="of the range's spend")
+    by_status: dict[str, Money] = Field(description="error, timeout, cancelled → cost")
+
+
 class Summary(BaseModel):
     range: RangeInfo
     totals: Spend
+    failed: FailedSpend = Field(
+        description="calls that failed, timed out or were cancelled, with the usage known"
+    )
     previous_period: Comparison = Field(description="the same number of days just before")
     month_over_month: MonthOverMonth
 
@@ -111,7 +121,12 @@ class Breakdown(BaseModel):
     levels: list[str]
     rows: list[BreakdownRow]
     truncated: bool = Field(description="more rows exist than `limit`")
-    totals: BreakdownTotals = Field(description="the whole range, every event")
+    status: str | None = Field(
+        default=None, description="the status filter applied (failed = error/timeout/cancelled)"
+    )
+    totals: BreakdownTotals = Field(
+        description="the whole range, every event (of that status when filtered)"
+    )
 
 
 class TagKey(BaseModel):
