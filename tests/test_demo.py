@@ -36,6 +36,17 @@ def test_generated_events_are_valid_priced_and_seasonal() -> None:
     assert last_week > first_week  # growth trend
     statuses = Counter(e["status"] for e in events)
     assert 0.005 < statuses["error"] / len(events) < 0.05
+    cut_off = [e for e in events if e["status"] in ("timeout", "cancelled")]
+    assert cut_off and all(Decimal(e["cost_usd"]) > 0 for e in cut_off)  # usage known, billed
+    # one model across clouds and a gateway, attributed as the SDK and the writer do
+    sonnet = {e["provider"] for e in events if e["canonical_model"] == "claude-sonnet-4-5"}
+    assert sonnet == {"anthropic", "bedrock", "vertex"}
+    through_gateway = [e for e in events if "gateway_host" in e]
+    assert through_gateway and {e["provider"] for e in through_gateway} == {"anthropic"}
+    for e in through_gateway[:20]:
+        at = datetime.fromisoformat(e["timestamp"])
+        direct = table.quote("anthropic", "claude-sonnet-4-5", e["usage"], at=at)
+        assert e["cost_usd"] == format(direct.cost_usd, "f")
     assert any(e["streaming"] for e in events)
     assert any("pr" in e["tags"] for e in events)
     assert all("region" in e["tags"] for e in events)
