@@ -15,6 +15,9 @@ from typing import Any
 from consumers.pricer import Pricer
 
 LEVEL = "canonical_model"
+BY_MODEL_ALONE = "openai_compatible"
+"""The provider to name a model by when only the model is known (the prompt rollup): the
+gateway provider, which finds the model's provider from its name."""
 _ATTR = "_canonical_pricer"
 
 

@@ -29,7 +29,15 @@ def _events() -> list[dict[str, Any]]:
         ("vertex", "claude-sonnet-4-5@20250929", "cancelled"),
     ]
     out = [
-        event(i, provider=p, model=m, status=s, usage=SONNET_USAGE)
+        event(
+            i,
+            provider=p,
+            model=m,
+            status=s,
+            usage=SONNET_USAGE,
+            prompt_key="triage",
+            prompt_version=f"v{1 + i % 2}",
+        )
         for i, (p, m, s) in enumerate(sonnet)
     ]
     # gpt-4o: 1000 input × $2.50/M + 100 output × $10/M = $0.0035 each
@@ -75,6 +83,19 @@ async def test_failed_spend_share_status_filter_and_canonical_models(running: Ru
     assert models["levels"] == ["canonical_model"] and models["rows"][0]["share_pct"] == "99.13"
     raw = await get(running, "/v1/breakdown", by="model", **DAY)
     assert len(raw["rows"]) == 5  # as sent: four spellings of one model, and gpt-4o
+
+    as_sent = await get(running, "/v1/prompts/compare", prompt_key="triage", **DAY)
+    assert len(as_sent["rows"]) == 4
+    across = await get(
+        running, "/v1/prompts/compare", prompt_key="triage", model_by="canonical_model", **DAY
+    )
+    assert [
+        (r["prompt_version"], r["model"], r["requests"], r["cost_usd"]) for r in across["rows"]
+    ] == [
+        ("v1", "claude-sonnet-4-5", 2, "0.6"),
+        ("v2", "claude-sonnet-4-5", 2, "0.6"),
+    ]
+    assert all(r["p95_latency_ms"] == 120.0 for r in across["rows"])  # merged quantile states
 
 
 @pytest.mark.parametrize(
