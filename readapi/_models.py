@@ -286,6 +286,43 @@ class Reconcile(BaseModel):
     totals: ReconcileSummary
 
 
+class ModelDriftRow(BaseModel):
+    provider: str
+    date: Day
+    model: str | None = Field(description="canonical model; null = costs billed for no model")
+    tracked_usd: Money
+    tracked_requests: int
+    billed_usd: Money | None = Field(description="null: the bill names no line item for it")
+    drift_usd: Money | None
+    drift_pct: Pct
+
+
+class UntrackedModel(BaseModel):
+    provider: str
+    model: str
+    billed_usd: Money
+
+
+class OverrideSuggestion(BaseModel):
+    provider: str
+    model: str
+    days: int
+    billed_usd: Money
+    tracked_usd: Money
+    ratio: str = Field(description="pooled billed / tracked over those days")
+    override: dict[str, str] = Field(description="the discount override that closes the drift")
+    command: str = Field(description="the same, as one CLI line")
+
+
+class ModelDrift(BaseModel):
+    from_: Day = Field(alias="from")
+    to: Day
+    timezone: Literal["UTC"] = "UTC"
+    rows: list[ModelDriftRow]
+    untracked_models: list[UntrackedModel]
+    suggestions: list[OverrideSuggestion]
+
+
 class ApiKeyOut(BaseModel):
     id: str
     name: str
