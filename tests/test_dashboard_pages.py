@@ -335,3 +335,52 @@ async def test_an_ingest_only_credential_cannot_read(
     monkeypatch.setenv("COSTOBS_DASHBOARD_API_KEY", key)
     at = await open_page()
     assert "cannot read" in at.error[0].value and "403" in at.error[0].value
+
+
+async def test_reconcile_explains_drift_per_model_and_applies_the_fix(
+    dashboard_env: Running,
+) -> None:
+    usage = {"input_tokens": 1000, "output_tokens": 100}  # gpt-4o: $0.0035
+    days = [(today() - timedelta(days=d)).isoformat() for d in range(1, 8)]
+    await send(
+        dashboard_env,
+        [event(i, timestamp=f"{d}T10:00:00.000Z", usage=usage) for i, d in enumerate(days)],
+    )
+    bills = [
+        {"provider": "openai", "date": d, "billed_usd": "0.00385", "line_item": "gpt-4o, input"}
+        for d in days
+    ] + [
+        {
+            "provider": "anthropic",
+            "date": days[0],
+            "billed_usd": "2.5",
+            "line_item": "claude-opus-4-1-20250805, output_tokens",
+        }
+    ]
+    r = await dashboard_env.client.post(
+        "/v1/billing/import", json={"bills": bills}, headers=dashboard_env.org.headers
+    )
+    assert r.status_code == 202
+
+    async def itemised() -> bool:
+        r = await dashboard_env.client.get(
+            "/v1/reconcile/models", headers=dashboard_env.org.headers
+        )
+        return bool(r.json()["suggestions"]) and bool(r.json()["untracked_models"])
+
+    await eventually(itemised)
+    st.cache_data.clear()
+    at = await open_page("pages_reconcile.py")
+    assert "claude-opus-4-1" in at.warning[0].value
+    assert "billed is 1.100000× tracked on each of 7 days" in at.info[0].value
+    assert '"multiplier": "1.1000"' in at.code[0].value
+    at.button(key="apply_override_0").click()
+    await run(at)
+    assert "Applied" in at.success[0].value
+    (spec,) = dashboard_env.org.db.price_overrides(dashboard_env.org.id)
+    assert (spec["kind"], spec["provider"], spec["model"], spec["multiplier"]) == (
+        "discount",
+        "openai",
+        "gpt-4o",
+        "1.1000",
+    )

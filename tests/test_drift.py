@@ -199,3 +199,13 @@ async def test_drift_per_model_untracked_models_and_the_override_that_closes_it(
     later = event(20, timestamp=f"{TODAY.isoformat()}T18:00:00Z", usage=GPT)
     quote = pricer(running.org.id, later, datetime.fromisoformat(later["timestamp"]))
     assert quote.cost_usd == Decimal("1.05")
+
+
+async def test_price_override_api_refuses_what_the_engine_refuses(running: Running) -> None:
+    bad = {"spec": {"kind": "discount", "multiplier": 0.9}, "note": "float"}
+    r = await running.client.post("/v1/price-overrides", json=bad, headers=running.org.headers)
+    assert r.status_code == 422 and "multiplier" in r.text
+    good = {"spec": {"kind": "discount", "multiplier": "0.9", "provider": "openai"}}
+    r = await running.client.post("/v1/price-overrides", json=good, headers=running.org.headers)
+    assert r.status_code == 201, r.text
+    assert running.org.db.price_overrides(running.org.id) == [good["spec"]]
