@@ -190,17 +190,31 @@ def generate_events(
         yield event
 
 
+ITEMISED = ("openai", "anthropic")
+"""Providers whose admin APIs bill per line item (model and token type): their demo bills are
+per model, so Reconcile explains drift per model."""
+STABLE_DRIFT = {("anthropic", "claude-sonnet-4-5"): Decimal("0.04")}
+"""A model billed a steady 4 % over tracked: Reconcile suggests the override that closes it."""
+
+
 def simulate_bills(events: list[dict[str, Any]], seed: int = 42) -> list[dict[str, str]]:
-    """Daily bills per provider: tracked spend with a small drift, rounded to cents the way
-    invoices are, plus untracked spend (a provider no SDK event covers) on some days."""
+    """Daily bills per provider (per model for itemised providers): tracked spend with a small
+    drift, rounded to cents the way invoices are, plus untracked spend (a provider no SDK event
+    covers) on some days."""
     rng = random.Random(seed + 1)
+    items: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     tracked: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for e in events:
-        tracked[(e["provider"], e["timestamp"][:10])] += Decimal(e["cost_usd"])
+        day = e["timestamp"][:10]
+        model = e["canonical_model"] if e["provider"] in ITEMISED else ""
+        items[(e["provider"], day, model)] += Decimal(e["cost_usd"])
+        tracked[(e["provider"], day)] += Decimal(e["cost_usd"])
     cent = Decimal("0.01")
     bills = []
-    for (provider, day), cost in sorted(tracked.items()):
-        drift = Decimal(rng.randint(-30, 60)) / 1000  # -3% .. +6%
+    for (provider, day, model), cost in sorted(items.items()):
+        drift = STABLE_DRIFT.get((provider, model))
+        if drift is None:
+            drift = Decimal(rng.randint(-30, 60)) / 1000  # -3% .. +6%
         billed = (cost * (1 + drift)).quantize(cent, ROUND_HALF_EVEN)
         bills.append(
             {
@@ -208,7 +222,7 @@ def simulate_bills(events: list[dict[str, Any]], seed: int = 42) -> list[dict[st
                 "date": day,
                 "billed_usd": str(billed),
                 "source": "demo",
-                "line_item": "",
+                "line_item": f"{model}, tokens" if model else "",
             }
         )
     for day in sorted({d for _, d in tracked}):

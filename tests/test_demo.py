@@ -62,6 +62,46 @@ def test_bills_are_cents_with_drift_and_untracked_spend() -> None:
     assert untracked and all(b["provider"] == "mistral" for b in untracked)
 
 
+def test_demo_bills_explain_a_stable_drift_per_model() -> None:
+    from datetime import date as day_of
+
+    from billing.providers import item_model
+    from readapi import _drift
+
+    events = list(generate_events(8000, 14, seed=5, now=NOW))
+    bills = simulate_bills(events, seed=5)
+    by_cell = _drift.cells(
+        (
+            (
+                e["provider"],
+                day_of.fromisoformat(e["timestamp"][:10]),
+                e["canonical_model"],
+                1,
+                Decimal(e["cost_usd"]),
+            )
+            for e in events
+        ),
+        (
+            (
+                b["provider"],
+                day_of.fromisoformat(b["date"]),
+                item_model(b["line_item"]),
+                Decimal(b["billed_usd"]),
+            )
+            for b in bills
+        ),
+    )
+    suggested = {
+        (s["provider"], s["model"]): s["override"]["multiplier"]
+        for s in _drift.explain("default", by_cell)["suggestions"]
+    }
+    # only the model billed a steady 4 % over (cents rounding moves the fourth decimal)
+    assert list(suggested) == [("anthropic", "claude-sonnet-4-5")]
+    assert abs(Decimal(suggested[("anthropic", "claude-sonnet-4-5")]) - Decimal("1.04")) < Decimal(
+        "0.001"
+    )
+
+
 async def test_demo_data_goes_through_ingest(running: Running) -> None:
     result = await asyncio.to_thread(
         send_demo_data, running.url, running.org.key, events=1200, days=5, seed=11
