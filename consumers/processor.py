@@ -28,6 +28,9 @@ class QuoteLike(Protocol):
     unpriced: bool
     entry: str | None
     version: str
+    provider: str
+    """The provider to record: a gateway call's is the provider of the model it names."""
+    canonical_model: str
 
 
 Price = Callable[[str, Mapping[str, Any], datetime], QuoteLike]
@@ -98,6 +101,10 @@ def _row(
         event["sdk_pricing_version"] = event.pop("pricing_version")
     event.setdefault("operation", "chat")
     event.setdefault("status", "ok")
+    # The SDK's own attribution is an estimate like its cost: the table decides (an old SDK's
+    # or record()'s openai_compatible event ends up as the direct call would).
+    event["provider"] = quote.provider
+    event["canonical_model"] = quote.canonical_model
     event["org_id"] = org_id
     event["received_at"] = received_at
     event["stream_seq"] = stream_seq
