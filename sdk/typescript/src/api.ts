@@ -1,7 +1,7 @@
 /** configure / wrap / record / flush / shutdown / stats: the public calls. */
 
 import { type Options, resolveSettings, setSettings, settings } from "./config.js";
-import { EMPTY, effective, type Metadata, type Meta, makeMeta } from "./context.js";
+import { EMPTY, effective, type Meta, type Metadata, makeMeta } from "./context.js";
 import { UnsupportedClientError } from "./errors.js";
 import { Call, type Status } from "./event.js";
 import { USAGE_FIELDS } from "./fields.js";

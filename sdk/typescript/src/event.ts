@@ -1,10 +1,10 @@
 /** One observed call, and its wire v1 event (built and priced when the shipper takes it). */
 
-import prices from "./prices.json" with { type: "json" };
+import type { Meta } from "./context.js";
 import { type Dec, toWireDecimal } from "./decimal.js";
 import type { Usage } from "./fields.js";
-import { type Meta } from "./context.js";
 import { report } from "./guard.js";
+import prices from "./prices.json" with { type: "json" };
 import { PriceTable } from "./pricing/table.js";
 import { VERSION } from "./version.js";
 

@@ -21,11 +21,7 @@ export const COUNT_FIELDS: ReadonlySet<string> = new Set([
 ]);
 export const DECIMAL_FIELDS: ReadonlySet<string> = new Set(["audio_seconds"]);
 export const TEXT_FIELDS: ReadonlySet<string> = new Set(["image_size", "image_quality"]);
-export const USAGE_FIELDS: ReadonlySet<string> = new Set([
-  ...COUNT_FIELDS,
-  ...DECIMAL_FIELDS,
-  ...TEXT_FIELDS,
-]);
+export const USAGE_FIELDS: ReadonlySet<string> = new Set([...COUNT_FIELDS, ...DECIMAL_FIELDS, ...TEXT_FIELDS]);
 
 /** Normalised usage as it goes on the wire: counts as integers, audio_seconds as a decimal string. */
 export type Usage = Partial<Record<string, number | string>>;

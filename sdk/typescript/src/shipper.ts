@@ -255,11 +255,7 @@ export class Shipper {
     }
   }
 
-  private async post(
-    body: string | Uint8Array,
-    gzipped: boolean,
-    s: Settings,
-  ): Promise<[number | null, number | null, string]> {
+  private async post(body: string | Uint8Array, gzipped: boolean, s: Settings): Promise<[number | null, number | null, string]> {
     const headers: Record<string, string> = {
       Authorization: `Bearer ${s.apiKey}`,
       "Content-Type": "application/json",

@@ -36,15 +36,24 @@ function streamEvents() {
         message: { ...message(), content: [], stop_reason: null, usage: { ...USAGE, output_tokens: 1 } },
       },
     },
-    { event: "content_block_start", data: { type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "", signature: "" } } },
+    {
+      event: "content_block_start",
+      data: { type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "", signature: "" } },
+    },
     { event: "content_block_delta", data: { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "hmm" } } },
     { event: "content_block_stop", data: { type: "content_block_stop", index: 0 } },
     { event: "content_block_start", data: { type: "content_block_start", index: 1, content_block: { type: "text", text: "" } } },
     { event: "content_block_delta", data: { type: "content_block_delta", index: 1, delta: { type: "text_delta", text: "Hello" } } },
     { event: "content_block_stop", data: { type: "content_block_stop", index: 1 } },
     // cumulative: the latest value counts, never the sum
-    { event: "message_delta", data: { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 200 } } },
-    { event: "message_delta", data: { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 400 } } },
+    {
+      event: "message_delta",
+      data: { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 200 } },
+    },
+    {
+      event: "message_delta",
+      data: { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 400 } },
+    },
     { event: "message_stop", data: { type: "message_stop" } },
   ];
 }
@@ -115,7 +124,13 @@ test("messages.create: cache reads and both write TTLs, exact cost, costobs remo
   assert.equal(event?.feature, "qa");
   assert.equal(event?.prompt_version, "p1");
   assert.equal(event?.team, "search");
-  const expected = quote({ provider: "anthropic", model: MODEL, usage: EXPECTED, at: Date.parse(String(event?.timestamp)), serviceTier: "standard" });
+  const expected = quote({
+    provider: "anthropic",
+    model: MODEL,
+    usage: EXPECTED,
+    at: Date.parse(String(event?.timestamp)),
+    serviceTier: "standard",
+  });
   assert.equal(event?.cost_usd, expected.costUsd);
   assert.notEqual(expected.costUsd, "0");
   assert.deepEqual(internalErrors, []);

@@ -178,13 +178,15 @@ test("bedrock Converse: inputTokens is uncached input; geo prefix becomes the re
 });
 
 test("bedrock ConverseStream: usage from the metadata event (real event-stream frames)", async () => {
-  const client = wrap(new BedrockRuntime({
-    region: "eu-west-1",
-    endpoint: provider.url,
-    credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" },
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler(), // HTTP/1.1 to the fake (the default speaks HTTP/2)
-  }));
+  const client = wrap(
+    new BedrockRuntime({
+      region: "eu-west-1",
+      endpoint: provider.url,
+      credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" },
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler(), // HTTP/1.1 to the fake (the default speaks HTTP/2)
+    }),
+  );
   const out = await client.converseStream({ modelId: "anthropic.claude-sonnet-4-5-20250929-v1:0", messages: [] });
   let text = "";
   for await (const part of out.stream ?? []) text += part.contentBlockDelta?.delta?.text ?? "";

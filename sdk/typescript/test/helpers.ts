@@ -7,8 +7,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { configure } from "../src/index.node.js";
 import type { Options } from "../src/config.js";
+import { configure } from "../src/index.node.js";
 
 /** sdk/typescript (tests run from build-test/test). */
 export const PKG = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -100,8 +100,7 @@ export async function startProvider(routes: Record<string, Handler>) {
     }
     requests.push({ method: req.method ?? "GET", path, body: parsed, headers: req.headers });
     const key = `${req.method} ${path}`;
-    const handler =
-      routes[key] ?? Object.entries(routes).find(([k]) => k.endsWith("*") && key.startsWith(k.slice(0, -1)))?.[1];
+    const handler = routes[key] ?? Object.entries(routes).find(([k]) => k.endsWith("*") && key.startsWith(k.slice(0, -1)))?.[1];
     if (handler === undefined) {
       res.writeHead(404).end("{}");
       return;

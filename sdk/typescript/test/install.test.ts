@@ -35,16 +35,16 @@ test("npm pack → offline install → ESM, CommonJS and edge builds import and 
     );
     assert.equal(node(dir, ["-e", `const m = require("@costobs/sdk/edge"); ${check}`]), expected);
     // which file each condition picks
-    const resolved = node(dir, [
-      "--input-type=module",
-      "-e",
-      `console.log(import.meta.resolve("@costobs/sdk"))`,
-    ]);
+    const resolved = node(dir, ["--input-type=module", "-e", `console.log(import.meta.resolve("@costobs/sdk"))`]);
     assert.match(resolved, /dist\/node\.mjs/);
     const files = readdirSync(join(dir, "node_modules", "@costobs", "sdk", "dist", "types"));
     assert.ok(files.includes("index.node.d.ts") && files.includes("index.edge.d.ts"));
     const installed = readdirSync(join(dir, "node_modules"));
-    assert.deepEqual(installed.filter((n) => !n.startsWith(".")), ["@costobs"], "zero runtime dependencies");
+    assert.deepEqual(
+      installed.filter((n) => !n.startsWith(".")),
+      ["@costobs"],
+      "zero runtime dependencies",
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -75,8 +75,14 @@ before(async () => {
       };
       if (!body.stream) return json(res, 200, response);
       await sse(res, [
-        { event: "response.created", data: { type: "response.created", sequence_number: 0, response: { ...response, status: "in_progress", usage: null } } },
-        { event: "response.output_text.delta", data: { type: "response.output_text.delta", sequence_number: 1, item_id: "m", output_index: 0, content_index: 0, delta: "hi" } },
+        {
+          event: "response.created",
+          data: { type: "response.created", sequence_number: 0, response: { ...response, status: "in_progress", usage: null } },
+        },
+        {
+          event: "response.output_text.delta",
+          data: { type: "response.output_text.delta", sequence_number: 1, item_id: "m", output_index: 0, content_index: 0, delta: "hi" },
+        },
         { event: "response.completed", data: { type: "response.completed", sequence_number: 2, response } },
       ]);
     },
@@ -269,7 +275,11 @@ test("100 overlapping requestContext scopes keep their own metadata", async () =
     Array.from({ length: 100 }, (_, i) =>
       requestContext({ customer_id: `cust-${i}`, trace_id: `t-${i}` }, async () => {
         await new Promise((r) => setTimeout(r, (i * 7) % 13));
-        await client.chat.completions.create({ model: "gpt-4o", messages: [], costobs: { feature: `f-${i}` } } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+        await client.chat.completions.create({
+          model: "gpt-4o",
+          messages: [],
+          costobs: { feature: `f-${i}` },
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming);
       }),
     ),
   );

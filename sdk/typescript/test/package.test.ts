@@ -3,10 +3,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { resolveSettings } from "../src/config.js";
 import * as edge from "../src/index.edge.js";
 import * as sdk from "../src/index.node.js";
 import { ConfigError, configure, UnsupportedClientError, wrap } from "../src/index.node.js";
-import { resolveSettings } from "../src/config.js";
 import { PKG, REPO, repoPath } from "./helpers.js";
 
 test("the bundled price table and provider map are the current copies (make sync-pricing)", () => {
@@ -46,7 +46,10 @@ test("the public surface is exactly the documented one", () => {
 });
 
 test("bad settings raise ConfigError naming the option or variable", () => {
-  assert.throws(() => configure({ maxBatchEvents: 5000 }), (e: unknown) => e instanceof ConfigError && /maxBatchEvents/.test(String(e)));
+  assert.throws(
+    () => configure({ maxBatchEvents: 5000 }),
+    (e: unknown) => e instanceof ConfigError && /maxBatchEvents/.test(String(e)),
+  );
   assert.throws(() => configure({ ingestUrl: "ftp://x" }), /ingestUrl \(COSTOBS_INGEST_URL\)/);
   assert.throws(() => configure({ flushInterval: -1 }), /option flushInterval/);
   assert.throws(() => configure({ nope: 1 } as never), /unknown option nope/);
@@ -66,7 +69,10 @@ test("bad settings raise ConfigError naming the option or variable", () => {
 });
 
 test("wrap() of something unsupported says what is supported", () => {
-  assert.throws(() => wrap({ hello: 1 }), (e: unknown) => e instanceof UnsupportedClientError && /record\(\)/.test(String(e)));
+  assert.throws(
+    () => wrap({ hello: 1 }),
+    (e: unknown) => e instanceof UnsupportedClientError && /record\(\)/.test(String(e)),
+  );
 });
 
 test("the edge build imports nothing from node:", () => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { attoOf, divRoundHalfEven, formatAtto, parseDec } from "../src/decimal.js";
-import { priceTable } from "../src/event.js";
+import { attoOf, divRoundHalfEven, exactAtto, formatAtto, parseDec } from "../src/decimal.js";
 import { PricingError } from "../src/errors.js";
+import { priceTable } from "../src/event.js";
 import { repoPath } from "./helpers.js";
 
 interface Vector {
@@ -48,9 +48,14 @@ test("every shared pricing vector prices exactly", () => {
 
 test("the breakdown sums to the cost and unknown models are unpriced at 0", () => {
   const table = priceTable();
-  const q = table.quote({ provider: "openai", model: "gpt-4o", usage: { input_tokens: 2000, cached_input_tokens: 8000, output_tokens: 500 } });
-  const sum = Object.values(q.breakdown).reduce((acc, v) => acc + BigInt(v.replace(".", "").padEnd(20, "0")), 0n);
-  assert.ok(sum > 0n);
+  const q = table.quote({
+    provider: "openai",
+    model: "gpt-4o",
+    usage: { input_tokens: 2000, cached_input_tokens: 8000, output_tokens: 500 },
+  });
+  const sum = Object.values(q.breakdown).reduce((acc, v) => acc + (exactAtto(parseDec(v)!) ?? 0n), 0n);
+  assert.equal(formatAtto(sum), q.costUsd);
+  assert.equal(q.costUsd, "0.02");
   assert.equal(q.breakdown.input, "0.005");
   const unknown = table.quote({ provider: "openai", model: "no-such-model-xyz", usage: { input_tokens: 5 } });
   assert.equal(unknown.costUsd, "0");
@@ -77,15 +82,4 @@ test("decimal arithmetic rounds half-even at 18 places and never uses floats", (
   assert.equal(formatAtto(attoOf(parseDec("1")!, parseDec("1")!, 60)), "0.016666666666666667");
   assert.equal(formatAtto(0n), "0");
   assert.equal(formatAtto(10n ** 18n * 3n), "3");
-});
-
-test("pricing is fast enough for the hot path", () => {
-  const table = priceTable();
-  const usage = { input_tokens: 1234, cached_input_tokens: 5000, output_tokens: 321, reasoning_tokens: 100 };
-  const n = 20000;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) table.quote({ provider: "openai", model: "gpt-4o-2024-08-06", usage });
-  const perCall = ((performance.now() - t0) / n) * 1000;
-  console.log(`# pricing: ${perCall.toFixed(2)} µs per quote`);
-  assert.ok(perCall < 50, `${perCall} µs per quote`);
 });

@@ -7,7 +7,7 @@
  */
 
 import { settings } from "../config.js";
-import { effective, EMPTY, type Metadata, makeMeta, type Meta } from "../context.js";
+import { EMPTY, effective, type Meta, type Metadata, makeMeta } from "../context.js";
 import { Call } from "../event.js";
 import { report, safe } from "../guard.js";
 import { complete, fail } from "../observe.js";

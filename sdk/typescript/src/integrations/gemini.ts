@@ -81,4 +81,3 @@ export function instrumentGemini(client: Obj, defaults: Meta): State {
   );
   return state;
 }
-

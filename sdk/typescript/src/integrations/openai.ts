@@ -143,7 +143,8 @@ function adapter(state: State, kind: Kind) {
         return;
       }
       if (typeof (data as { iterator?: unknown }).iterator === "function" && "controller" in data) {
-        const observer = observers.get(call) ?? (kind === "responses" ? new ResponsesObserver() : new ChatObserver(state.provider, false, false));
+        const observer =
+          observers.get(call) ?? (kind === "responses" ? new ResponsesObserver() : new ChatObserver(state.provider, false, false));
         observers.delete(call);
         observeStainlessStream(data, call, observer);
         return;

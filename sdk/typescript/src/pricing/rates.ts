@@ -40,24 +40,14 @@ export function findTier(
   requestProvider: string,
 ): Tier | null {
   if (name === null) return null;
-  for (const tiers of [
-    period.tiers,
-    entry.tiers,
-    providers.get(requestProvider)?.tiers,
-    providers.get(entry.provider)?.tiers,
-  ]) {
+  for (const tiers of [period.tiers, entry.tiers, providers.get(requestProvider)?.tiers, providers.get(entry.provider)?.tiers]) {
     const tier = tiers?.get(name);
     if (tier !== undefined) return tier;
   }
   return null;
 }
 
-export function regionMultiplier(
-  entry: Entry,
-  providers: Map<string, Provider>,
-  requestProvider: string,
-  regionKey: string | null,
-): Dec {
+export function regionMultiplier(entry: Entry, providers: Map<string, Provider>, requestProvider: string, regionKey: string | null): Dec {
   const table = entry.regions.get(requestProvider) ?? providers.get(requestProvider)?.regions;
   if (table === undefined || table.size === 0 || regionKey === null) return ONE;
   return table.get(regionKey) ?? table.get("*") ?? ONE;

@@ -32,7 +32,7 @@ export interface Quote {
   unpriced: boolean;
   version: string;
   /** Per-dimension cost (rate key → decimal string); sums to costUsd. */
-  breakdown: Record<string, string>;
+  readonly breakdown: Record<string, string>;
   serviceTier: string | null;
   longContext: boolean;
   /** Usage fields with a non-zero count that the matched entry has no rate for. */
@@ -98,11 +98,32 @@ export function imagePriceKey(prices: Map<string, unknown>, size: string | null,
   return "*";
 }
 
+/** A priced event; the per-dimension breakdown is formatted only when read. */
+class PricedQuote implements Quote {
+  readonly unpriced = false;
+  constructor(
+    readonly costAtto: bigint,
+    readonly entry: string,
+    readonly version: string,
+    private readonly parts: Array<[string, bigint]>,
+    readonly serviceTier: string | null,
+    readonly longContext: boolean,
+    readonly unrated: string[],
+  ) {}
+  get costUsd(): string {
+    return formatAtto(this.costAtto);
+  }
+  get breakdown(): Record<string, string> {
+    return Object.fromEntries(this.parts.map(([k, v]) => [k, formatAtto(v)]));
+  }
+}
+
 export class PriceTable {
   readonly version: string;
   private readonly providers: Map<string, Provider>;
   private readonly matcher: Matcher;
-  private matchCache = new Map<string, Match>();
+  private matchCache = new Map<string, Map<string, Match>>();
+  private cached = 0;
   private readonly rateCache = new WeakMap<Period, Map<string, RateSet>>();
 
   constructor(compiled: CompiledTable) {
@@ -126,12 +147,21 @@ export class PriceTable {
   }
 
   match(provider: string, model: string): Match {
-    const key = `${provider}\u0000${model}`;
-    let found = this.matchCache.get(key);
+    let byModel = this.matchCache.get(provider);
+    let found = byModel?.get(model);
     if (found === undefined) {
       found = this.matcher.match(provider, model);
-      if (this.matchCache.size >= MATCH_CACHE_SIZE) this.matchCache = new Map();
-      this.matchCache.set(key, found);
+      if (this.cached >= MATCH_CACHE_SIZE) {
+        this.matchCache = new Map();
+        this.cached = 0;
+        byModel = undefined;
+      }
+      if (byModel === undefined) {
+        byModel = new Map();
+        this.matchCache.set(provider, byModel);
+      }
+      byModel.set(model, found);
+      this.cached += 1;
     }
     return found;
   }
@@ -189,7 +219,7 @@ export class PriceTable {
       rates = resolve(entry, period, this.providers, tier, longContext, match.provider, regionKey);
       byPeriod.set(key, rates);
     }
-    const breakdown: Record<string, string> = {};
+    const parts: Array<[string, bigint]> = [];
     const unrated: string[] = [];
     let total = 0n;
     const reasoning = parsed.counts.get("reasoning_tokens") ?? 0n;
@@ -205,7 +235,7 @@ export class PriceTable {
         if (qty === 0n) continue;
       }
       const amount = dim.atto !== null ? qty * dim.atto : attoOf({ c: qty, s: 0 }, dim.rate, dim.divisor);
-      breakdown[dim.key] = formatAtto(amount);
+      parts.push([dim.key, amount]);
       total += amount;
     }
     if (parsed.seconds !== null) {
@@ -213,7 +243,7 @@ export class PriceTable {
       if (dim === undefined) unrated.push("audio_seconds");
       else {
         const amount = attoOf(parsed.seconds, dim.rate, dim.divisor);
-        breakdown[dim.key] = formatAtto(amount);
+        parts.push([dim.key, amount]);
         total += amount;
       }
     }
@@ -222,19 +252,9 @@ export class PriceTable {
       const pkey = imagePriceKey(rates.images, parsed.size, parsed.quality);
       const atto = rates.imagesAtto.get(pkey) ?? null;
       const amount = atto !== null ? images * atto : attoOf({ c: images, s: 0 }, rates.images.get(pkey) as Dec, 1);
-      breakdown.images = formatAtto(amount);
+      parts.push(["images", amount]);
       total += amount;
     }
-    return {
-      costUsd: formatAtto(total),
-      costAtto: total,
-      entry: entry.id,
-      unpriced: false,
-      version: this.version,
-      breakdown,
-      serviceTier: rates.tier,
-      longContext: rates.longContext,
-      unrated: unrated.sort(),
-    };
+    return new PricedQuote(total, entry.id, this.version, parts, rates.tier, rates.longContext, unrated.sort());
   }
 }

@@ -16,10 +16,7 @@ function modality(details: unknown, name: string): number {
 export function generateUsage(meta: unknown): Usage {
   const prompt = n(meta, "promptTokenCount");
   const cached = n(meta, "cachedContentTokenCount");
-  const audioIn = Math.max(
-    0,
-    modality(g(meta, "promptTokensDetails"), "AUDIO") - modality(g(meta, "cacheTokensDetails"), "AUDIO"),
-  );
+  const audioIn = Math.max(0, modality(g(meta, "promptTokensDetails"), "AUDIO") - modality(g(meta, "cacheTokensDetails"), "AUDIO"));
   const audioOut = modality(g(meta, "candidatesTokensDetails"), "AUDIO");
   const thoughts = n(meta, "thoughtsTokenCount");
   const candidates = n(meta, "candidatesTokenCount");

@@ -1,8 +1,8 @@
 /** OpenAI and OpenAI-compatible response shapes → normalised usage (as sdk/python/costobs/_usage/openai.py). */
 
-import providers from "../providers.json" with { type: "json" };
 import { type Dec, divide } from "../decimal.js";
 import type { Usage } from "../fields.js";
+import providers from "../providers.json" with { type: "json" };
 import { clean, dec, g, n } from "./common.js";
 
 // Provider detection is shared by every SDK: sdk/providers.json, copied by `make sync-pricing`.
