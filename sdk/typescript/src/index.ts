@@ -1,5 +1,7 @@
 /** The public surface shared by the Node and edge entry points. */
 
+import "./augment.js";
+
 export { configure, flush, type RecordOptions, record, shutdown, stats, wrap } from "./api.js";
 export type { Options } from "./config.js";
 export { type Metadata, requestContext } from "./context.js";

@@ -1,0 +1,38 @@
+/**
+ * Per-call `costobs: { feature, promptVersion, … }` in the request types of the provider SDKs,
+ * so the documented call shape type-checks. These augment the optional peer packages' types;
+ * a project without one of them needs `skipLibCheck` (the default of most templates).
+ */
+
+import type { Metadata } from "./context.js";
+
+declare module "openai/resources/chat/completions/completions" {
+  interface ChatCompletionCreateParamsBase {
+    /** CostObs per-call metadata; removed before the request is sent. */
+    costobs?: Metadata;
+  }
+}
+declare module "openai/resources/completions" {
+  interface CompletionCreateParamsBase {
+    /** CostObs per-call metadata; removed before the request is sent. */
+    costobs?: Metadata;
+  }
+}
+declare module "openai/resources/responses/responses" {
+  interface ResponseCreateParamsBase {
+    /** CostObs per-call metadata; removed before the request is sent. */
+    costobs?: Metadata;
+  }
+}
+declare module "openai/resources/embeddings" {
+  interface EmbeddingCreateParams {
+    /** CostObs per-call metadata; removed before the request is sent. */
+    costobs?: Metadata;
+  }
+}
+declare module "@anthropic-ai/sdk/resources/messages/messages" {
+  interface MessageCreateParamsBase {
+    /** CostObs per-call metadata; removed before the request is sent. */
+    costobs?: Metadata;
+  }
+}
