@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAI } from "@ai-sdk/openai";
-import { generateText, streamText, wrapLanguageModel } from "ai";
+import { embed, generateObject, generateText, jsonSchema, streamText, wrapEmbeddingModel, wrapLanguageModel } from "ai";
 import { costobsMiddleware, flush, requestContext, trackGenerateText, trackStreamText } from "../src/index.node.js";
-import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, until } from "./helpers.js";
+import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, unhandled, until } from "./helpers.js";
 
 const OPENAI_USAGE = {
   prompt_tokens: 1200,
@@ -67,6 +67,13 @@ before(async () => {
         { done: true, cutAfter: cut },
       );
     },
+    "POST /v1/embeddings": (_req, _raw, res) =>
+      json(res, 200, {
+        object: "list",
+        model: "text-embedding-3-small",
+        data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2] }],
+        usage: { prompt_tokens: 42, total_tokens: 42 },
+      }),
     "POST /v1/messages": async (_req, raw, res) => {
       const body = JSON.parse(raw.toString());
       if (!body.stream) {
@@ -88,6 +95,7 @@ before(async () => {
 });
 
 after(async () => {
+  assert.deepEqual(unhandled, [], "no unhandled rejection");
   await ingest.close();
   await provider.close();
 });
@@ -187,4 +195,23 @@ test("costobsMiddleware: an OpenAI stream cut off midway is recorded as an error
   const [event] = await events(1);
   assert.equal(event?.status, "error");
   assert.equal(event?.streaming, true);
+});
+
+test("costobsMiddleware: generateObject and embed through wrapped models", async () => {
+  const middleware = costobsMiddleware({ feature: "objects" });
+  const model = wrapLanguageModel({ model: anthropic()(CLAUDE), middleware });
+  const embedder = wrapEmbeddingModel({ model: openai().embedding("text-embedding-3-small"), middleware });
+  const schema = jsonSchema<{ text: string }>({ type: "object", properties: { text: { type: "string" } }, required: ["text"] });
+  const object = await generateObject({ model, schema, prompt: "hi" }).catch((e: unknown) => e);
+  const embedded = await embed({ model: embedder, value: "hello" });
+  assert.deepEqual(embedded.embedding, [0.1, 0.2]);
+  const evs = await events(2);
+  const chat = evs.find((e) => e.operation === "chat");
+  const emb = evs.find((e) => e.operation === "embedding");
+  assert.ok(chat, `generateObject recorded (${String(object)})`);
+  assert.deepEqual(chat.usage, ANTHROPIC_EXPECTED);
+  assert.equal(emb?.provider, "openai");
+  assert.equal(emb?.model, "text-embedding-3-small");
+  assert.deepEqual(emb?.usage, { input_tokens: 42 });
+  assert.equal(emb?.feature, "objects");
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { flush, quote, requestContext, wrap } from "../src/index.node.js";
-import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, until } from "./helpers.js";
+import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, unhandled, until } from "./helpers.js";
 
 const MODEL = "claude-sonnet-4-5-20250929";
 const USAGE = {
@@ -80,6 +80,7 @@ before(async () => {
 });
 
 after(async () => {
+  assert.deepEqual(unhandled, [], "no unhandled rejection");
   await ingest.close();
   await provider.close();
 });

@@ -5,7 +5,7 @@ import { GoogleGenAI } from "@google/genai";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { flush, quote, requestContext, wrap } from "../src/index.node.js";
-import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, until } from "./helpers.js";
+import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, unhandled, until } from "./helpers.js";
 
 const GEMINI_USAGE = {
   promptTokenCount: 1500,
@@ -84,6 +84,7 @@ before(async () => {
 });
 
 after(async () => {
+  assert.deepEqual(unhandled, [], "no unhandled rejection");
   await ingest.close();
   await provider.close();
 });

@@ -173,3 +173,9 @@ export async function until(predicate: () => boolean, ms = 3000): Promise<void> 
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** Unhandled rejections seen in this test process: the SDK must never leave one. */
+export const unhandled: unknown[] = [];
+process.on("unhandledRejection", (reason) => {
+  unhandled.push(reason);
+});

@@ -3,7 +3,7 @@ import { after, before, beforeEach, test } from "node:test";
 import OpenAI from "openai";
 import { Call } from "../src/event.js";
 import { flush, quote, requestContext, stats, wrap } from "../src/index.node.js";
-import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, until } from "./helpers.js";
+import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, unhandled, until } from "./helpers.js";
 
 const USAGE = {
   prompt_tokens: 1200,
@@ -102,6 +102,7 @@ before(async () => {
 });
 
 after(async () => {
+  assert.deepEqual(unhandled, [], "no unhandled rejection");
   await ingest.close();
   await provider.close();
 });

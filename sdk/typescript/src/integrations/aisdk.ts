@@ -12,6 +12,7 @@ import { Call } from "../event.js";
 import { report, safe } from "../guard.js";
 import { complete, fail } from "../observe.js";
 import { aiUsage, providerOf } from "../usage/aisdk.js";
+import { clean, n } from "../usage/common.js";
 
 type Obj = Record<string, unknown>;
 
@@ -107,7 +108,8 @@ interface ModelLike {
  *     const model = wrapLanguageModel({ model: openai("gpt-4o"), middleware: costobsMiddleware({ feature: "chat" }) });
  *
  * Every call through `model` becomes one event, with the metadata layered as for a wrapped
- * client (middleware metadata < request scope). Typed loosely so it fits spec v2, v3 and v4.
+ * client (middleware metadata < request scope). The same middleware observes embedding models
+ * through `wrapEmbeddingModel` (`embed`, `embedMany`). Typed loosely so it fits spec v2, v3, v4.
  */
 export function costobsMiddleware(metadata: Metadata = {}): {
   // biome-ignore lint/suspicious/noExplicitAny: assignable to every AI SDK middleware version
@@ -116,12 +118,14 @@ export function costobsMiddleware(metadata: Metadata = {}): {
   wrapGenerate: (options: any) => Promise<any>;
   // biome-ignore lint/suspicious/noExplicitAny: the AI SDK's own option types
   wrapStream: (options: any) => Promise<any>;
+  // biome-ignore lint/suspicious/noExplicitAny: the AI SDK's own option types
+  wrapEmbed: (options: any) => Promise<any>;
 } {
   const defaults = makeMeta(metadata);
-  const start = (model: ModelLike | undefined): Call | null =>
+  const start = (model: ModelLike | undefined, operation = "chat"): Call | null =>
     safe(() => {
       if (!settings().enabled) return null;
-      return new Call(providerOf(String(model?.provider ?? "unknown")), String(model?.modelId ?? ""), "chat", effective(defaults, null));
+      return new Call(providerOf(String(model?.provider ?? "unknown")), String(model?.modelId ?? ""), operation, effective(defaults, null));
     }) ?? null;
   return {
     specificationVersion: "v4",
@@ -161,6 +165,23 @@ export function costobsMiddleware(metadata: Metadata = {}): {
       if (call === null || inner === undefined || typeof inner.getReader !== "function") return result;
       call.streaming = true;
       return { ...result, stream: observeParts(inner, call) };
+    },
+    async wrapEmbed({ doEmbed, model }: { doEmbed: () => PromiseLike<Obj>; model?: ModelLike }) {
+      const call = start(model, "embedding");
+      let result: Obj;
+      try {
+        result = await doEmbed();
+      } catch (error) {
+        if (call !== null) safe(() => fail(call, error));
+        throw error;
+      }
+      if (call !== null) {
+        safe(() => {
+          call.usage = clean({ input_tokens: n(result.usage, "tokens") });
+          complete(call);
+        });
+      }
+      return result;
     },
   };
 }
