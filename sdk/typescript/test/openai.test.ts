@@ -301,3 +301,15 @@ test("wrapping twice observes once and merges the new defaults", async () => {
   assert.equal(evs[0]?.service, "api");
   assert.equal(evs[0]?.team, "payments");
 });
+
+test("chat.completions.stream() and withOptions() copies are observed", async () => {
+  const runner = client.chat.completions.stream({ model: "gpt-4o", messages: [] });
+  const final = await runner.finalChatCompletion();
+  assert.equal(final.choices[0]?.message.content, "Hello");
+  const copy = client.withOptions({ timeout: 5000 });
+  await copy.chat.completions.create({ model: "gpt-4o", messages: [] });
+  const evs = await events(2);
+  assert.deepEqual(evs.map((e) => e.streaming).sort(), [false, true]);
+  for (const e of evs) assert.equal(e.team, "payments");
+  assert.equal(evs.find((e) => e.streaming)?.usage.output_tokens, 300);
+});
