@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAI } from "@ai-sdk/openai";
 import { embed, generateObject, generateText, jsonSchema, streamText, wrapEmbeddingModel, wrapLanguageModel } from "ai";
-import { costobsMiddleware, flush, requestContext, trackGenerateText, trackStreamText } from "../src/index.node.js";
-import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, unhandled, until } from "./helpers.js";
+import { costobsMiddleware, requestContext, trackGenerateText, trackStreamText } from "../src/index.node.js";
+import { internalErrors, json, servers, sse } from "./helpers.js";
 
 const OPENAI_USAGE = {
   prompt_tokens: 1200,
@@ -22,8 +22,6 @@ const ANTHROPIC_USAGE = {
 };
 const CLAUDE = "claude-sonnet-4-5-20250929";
 
-let ingest: Awaited<ReturnType<typeof startIngest>>;
-let provider: Awaited<ReturnType<typeof startProvider>>;
 let cut: number | undefined;
 
 function anthropicEvents() {
@@ -41,9 +39,8 @@ function anthropicEvents() {
   ];
 }
 
-before(async () => {
-  ingest = await startIngest();
-  provider = await startProvider({
+const srv = servers(
+  {
     "POST /v1/chat/completions": async (_req, raw, res) => {
       const body = JSON.parse(raw.toString());
       if (body.model === "broken") return json(res, 400, { error: { message: "bad model", type: "invalid_request_error" } });
@@ -90,31 +87,17 @@ before(async () => {
       }
       await sse(res, anthropicEvents(), { cutAfter: cut });
     },
-  });
-  setup(ingest.url);
-});
+  },
+  {
+    reset: () => {
+      cut = undefined;
+    },
+  },
+);
+const events = srv.events;
 
-after(async () => {
-  assert.deepEqual(unhandled, [], "no unhandled rejection");
-  await ingest.close();
-  await provider.close();
-});
-
-beforeEach(() => {
-  cut = undefined;
-  ingest.batches.length = 0;
-  internalErrors.length = 0;
-});
-
-async function events(n: number): Promise<Event[]> {
-  await flush();
-  await until(() => ingest.events().length >= n);
-  assert.deepEqual(ingest.invalid, []);
-  return ingest.events();
-}
-
-const openai = () => createOpenAI({ baseURL: `${provider.url}/v1`, apiKey: "sk-test" });
-const anthropic = () => createAnthropic({ baseURL: `${provider.url}/v1`, apiKey: "sk-ant" });
+const openai = () => createOpenAI({ baseURL: `${srv.provider.url}/v1`, apiKey: "sk-test" });
+const anthropic = () => createAnthropic({ baseURL: `${srv.provider.url}/v1`, apiKey: "sk-ant" });
 const OPENAI_EXPECTED = { input_tokens: 1000, cached_input_tokens: 200, output_tokens: 300, reasoning_tokens: 50 };
 const ANTHROPIC_EXPECTED = {
   input_tokens: 100,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
-import { flush, quote, requestContext, wrap } from "../src/index.node.js";
-import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, unhandled, until } from "./helpers.js";
+import { quote, requestContext, wrap } from "../src/index.node.js";
+import { internalErrors, json, servers, sse } from "./helpers.js";
 
 const MODEL = "claude-sonnet-4-5-20250929";
 const USAGE = {
@@ -58,14 +58,11 @@ function streamEvents() {
   ];
 }
 
-let ingest: Awaited<ReturnType<typeof startIngest>>;
-let provider: Awaited<ReturnType<typeof startProvider>>;
 let client: Anthropic;
 let cut: number | undefined;
 
-before(async () => {
-  ingest = await startIngest();
-  provider = await startProvider({
+const srv = servers(
+  {
     "POST /v1/messages": async (_req, raw, res) => {
       const body = JSON.parse(raw.toString());
       if (body.model === "overloaded") {
@@ -74,30 +71,17 @@ before(async () => {
       if (!body.stream) return json(res, 200, message());
       await sse(res, streamEvents(), { cutAfter: cut });
     },
-  });
-  setup(ingest.url);
-  client = wrap(new Anthropic({ apiKey: "sk-ant-test", baseURL: provider.url, maxRetries: 0 }), { team: "search" });
-});
-
-after(async () => {
-  assert.deepEqual(unhandled, [], "no unhandled rejection");
-  await ingest.close();
-  await provider.close();
-});
-
-beforeEach(() => {
-  cut = undefined;
-  ingest.batches.length = 0;
-  provider.requests.length = 0;
-  internalErrors.length = 0;
-});
-
-async function events(n: number): Promise<Event[]> {
-  await flush();
-  await until(() => ingest.events().length >= n);
-  assert.deepEqual(ingest.invalid, []);
-  return ingest.events();
-}
+  },
+  {
+    ready: (url) => {
+      client = wrap(new Anthropic({ apiKey: "sk-ant-test", baseURL: url, maxRetries: 0 }), { team: "search" });
+    },
+    reset: () => {
+      cut = undefined;
+    },
+  },
+);
+const events = srv.events;
 
 const EXPECTED = {
   input_tokens: 100,
@@ -117,7 +101,7 @@ test("messages.create: cache reads and both write TTLs, exact cost, costobs remo
     } as Anthropic.MessageCreateParamsNonStreaming),
   );
   const [event] = await events(1);
-  assert.equal(provider.requests[0]?.body?.costobs, undefined);
+  assert.equal(srv.provider.requests[0]?.body?.costobs, undefined);
   assert.equal(event?.provider, "anthropic");
   assert.equal(event?.model, MODEL);
   assert.deepEqual(event?.usage, EXPECTED);
@@ -158,7 +142,7 @@ test("messages.stream() is observed, with per-call metadata", async () => {
   const final = await stream.finalMessage();
   assert.equal(final.usage.output_tokens, 400);
   const [event] = await events(1);
-  assert.equal(provider.requests[0]?.body?.costobs, undefined);
+  assert.equal(srv.provider.requests[0]?.body?.costobs, undefined);
   assert.equal(event?.feature, "stream-helper");
   assert.deepEqual(event?.usage, EXPECTED);
 });

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import { BedrockRuntime, BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from "@aws-sdk/client-bedrock-runtime";
 import { GoogleGenAI } from "@google/genai";
 import { EventStreamCodec } from "@smithy/eventstream-codec";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
-import { flush, quote, requestContext, wrap } from "../src/index.node.js";
-import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, unhandled, until } from "./helpers.js";
+import { quote, requestContext, wrap } from "../src/index.node.js";
+import { internalErrors, json, servers, sse } from "./helpers.js";
 
 const GEMINI_USAGE = {
   promptTokenCount: 1500,
@@ -39,13 +39,10 @@ function frame(type: string, body: unknown): Uint8Array {
   });
 }
 
-let ingest: Awaited<ReturnType<typeof startIngest>>;
-let provider: Awaited<ReturnType<typeof startProvider>>;
 let cut = false;
 
-before(async () => {
-  ingest = await startIngest();
-  provider = await startProvider({
+const srv = servers(
+  {
     "POST /v1/models/gemini-2.5-pro:generateContent": (_req, _raw, res) => json(res, 200, geminiResponse("hi", GEMINI_USAGE)),
     "POST /v1/models/gemini-bad:generateContent": (_req, _raw, res) =>
       json(res, 400, { error: { code: 400, message: "bad request", status: "INVALID_ARGUMENT" } }),
@@ -79,39 +76,25 @@ before(async () => {
       res.write(frame("metadata", { usage: BEDROCK_USAGE, metrics: { latencyMs: 12 } }));
       res.end();
     },
-  });
-  setup(ingest.url);
-});
-
-after(async () => {
-  assert.deepEqual(unhandled, [], "no unhandled rejection");
-  await ingest.close();
-  await provider.close();
-});
-
-beforeEach(() => {
-  cut = false;
-  ingest.batches.length = 0;
-  internalErrors.length = 0;
-});
-
-async function events(n: number): Promise<Event[]> {
-  await flush();
-  await until(() => ingest.events().length >= n);
-  assert.deepEqual(ingest.invalid, []);
-  return ingest.events();
-}
+  },
+  {
+    reset: () => {
+      cut = false;
+    },
+  },
+);
+const events = srv.events;
 
 const GEMINI_EXPECTED = { input_tokens: 1000, cached_input_tokens: 500, output_tokens: 300, reasoning_tokens: 100 };
 
 test("gemini generateContent: thoughts are output and reasoning, cached reads apart", async () => {
-  const ai = wrap(new GoogleGenAI({ apiKey: "g-test", httpOptions: { baseUrl: provider.url } }), { team: "g" });
+  const ai = wrap(new GoogleGenAI({ apiKey: "g-test", httpOptions: { baseUrl: srv.provider.url } }), { team: "g" });
   const response = await requestContext({ customer_id: "c-g" }, () =>
     ai.models.generateContent({ model: "gemini-2.5-pro", contents: "hi", costobs: { feature: "gem" } } as never),
   );
   assert.equal((response as { text?: string }).text, "hi");
   const [event] = await events(1);
-  const sent = provider.requests.find((r) => r.path.includes("generateContent"));
+  const sent = srv.provider.requests.find((r) => r.path.includes("generateContent"));
   assert.equal(sent?.body?.costobs, undefined);
   assert.equal(event?.provider, "gemini");
   assert.equal(event?.model, "gemini-2.5-pro");
@@ -123,7 +106,7 @@ test("gemini generateContent: thoughts are output and reasoning, cached reads ap
 });
 
 test("gemini stream: the last chunk's usage counts", async () => {
-  const ai = wrap(new GoogleGenAI({ apiKey: "g-test", httpOptions: { baseUrl: provider.url } }));
+  const ai = wrap(new GoogleGenAI({ apiKey: "g-test", httpOptions: { baseUrl: srv.provider.url } }));
   const stream = await ai.models.generateContentStream({ model: "gemini-2.5-pro", contents: "hi" });
   let text = "";
   for await (const chunk of stream) text += chunk.text ?? "";
@@ -134,7 +117,7 @@ test("gemini stream: the last chunk's usage counts", async () => {
 });
 
 test("gemini errors reach the caller unchanged", async () => {
-  const ai = wrap(new GoogleGenAI({ apiKey: "g-test", httpOptions: { baseUrl: provider.url } }));
+  const ai = wrap(new GoogleGenAI({ apiKey: "g-test", httpOptions: { baseUrl: srv.provider.url } }));
   const error = await ai.models.generateContent({ model: "gemini-bad", contents: "x" }).catch((e: unknown) => e);
   assert.equal((error as { status?: number }).status, 400);
   assert.equal((error as Error).name, "ApiError");
@@ -145,7 +128,7 @@ test("gemini errors reach the caller unchanged", async () => {
 function bedrock() {
   return new BedrockRuntimeClient({
     region: "us-east-1",
-    endpoint: provider.url,
+    endpoint: srv.provider.url,
     credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" },
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler(), // HTTP/1.1 to the fake (the default speaks HTTP/2)
@@ -166,7 +149,7 @@ test("bedrock Converse: inputTokens is uncached input; geo prefix becomes the re
   assert.equal(out.usage?.inputTokens, 100);
   assert.equal((command.input as { costobs?: unknown }).costobs !== undefined, true, "the caller's command is untouched");
   const [event] = await events(1);
-  const sent = provider.requests.find((r) => r.path.includes("/converse"));
+  const sent = srv.provider.requests.find((r) => r.path.includes("/converse"));
   assert.equal(sent?.body?.costobs, undefined, "the provider never sees costobs");
   assert.equal(event?.provider, "bedrock");
   assert.equal(event?.model, "anthropic.claude-sonnet-4-5-20250929-v1:0");
@@ -182,7 +165,7 @@ test("bedrock ConverseStream: usage from the metadata event (real event-stream f
   const client = wrap(
     new BedrockRuntime({
       region: "eu-west-1",
-      endpoint: provider.url,
+      endpoint: srv.provider.url,
       credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" },
       maxAttempts: 1,
       requestHandler: new NodeHttpHandler(), // HTTP/1.1 to the fake (the default speaks HTTP/2)

@@ -1,14 +1,16 @@
 /** Test helpers: a fake ingest and a fake provider, both real HTTP servers on 127.0.0.1. */
 
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
+import { after, before, beforeEach } from "node:test";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import type { Options } from "../src/config.js";
-import { configure } from "../src/index.node.js";
+import { configure, flush } from "../src/index.node.js";
 
 /** sdk/typescript (tests run from build-test/test). */
 export const PKG = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -179,3 +181,43 @@ export const unhandled: unknown[] = [];
 process.on("unhandledRejection", (reason) => {
   unhandled.push(reason);
 });
+
+/**
+ * A fake ingest and a fake provider for one test file: started before its tests, emptied
+ * before each, closed (after checking no rejection went unhandled) at the end. `settings`
+ * gives extra SDK options once the provider's port is known.
+ */
+export function servers(
+  routes: Record<string, Handler>,
+  opts: { settings?: (providerPort: number) => Options; ready?: (providerUrl: string) => void; reset?: () => void } = {},
+) {
+  const s = {
+    ingest: null as unknown as Awaited<ReturnType<typeof startIngest>>,
+    provider: null as unknown as Awaited<ReturnType<typeof startProvider>>,
+    /** Flush, then wait for `n` events at the ingest (every batch valid against the wire schema). */
+    async events(n: number): Promise<Event[]> {
+      await flush();
+      await until(() => s.ingest.events().length >= n);
+      assert.deepEqual(s.ingest.invalid, []);
+      return s.ingest.events();
+    },
+  };
+  before(async () => {
+    s.ingest = await startIngest();
+    s.provider = await startProvider(routes);
+    setup(s.ingest.url, opts.settings?.(s.provider.port) ?? {});
+    opts.ready?.(s.provider.url);
+  });
+  after(async () => {
+    assert.deepEqual(unhandled, [], "no unhandled rejection");
+    await s.ingest.close();
+    await s.provider.close();
+  });
+  beforeEach(() => {
+    s.ingest.batches.length = 0;
+    s.provider.requests.length = 0;
+    internalErrors.length = 0;
+    opts.reset?.();
+  });
+  return s;
+}

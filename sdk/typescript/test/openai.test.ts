@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import OpenAI from "openai";
 import { Call } from "../src/event.js";
-import { flush, quote, requestContext, stats, wrap } from "../src/index.node.js";
-import { type Event, internalErrors, json, setup, sse, startIngest, startProvider, unhandled, until } from "./helpers.js";
+import { quote, requestContext, stats, wrap } from "../src/index.node.js";
+import { internalErrors, json, servers, sse } from "./helpers.js";
 
 const USAGE = {
   prompt_tokens: 1200,
@@ -37,14 +37,11 @@ function chunks(withUsage: boolean) {
   return out;
 }
 
-let ingest: Awaited<ReturnType<typeof startIngest>>;
-let provider: Awaited<ReturnType<typeof startProvider>>;
 let cut: number | undefined;
 let client: OpenAI;
 
-before(async () => {
-  ingest = await startIngest();
-  provider = await startProvider({
+const srv = servers(
+  {
     "POST /v1/chat/completions": async (_req, raw, res) => {
       const body = JSON.parse(raw.toString());
       if (body.model === "rate-limited") {
@@ -93,33 +90,21 @@ before(async () => {
         data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2] }],
         usage: { prompt_tokens: 42, total_tokens: 42 },
       }),
-  });
-  setup(ingest.url, { providerHosts: { [`127.0.0.1:${provider.port}`]: "openai" } });
-  client = wrap(new OpenAI({ apiKey: "sk-test", baseURL: `${provider.url}/v1`, maxRetries: 0 }), {
-    team: "payments",
-    environment: "prod",
-  });
-});
-
-after(async () => {
-  assert.deepEqual(unhandled, [], "no unhandled rejection");
-  await ingest.close();
-  await provider.close();
-});
-
-beforeEach(() => {
-  cut = undefined;
-  ingest.batches.length = 0;
-  provider.requests.length = 0;
-  internalErrors.length = 0;
-});
-
-async function events(n: number): Promise<Event[]> {
-  await flush();
-  await until(() => ingest.events().length >= n);
-  assert.deepEqual(ingest.invalid, []);
-  return ingest.events();
-}
+  },
+  {
+    settings: (port) => ({ providerHosts: { [`127.0.0.1:${port}`]: "openai" } }),
+    ready: (url) => {
+      client = wrap(new OpenAI({ apiKey: "sk-test", baseURL: `${url}/v1`, maxRetries: 0 }), {
+        team: "payments",
+        environment: "prod",
+      });
+    },
+    reset: () => {
+      cut = undefined;
+    },
+  },
+);
+const events = srv.events;
 
 test("the docs' example: layered metadata, exact usage and cost, costobs removed, snake_case", async () => {
   await requestContext({ customer_id: "cust-42" }, async () => {
@@ -131,7 +116,7 @@ test("the docs' example: layered metadata, exact usage and cost, costobs removed
   });
   const [event] = await events(1);
   assert.ok(event);
-  assert.equal(provider.requests[0]?.body?.costobs, undefined, "the provider never sees costobs");
+  assert.equal(srv.provider.requests[0]?.body?.costobs, undefined, "the provider never sees costobs");
   assert.equal(event.provider, "openai");
   assert.equal(event.model, "gpt-4o-2024-08-06");
   assert.equal(event.team, "payments");
@@ -172,7 +157,7 @@ test("stream: include_usage injected, the usage-only chunk hidden from the calle
   for await (const chunk of stream) seen.push(chunk);
   assert.equal(seen.length, 4, "the caller sees exactly the chunks it asked for");
   assert.ok(seen.every((c) => (c as { choices: unknown[] }).choices.length > 0));
-  assert.deepEqual(provider.requests[0]?.body?.stream_options, { include_usage: true });
+  assert.deepEqual(srv.provider.requests[0]?.body?.stream_options, { include_usage: true });
   const [event] = await events(1);
   assert.equal(event?.streaming, true);
   assert.deepEqual(event?.usage, { input_tokens: 1000, cached_input_tokens: 200, output_tokens: 300, reasoning_tokens: 50 });
@@ -212,7 +197,7 @@ test("stream left early (break): one cancelled event", async () => {
   for await (const _ of stream) break;
   const [event] = await events(1);
   assert.equal(event?.status, "cancelled");
-  assert.equal(ingest.events().length, 1);
+  assert.equal(srv.ingest.events().length, 1);
 });
 
 test("provider errors reach the caller unchanged", async () => {
@@ -246,7 +231,7 @@ test("withResponse() and .parse() are observed once, the caller gets the same da
   assert.equal(data.id, "chatcmpl-1");
   assert.equal(response.status, 200);
   await events(1);
-  assert.equal(ingest.events().length, 1);
+  assert.equal(srv.ingest.events().length, 1);
 });
 
 test("responses: plain and streamed, usage exact, service tier from the response", async () => {
