@@ -17,11 +17,15 @@ platform.gzip = (text) =>
     gzip(text, { level: 5 }, (error, out) => resolve(error ? null : new Uint8Array(out.buffer, out.byteOffset, out.byteLength)));
   });
 
-let drained = false;
+// Drain once per time the loop empties with events queued: shutdown() drops what it could not
+// send in time (counted), so the next beforeExit finds nothing and the process exits.
+let draining = false;
 process.on("beforeExit", () => {
-  if (drained || stats().queued === 0) return;
-  drained = true;
-  void shutdown(settings().shutdownTimeout * 1000);
+  if (draining || stats().queued === 0) return;
+  draining = true;
+  void shutdown(settings().shutdownTimeout * 1000).finally(() => {
+    draining = false;
+  });
 });
 
 export * from "./index.js";
