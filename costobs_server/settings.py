@@ -42,9 +42,34 @@ class Settings(BaseSettings):
     nats_sync_always: bool = Field(
         True, description="embedded server fsyncs every write before acknowledging"
     )
+    # Server mode: how this process authenticates to COSTOBS_NATS_URL (the embedded server
+    # generates its own per-role users instead). At most one of user/password, token, creds.
+    nats_user: str | None = Field(
+        None, description="server mode: NATS user of this role (with COSTOBS_NATS_PASSWORD)"
+    )
+    nats_password: SecretStr | None = Field(None, description="server mode: NATS password")
+    nats_token: SecretStr | None = Field(None, description="server mode: NATS auth token")
+    nats_creds: Path | None = Field(
+        None, description="server mode: NATS .creds file (user JWT + NKey seed, decentralised auth)"
+    )
+    nats_tls_ca: Path | None = Field(
+        None, description="server mode: CA bundle that signed the NATS server's certificate"
+    )
+    nats_tls_cert: Path | None = Field(
+        None, description="server mode: client certificate for NATS mutual TLS (with _KEY)"
+    )
+    nats_tls_key: Path | None = Field(
+        None, description="server mode: private key of COSTOBS_NATS_TLS_CERT"
+    )
 
     clickhouse_url: str | None = Field(
         None, description="ClickHouse server (http://user:pass@host:8123/db); unset = chDB"
+    )
+    clickhouse_cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="ClickHouse cluster name: migrations run ON CLUSTER with Replicated tables "
+        "and Distributed tables for reads and inserts; unset = one node",
     )
     metadata_url: str | None = Field(
         None, description="SQLAlchemy URL of the metadata DB; unset = SQLite in the data dir"
@@ -79,6 +104,15 @@ class Settings(BaseSettings):
     )
     writer_max_deliveries: int = Field(
         5, ge=1, description="deliveries before a message goes to the dead-letter subject"
+    )
+    child_restart_limit: int = Field(
+        5,
+        ge=0,
+        description="restarts in a row of a dying child (transform worker, embedded "
+        "nats-server) before the process exits non-zero",
+    )
+    health_timeout_s: float = Field(
+        2.0, gt=0, description="how long /healthz waits for each dependency to answer"
     )
     compact_interval_s: float = Field(
         300.0,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -149,15 +151,31 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        checks = {"nats": bool(services.nc and services.nc.is_connected)}
-        try:
-            await run_in_threadpool(services.store.query, "SELECT 1")
-            checks["clickhouse"] = True
-        except Exception:
-            checks["clickhouse"] = False
-        ok = all(checks.values()) if services.nc else checks["clickhouse"]
+        """Each dependency asked with a timeout: a frozen one is as unhealthy as a dead one."""
+        timeout = settings.health_timeout_s
+        checks: dict[str, Awaitable[object]] = {
+            "clickhouse": run_in_threadpool(services.store.query, "SELECT 1"),
+            "metadata": run_in_threadpool(services.db.ping),
+        }
+        if services.nc is not None:
+            checks["nats"] = services.nc.jetstream(timeout=timeout).account_info()
+        results = await asyncio.gather(
+            *(asyncio.wait_for(check, timeout) for check in checks.values()),
+            return_exceptions=True,
+        )
+        body: dict[str, Any] = {
+            name: not isinstance(r, BaseException) for name, r in zip(checks, results, strict=True)
+        }
+        problems = {
+            name: (f"no answer within {timeout}s" if isinstance(r, TimeoutError) else repr(r))
+            for name, r in zip(checks, results, strict=True)
+            if isinstance(r, BaseException)
+        }
+        ok = not problems
+        if problems:
+            body["problems"] = problems
         return JSONResponse(
-            {"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503
+            {"status": "ok" if ok else "degraded", **body}, status_code=200 if ok else 503
         )
 
     @app.get("/metrics")
