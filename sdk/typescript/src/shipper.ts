@@ -6,9 +6,11 @@
  * retry and each event its `request_id`, so the ingest stores it exactly once. Memory is bounded
  * by `maxQueueEvents` (calls waiting, serialised or not); what does not fit, is refused by the
  * ingest or outlives its retries is dropped and counted by reason (`stats().dropped`).
- * Recovery: backoff belongs to one batch (a success starts the next batch afresh), and a full
- * queue cuts a long backoff short (a probe within `backoffBase`), so once ingest is back the
- * queue drains at full speed instead of dropping while it waits.
+ * Recovery (the same rule as the Python SDK): backoff belongs to one batch, so a success starts
+ * the next batch afresh; while more than one batch waits, the ingest is probed every 0.5 s
+ * (0.1 s once events are being dropped) instead of waiting out a long backoff, a `Retry-After`
+ * still setting the floor; only waits of the full backoff count towards `maxRetries`. So once
+ * ingest is back the backlog goes out back to back instead of being dropped while it waits.
  * Timers are unref'd: the shipper never keeps a Node process alive on its own; the Node entry
  * drains on `beforeExit`. Nothing here ever rejects into user code.
  */
@@ -21,6 +23,10 @@ import { COUNTERS, type Stats } from "./stats.js";
 import { VERSION } from "./version.js";
 
 const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
+/** Longest wait between attempts while more than one batch is waiting… */
+const PROBE_MS = 500;
+/** … and once events were dropped (queue full) since the last accepted batch. */
+const PROBE_DROPPING_MS = 100;
 
 type Timer = ReturnType<typeof setTimeout>;
 function unref(t: Timer): Timer {
@@ -56,6 +62,10 @@ function utf8Length(text: string): number {
 
 interface Sleep {
   end: number;
+  /** Not before this (Retry-After). */
+  floor: number;
+  /** The full backoff was cut short by a probe. */
+  cut: boolean;
   timer: Timer;
   resolve: () => void;
 }
@@ -70,6 +80,8 @@ export class Shipper {
   private closed = false;
   private stopDeadline = Number.POSITIVE_INFINITY;
   private waiters: Array<() => void> = [];
+  /** Events were dropped since the last accepted batch: probe sooner. */
+  private dropping = false;
 
   pending(): number {
     return this.queue.length + this.ready.length + this.inflight;
@@ -83,7 +95,10 @@ export class Shipper {
     }
     if (this.pending() >= s.maxQueueEvents) {
       COUNTERS.drop("queue_full");
-      this.probeSoon(s);
+      if (!this.dropping) {
+        this.dropping = true;
+        this.probeSoon(s);
+      }
       return;
     }
     this.queue.push(call);
@@ -122,14 +137,17 @@ export class Shipper {
     for (const w of waiters) w();
   }
 
-  /** A full queue does not wait out a long backoff: the batch being retried is probed soon. */
+  /** A waiting backlog does not wait out a long backoff: the batch being retried is probed soon. */
   private probeSoon(s: Settings): void {
     const sleep = this.sleeping;
     if (sleep === null) return;
-    const soon = Date.now() + s.backoffBase * 1000 * (0.5 + Math.random() / 2);
+    const probe = this.dropping ? PROBE_DROPPING_MS : this.pending() > s.maxBatchEvents ? PROBE_MS : null;
+    if (probe === null) return;
+    const soon = Math.max(Date.now() + probe, sleep.floor);
     if (sleep.end <= soon) return;
     clearTimeout(sleep.timer);
     sleep.end = soon;
+    sleep.cut = true;
     sleep.timer = unref(setTimeout(sleep.resolve, soon - Date.now()));
   }
 
@@ -212,27 +230,36 @@ export class Shipper {
         return;
       }
       const delay = backoffDelay(attempt, s.backoffBase, s.backoffMax, retryAfter);
-      attempt += 1;
+      const floor = retryAfter === null ? 0 : Math.min(retryAfter, s.backoffMax) * 1000;
       COUNTERS.retried += 1;
-      if (!(await this.sleep(delay * 1000, s))) {
+      const waited = await this.sleep(delay * 1000, floor, s);
+      if (waited === "stop") {
         COUNTERS.drop("shutdown", items.length);
         return;
       }
+      if (waited === "full") attempt += 1; // a probe does not use up a retry
     }
   }
 
-  /** Wait `ms` (cut short by a full queue); false when stopping and out of time. */
-  private sleep(ms: number, s: Settings): Promise<boolean> {
-    if (Date.now() + ms > this.stopDeadline) {
-      return Promise.resolve(false);
-    }
+  /** Wait `ms` (a probe may cut it short, not below `floorMs`); "stop" when stopping and out of time. */
+  private sleep(ms: number, floorMs: number, s: Settings): Promise<"full" | "probe" | "stop"> {
+    if (Date.now() >= this.stopDeadline) return Promise.resolve("stop");
     return new Promise((resolve) => {
-      const done = () => {
-        this.sleeping = null;
-        resolve(Date.now() < this.stopDeadline);
+      const now = Date.now();
+      const sleep: Sleep = {
+        end: now + ms,
+        floor: now + floorMs,
+        cut: false,
+        timer: undefined as unknown as Timer,
+        resolve: () => {
+          this.sleeping = null;
+          resolve(Date.now() >= this.stopDeadline ? "stop" : sleep.cut ? "probe" : "full");
+        },
       };
-      this.sleeping = { end: Date.now() + ms, timer: unref(setTimeout(done, ms)), resolve: done };
-      if (this.pending() >= s.maxQueueEvents) this.probeSoon(s);
+      // when stopping, never past the deadline
+      sleep.timer = unref(setTimeout(sleep.resolve, Math.max(0, Math.min(ms, this.stopDeadline - now))));
+      this.sleeping = sleep;
+      this.probeSoon(s);
     });
   }
 
@@ -245,6 +272,7 @@ export class Shipper {
     }
     const accepted = Number(result.accepted ?? count);
     const duplicates = Number(result.duplicates ?? 0);
+    this.dropping = false;
     COUNTERS.sent += accepted + duplicates;
     COUNTERS.duplicates += duplicates;
     COUNTERS.batches += 1;

@@ -115,24 +115,41 @@ test("a full queue drops new events and counts them", async () => {
   assert.equal(ingest.events().length, 10);
 });
 
-test("ingest back: a full queue does not wait out a long backoff, and drains at full speed", async () => {
-  setup(ingest.url, { maxQueueEvents: 200, maxBatchEvents: 50, backoffBase: 0.05, backoffMax: 30, maxRetries: 50 });
-  // The outage asks for 30 s: the batch being retried sleeps ~30 s.
-  ingest.respond(() => ({ status: 503, headers: { "Retry-After": "30" } }));
+test("ingest back: a waiting backlog does not wait out a long backoff, and drains at full speed", async () => {
+  setup(ingest.url, { maxQueueEvents: 200, maxBatchEvents: 50, backoffBase: 20, backoffMax: 30, maxRetries: 3 });
+  const exhausted = stats().dropped.retries_exhausted ?? 0;
+  // An outage: the first retry of the batch would wait 10–20 s.
+  ingest.respond(() => ({ status: 503 }));
   recordMany(50, "early");
   await until(() => ingest.attempts.length >= 1);
-  await new Promise((r) => setTimeout(r, 50));
-  // Ingest recovers; the app keeps producing until the queue is full.
+  // The app keeps producing until the queue is full; probes (not counted as retries, so the
+  // batch outlives maxRetries) find the ingest still down…
+  recordMany(200, "late");
+  await until(() => ingest.attempts.length >= 6, 3000);
+  const ours = () => ingest.events().filter((e) => /^(early|late)-/.test(String(e.feature)));
+  assert.equal(ours().length, 0);
+  const probed = ingest.attempts.filter((a) => a.status === 503);
+  assert.equal(new Set(probed.map((a) => a.batch_id)).size, 1, "the same batch probed");
+  // … then the ingest recovers: the backlog goes out back to back.
   ingest.respond(() => ({ status: 202 }));
   const t0 = Date.now();
-  recordMany(200, "late");
-  await until(() => ingest.events().length >= 200, 3000);
+  await until(() => ours().length >= 200, 3000);
   const took = Date.now() - t0;
-  assert.ok(took < 2000, `drained in ${took} ms`);
-  // a success resets backoff: the batches after the first retry went at once
-  const ok = ingest.attempts.filter((a) => a.status === 202);
-  assert.ok(ok.length >= 4);
-  assert.equal(ingest.attempts.filter((a) => a.status === 503).length, 1);
+  assert.ok(took < 1500, `drained in ${took} ms`);
+  const early = ours().filter((e) => String(e.feature).startsWith("early-")).length;
+  assert.equal(early, 50, "the batch that waited through the outage was delivered");
+  assert.equal((stats().dropped.retries_exhausted ?? 0) - exhausted, 0);
+});
+
+test("a Retry-After is the floor of a probe", async () => {
+  setup(ingest.url, { maxQueueEvents: 100, maxBatchEvents: 50, backoffBase: 20, backoffMax: 30 });
+  ingest.respond(() => ({ status: 429, headers: { "Retry-After": "1" } }));
+  recordMany(50);
+  await until(() => ingest.attempts.length >= 1);
+  const t0 = Date.now();
+  recordMany(100); // the queue fills: probe soon, but not before Retry-After
+  await until(() => ingest.attempts.length >= 2, 3000);
+  assert.ok(Date.now() - t0 >= 800, "waited for Retry-After");
 });
 
 test("Retry-After and backoff arithmetic", () => {
