@@ -24,18 +24,13 @@ const SUPPORTED =
   "openai (OpenAI, AzureOpenAI, OpenAI-compatible baseURL), @anthropic-ai/sdk (Anthropic), @google/genai (GoogleGenAI), @aws-sdk/client-bedrock-runtime (BedrockRuntimeClient, BedrockRuntime)";
 const states = new WeakMap<object, State>();
 
-function configDefaults(): Meta {
-  const s = settings();
-  return s.environment || s.service ? makeMeta({ environment: s.environment, service: s.service }) : EMPTY;
-}
-
 /**
  * Observe every supported call made through `client`; returns the same client. `defaults` are
  * wrap-time metadata (the nine fields, either casing; anything else a tag). Wrapping twice is
  * harmless: calls are observed once and the new defaults are merged in.
  */
 export function wrap<T extends object>(client: T, defaults: Metadata = {}): T {
-  const meta = configDefaults().over(makeMeta(defaults));
+  const meta = makeMeta(defaults);
   const known = states.get(client);
   if (known !== undefined) {
     known.defaults = known.defaults.over(meta);
@@ -107,7 +102,7 @@ export function record(options: RecordOptions): void {
       if (USAGE_FIELDS.has(key)) usage[key] = options[key];
       else meta[key] = options[key];
     }
-    const call = new Call(options.provider, options.model, options.operation ?? "chat", effective(configDefaults(), makeMeta(meta)));
+    const call = new Call(options.provider, options.model, options.operation ?? "chat", effective(EMPTY, makeMeta(meta)));
     call.usage = clean(usage);
     call.status = options.status === "error" || options.status === "cancelled" ? options.status : "ok";
     call.errorType = options.errorType ?? null;

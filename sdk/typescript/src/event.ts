@@ -1,5 +1,6 @@
 /** One observed call, and its wire v1 event (built and priced when the shipper takes it). */
 
+import { settings } from "./config.js";
 import type { Meta } from "./context.js";
 import { type Dec, toWireDecimal } from "./decimal.js";
 import type { Usage } from "./fields.js";
@@ -85,6 +86,10 @@ export function toWire(call: Call): WireEvent {
     sdk_language: "typescript",
     sdk_version: VERSION,
   };
+  // configure({ environment, service }) is the lowest layer of every event
+  const s = settings();
+  if (s.environment) event.environment = s.environment.slice(0, 256);
+  if (s.service) event.service = s.service.slice(0, 256);
   Object.assign(event, call.meta.fields);
   if (Object.keys(call.meta.tags).length) event.tags = { ...call.meta.tags };
   if (call.ttftMs !== null) event.time_to_first_token_ms = clampMs(call.ttftMs);

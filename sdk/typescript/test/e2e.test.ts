@@ -54,11 +54,15 @@ before(async () => {
   for (;;) {
     assert.equal(proc.exitCode, null, `costobs up exited:\n${log.slice(-3000)}`);
     try {
-      if ((await fetch(`${base}/healthz`)).status === 200) break;
+      // ready when the read API answers (not /healthz: it also reports optional dependencies)
+      const probe = await fetch(`${base}/v1/usage/summary?from=2026-01-01&to=2026-01-01`, {
+        headers: { Authorization: `Bearer ${DEV_KEY}` },
+      });
+      if (probe.status === 200) break;
     } catch {
       // not up yet
     }
-    if (Date.now() > deadline) throw new Error(`costobs up did not become healthy:\n${log.slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`costobs up did not become ready:\n${log.slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 });

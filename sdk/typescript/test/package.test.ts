@@ -83,3 +83,25 @@ test("the edge build imports nothing from node:", () => {
   const node = readFileSync(join(PKG, "dist/node.mjs"), "utf8");
   assert.match(node, /node:async_hooks/);
 });
+
+test("configure({ environment, service }) is the lowest layer of every event", async () => {
+  const { startIngest } = await import("./helpers.js");
+  const { flush, record, requestContext } = await import("../src/index.node.js");
+  const ingest = await startIngest();
+  try {
+    configure({ ingestUrl: ingest.url, apiKey: "k", environment: "staging", service: "api", flushInterval: 0.01 });
+    record({ provider: "openai", model: "gpt-4o", usage: { input_tokens: 1 } });
+    requestContext({ environment: "prod" }, () => record({ provider: "openai", model: "gpt-4o", usage: { input_tokens: 2 } }));
+    await flush();
+    const events = ingest.events().sort((a, b) => Number(a.usage.input_tokens) - Number(b.usage.input_tokens));
+    assert.deepEqual(
+      events.map((e) => [e.environment, e.service]),
+      [
+        ["staging", "api"],
+        ["prod", "api"],
+      ],
+    );
+  } finally {
+    await ingest.close();
+  }
+});
