@@ -64,8 +64,8 @@ func FormatAtto(v *big.Int) string {
 	return whole.String() + "." + strings.TrimRight(f, "0")
 }
 
-// roundAtto is x (USD) in 1e-18 units, rounded half-even: the engine's only rounding.
-func roundAtto(x *big.Rat) *big.Int {
+// RoundAtto is x (USD) in 1e-18 units, rounded half-even: the engine's only rounding.
+func RoundAtto(x *big.Rat) *big.Int {
 	scaled := new(big.Rat).Mul(x, attoRat)
 	q, r := new(big.Int).QuoRem(scaled.Num(), scaled.Denom(), new(big.Int))
 	twice := new(big.Int).Mul(r, big.NewInt(2))
@@ -299,12 +299,12 @@ func (t *Table) Quote(req Request) (Quote, error) {
 				}
 			}
 		}
-		q.Atto.Add(q.Atto, roundAtto(new(big.Rat).Mul(qty, d.perUnit)))
+		q.Atto.Add(q.Atto, RoundAtto(new(big.Rat).Mul(qty, d.perUnit)))
 	}
 	if images, ok := req.Quantities["images"]; ok && rs.images != nil {
 		price := rs.images[imagePriceKey(rs.images, strings.ToLower(strings.TrimSpace(req.ImageSize)),
 			strings.ToLower(strings.TrimSpace(req.ImageQuality)))]
-		q.Atto.Add(q.Atto, roundAtto(new(big.Rat).Mul(images, price)))
+		q.Atto.Add(q.Atto, RoundAtto(new(big.Rat).Mul(images, price)))
 	}
 	return q, nil
 }

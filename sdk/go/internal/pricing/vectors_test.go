@@ -112,7 +112,7 @@ func TestRoundHalfEven(t *testing.T) {
 		{1, 3 * 1e18, "0"}, // 0.333… atto → 0
 		{2, 3 * 1e18, "1"}, // 0.666… atto → 1
 	} {
-		if got := roundAtto(big.NewRat(c.num, c.den)).String(); got != c.want {
+		if got := RoundAtto(big.NewRat(c.num, c.den)).String(); got != c.want {
 			t.Errorf("%d/%d: %s, want %s", c.num, c.den, got, c.want)
 		}
 	}
