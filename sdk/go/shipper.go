@@ -425,4 +425,3 @@ func (s *shipper) accepted(answer []byte, n int) {
 		s.stats.internal(s.cfg, fmt.Errorf("costobs: ingest rejected %d event(s): %s", len(result.Rejected), result.Rejected[0]))
 	}
 }
-
