@@ -75,4 +75,4 @@ go-lint: $(STATICCHECK)
 	@test -z "$$(gofmt -l sdk/go)" || { gofmt -l sdk/go; echo "gofmt: run gofmt -w sdk/go"; exit 1; }
 
 go-bench:
-	cd sdk/go && $(GO) test -run '^$$' -bench . -benchmem -benchtime 20000x .
+	cd sdk/go && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3000x .

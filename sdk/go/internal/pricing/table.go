@@ -15,8 +15,29 @@ type Table struct {
 	names     map[string]string // provider name or alias → provider
 	indexes   map[string]*index
 
-	mu    sync.Mutex
-	rates map[rateCacheKey]*rateSet
+	mu      sync.Mutex
+	rates   map[rateCacheKey]*rateSet
+	matches map[[2]string]match // (provider, model) → match; cleared when it reaches maxMatches
+}
+
+const maxMatches = 8192
+
+func (t *Table) cachedMatch(provider, model string) match {
+	key := [2]string{provider, model}
+	t.mu.Lock()
+	m, ok := t.matches[key]
+	t.mu.Unlock()
+	if ok {
+		return m
+	}
+	m = t.match(provider, model)
+	t.mu.Lock()
+	if t.matches == nil || len(t.matches) >= maxMatches {
+		t.matches = map[[2]string]match{}
+	}
+	t.matches[key] = m
+	t.mu.Unlock()
+	return m
 }
 
 // Version is the table's version string (stamped on events as pricing_version).
@@ -235,7 +256,7 @@ func (t *Table) Quote(req Request) (Quote, error) {
 			return q, fmt.Errorf("pricing: reasoning_tokens is part of output_tokens and cannot exceed it")
 		}
 	}
-	m := t.match(req.Provider, req.Model)
+	m := t.cachedMatch(req.Provider, req.Model)
 	e := m.entry
 	if e == nil {
 		return q, nil
