@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Project-local tools built from source (helm from the Go module proxy), kept across runs.
+TOOLS := .tools/bin
+HELM_VERSION := v3.22.0
+HELM := $(TOOLS)/helm-$(HELM_VERSION)
 
-.PHONY: install up test test-fast lint format bench schema sync-pricing demo-data docs clean
+.PHONY: install up test test-fast lint format bench schema sync-pricing demo-data docs clean helm
 
 $(STAMP): pyproject.toml sdk/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +48,16 @@ sync-pricing: $(STAMP)
 demo-data: $(STAMP)
 	$(BIN)/costobs demo-data $(ARGS)
 
+# helm for the chart tests (tests/test_helm_chart.py): compiled once (a few minutes on 2
+# cores), then reused while the version stays the same.
+$(HELM):
+	mkdir -p $(TOOLS)
+	GOBIN=$(CURDIR)/$(TOOLS) GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(TOOLS)/helm $(HELM)
+	ln -sf helm-$(HELM_VERSION) $(TOOLS)/helm
+
+helm: $(HELM)
+
 clean:
 	rm -rf $(VENV) .costobs .pytest_cache .mypy_cache .ruff_cache
 
@@ -54,8 +68,7 @@ docs: $(STAMP)
 # anthropic-sdk-go, genai, bedrockruntime, the wire-schema check, `costobs up` end to end
 # and the install proof) without -race, to keep the compile of those SDKs inside CI's budget.
 GO ?= go
-GOTOOLS := $(CURDIR)/.gotools
-STATICCHECK := $(GOTOOLS)/staticcheck
+STATICCHECK := $(CURDIR)/$(TOOLS)/staticcheck-v0.8.2
 GO_ENV := COSTOBS_BIN=$(CURDIR)/$(BIN)/costobs COSTOBS_PYTHON=$(CURDIR)/$(BIN)/python
 .PHONY: go-test go-lint go-bench
 test: go-test
@@ -67,7 +80,9 @@ go-test: $(STAMP)
 	cd sdk/go/providertest && $(GO_ENV) $(GO) test -count=1 ./...
 
 $(STATICCHECK):
-	GOBIN=$(GOTOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	mkdir -p $(TOOLS)
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	mv $(TOOLS)/staticcheck $(STATICCHECK)
 
 go-lint: $(STATICCHECK)
 	cd sdk/go && $(GO) vet ./... && $(STATICCHECK) ./...

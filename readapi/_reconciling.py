@@ -4,11 +4,12 @@ the exact definitions of drift, drift % and untracked spend)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from costobs_server.bounds import SupportedDay
 from readapi import _reconcile, _sql, _time
 from readapi._context import AUTH_RESPONSES, Reader
 from readapi._models import Reconcile
@@ -21,9 +22,12 @@ router = APIRouter(tags=["reconcile"], responses=AUTH_RESPONSES)
 async def reconcile(
     org: Reader,
     from_: Annotated[
-        date | None, Query(alias="from", description="first UTC day (bills are per UTC day)")
+        SupportedDay | None,
+        Query(alias="from", description="first UTC day (bills are per UTC day)"),
     ] = None,
-    to: Annotated[date | None, Query(description="last UTC day, inclusive; default today")] = None,
+    to: Annotated[
+        SupportedDay | None, Query(description="last UTC day, inclusive; default today")
+    ] = None,
 ) -> dict[str, Any]:
     """Days are UTC whatever the org's time zone: provider bills are per UTC day, so tracked
     spend is summed per UTC day too (from the daily rollup)."""
