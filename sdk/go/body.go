@@ -2,6 +2,7 @@ package costobs
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"sync"
@@ -93,7 +94,7 @@ func (b *jsonBody) Read(p []byte) (int, error) {
 		b.saw(n)
 		b.keep(p[:n])
 		if err != nil {
-			b.finish(err, b.extractor())
+			b.finish(err, b.extractor(false))
 		}
 	}
 	b.mu.Unlock()
@@ -116,18 +117,24 @@ func (b *jsonBody) Close() error {
 	err := b.rc.Close()
 	b.mu.Lock()
 	if !b.done {
-		b.finish(b.closeErr(), b.extractor())
+		early := b.closeErr()
+		b.finish(early, b.extractor(early != nil))
 	}
 	b.mu.Unlock()
 	return err
 }
 
-func (b *jsonBody) extractor() func(*call) {
+// extractor hands the kept bytes to the shipper goroutine. closedEarly: the caller closed the
+// body before EOF; a decoder may stop at the end of the JSON value without reading to EOF,
+// so a complete value there still means a complete call.
+func (b *jsonBody) extractor(closedEarly bool) func(*call) {
 	data, truncated, kind, provider := b.buf, b.truncated, b.r.kind, b.r.provider
 	b.buf = nil
 	return func(c *call) {
 		if truncated {
 			data = tailObject(data)
+		} else if closedEarly && json.Valid(data) {
+			c.status = "ok"
 		}
 		fillFromJSON(c, kind, provider, data)
 	}

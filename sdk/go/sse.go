@@ -220,7 +220,11 @@ func (k *sseKeep) line(line []byte) {
 			k.errEv = bytes.Clone(payload)
 		}
 	case kindResponses:
-		switch k.event {
+		name := k.event
+		if name == "" { // servers that send no event: lines name the event in "type"
+			name = eventType(payload)
+		}
+		switch name {
 		case "response.created", "response.in_progress", "response.queued":
 			if k.first == nil {
 				k.first = bytes.Clone(payload)
@@ -236,4 +240,22 @@ func (k *sseKeep) line(line []byte) {
 func (k *sseKeep) extractor(r route) func(*call) {
 	kept := *k
 	return func(c *call) { fillFromStream(c, r, &kept) }
+}
+
+// eventType is the "type" of a JSON event payload when it is the first field, as OpenAI-style
+// servers write it; "" otherwise.
+func eventType(payload []byte) string {
+	rest, ok := bytes.CutPrefix(bytes.TrimLeft(payload[1:], " "), []byte(`"type"`))
+	if !ok {
+		return ""
+	}
+	rest = bytes.TrimLeft(rest, " :")
+	if len(rest) == 0 || rest[0] != '"' {
+		return ""
+	}
+	end := bytes.IndexByte(rest[1:], '"')
+	if end < 0 {
+		return ""
+	}
+	return string(rest[1 : 1+end])
 }

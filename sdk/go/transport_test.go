@@ -3,6 +3,7 @@ package costobs
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -267,6 +268,38 @@ func TestHugeJSONBodyKeepsTheTailUsage(t *testing.T) {
 	_ = resp.Body.Close()
 	ev := events(t, c, ingest)
 	if len(ev) != 1 || ev[0]["usage"].(map[string]any)["input_tokens"] != 5000.0 || ev[0]["cost_usd"] != "0.0001" {
+		t.Fatalf("events %v", ev)
+	}
+}
+
+// A JSON decoder that stops at the end of the value and closes the body: a complete call.
+func TestJSONBodyClosedAtTheEndOfTheValueIsComplete(t *testing.T) {
+	srv, c, ingest := fakeProvider(t, "anthropic", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"m","model":"claude-sonnet-4-5","usage":{"input_tokens":100,"output_tokens":40}}`)
+		w.(http.Flusher).Flush() // chunked: no Content-Length to compare against
+		_, _ = io.WriteString(w, "\n")
+	})
+	resp := post(t, c, srv.URL+"/v1/messages", `{}`)
+	var v map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if ev := events(t, c, ingest); len(ev) != 1 || ev[0]["status"] != "ok" || ev[0]["cost_usd"] != "0.0009" {
+		t.Fatalf("events %v", ev)
+	}
+}
+
+func TestResponsesStreamWithoutEventLines(t *testing.T) {
+	srv, c, ingest := fakeProvider(t, "openai", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, `data: {"type":"response.completed","response":{"id":"r","model":"gpt-4o","usage":{"input_tokens":1000,"output_tokens":20}}}`+"\n\n")
+	})
+	resp := post(t, c, srv.URL+"/v1/responses", `{"model":"gpt-4o","stream":true}`)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if ev := events(t, c, ingest); len(ev) != 1 || ev[0]["cost_usd"] != "0.0027" {
 		t.Fatalf("events %v", ev)
 	}
 }
