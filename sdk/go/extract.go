@@ -50,18 +50,23 @@ func (c *call) setModel(model string) {
 	}
 }
 
+// identify takes what the response says about itself: model, tier used, request id.
+func (c *call) identify(model, tier, id string) {
+	c.setModel(model)
+	if tier != "" {
+		c.serviceTier = tier
+	}
+	if id != "" {
+		c.providerRequestID = id
+	}
+}
+
 func (c *call) fillChat(data []byte) {
 	var p chatPayload
 	if json.Unmarshal(data, &p) != nil {
 		return
 	}
-	c.setModel(p.Model)
-	if p.ServiceTier != "" {
-		c.serviceTier = p.ServiceTier
-	}
-	if p.ID != "" {
-		c.providerRequestID = p.ID
-	}
+	c.identify(p.Model, p.ServiceTier, p.ID)
 	u := p.Usage
 	if u == nil && p.XGroq != nil {
 		u = p.XGroq.Usage
@@ -76,13 +81,7 @@ func (c *call) fillResponse(data []byte) {
 	if json.Unmarshal(data, &p) != nil {
 		return
 	}
-	c.setModel(p.Model)
-	if p.ServiceTier != "" {
-		c.serviceTier = p.ServiceTier
-	}
-	if p.ID != "" {
-		c.providerRequestID = p.ID
-	}
+	c.identify(p.Model, p.ServiceTier, p.ID)
 	if p.Usage != nil {
 		c.usage = responsesUsage(p.Usage, p.ToolUsage)
 	}
