@@ -104,6 +104,13 @@ func (s *shipper) flush(ctx context.Context) error {
 	select {
 	case <-w:
 		return nil
+	case <-s.done: // closed meanwhile: Close counted what it could not deliver
+		select {
+		case <-w:
+			return nil
+		default:
+			return errors.New("costobs: client closed before everything was sent")
+		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}

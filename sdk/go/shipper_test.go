@@ -233,3 +233,22 @@ func TestParseRetryAfter(t *testing.T) {
 		t.Fatal(d)
 	}
 }
+
+func TestFlushReturnsWhenClosedMeanwhile(t *testing.T) {
+	down := newFakeIngest(t)
+	down.setAnswer(func(int, ingestBatch) (int, http.Header) { return 503, nil })
+	c := newTestClient(t, down.URL, Config{ShutdownTimeout: 200 * time.Millisecond, BackoffBase: time.Second})
+	record(t, c, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Flush(context.Background()) }()
+	time.Sleep(100 * time.Millisecond)
+	_ = c.Close()
+	select {
+	case <-errc: // nil: the event was given up on at Close (counted), as Flush documents
+		if st := c.Stats(); st.Dropped["shutdown"] != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Flush still waiting after Close")
+	}
+}
