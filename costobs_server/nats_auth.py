@@ -73,8 +73,7 @@ def permissions(role: str) -> dict[str, list[str]]:
         return {"publish": [">"], "subscribe": [">"]}
     publish: list[str]
     if role == "ingest":
-        # $JS.API.INFO: /healthz asks JetStream for the account info (a frozen NATS is unhealthy)
-        publish = ["costobs.events.>", "costobs.bills.>", "$JS.API.INFO"]
+        publish = ["costobs.events.>", "costobs.bills.>"]
     elif role == "writer":
         streams = (EVENTS_STREAM, BILLS_STREAM, DLQ_STREAM)
         publish = [
