@@ -23,6 +23,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
+from costobs_server.settings import Settings
+
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
 RANGE_TEXT = f"{FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}"
@@ -84,6 +86,16 @@ class EventLimits:
     """Cap on every usage count (and ``audio_seconds``) of one event."""
     max_cost: Decimal
     """Cap on the costs an event states (``cost_usd``, ``provider_cost_usd``)."""
+
+
+def event_limits(settings: Settings, *, backfill: bool = False) -> EventLimits:
+    """The per-event limits of the settings; a backfill lifts the age limit."""
+    return EventLimits(
+        max_age=None if backfill else timedelta(days=settings.max_event_age_days),
+        max_skew=timedelta(seconds=settings.max_clock_skew_s),
+        max_quantity=settings.max_event_quantity,
+        max_cost=settings.max_event_cost_usd,
+    )
 
 
 AGE_HINT = "COSTOBS_MAX_EVENT_AGE_DAYS; an admin key may backfill with ?backfill=true"

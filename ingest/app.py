@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -18,10 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from alerting.addresses import policy_from_settings
 from alerting.api import router as alerts_api
 from costobs_server import metrics
-from costobs_server.bounds import Admission, EventLimits, SupportedDay
+from costobs_server.bounds import Admission, EventLimits, SupportedDay, event_limits
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
-from costobs_server.settings import Settings
 from costobs_server.wire import (
     BATCH_ADAPTER,
     BILLS_ADAPTER,
@@ -78,16 +77,6 @@ _BILLS_OPENAPI: dict[str, Any] = {
 def _error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse({"detail": message}, status_code=status, headers=headers)
-
-
-def event_limits(settings: Settings, *, backfill: bool = False) -> EventLimits:
-    """The per-event limits of the settings; a backfill lifts the age limit."""
-    return EventLimits(
-        max_age=None if backfill else timedelta(days=settings.max_event_age_days),
-        max_skew=timedelta(seconds=settings.max_clock_skew_s),
-        max_quantity=settings.max_event_quantity,
-        max_cost=settings.max_event_cost_usd,
-    )
 
 
 Verdicts = tuple[list[bytes], list[dict[str, Any]]]
