@@ -35,11 +35,10 @@ from alerting.rules import Breach, LastFire, Rule, evaluate, next_seq
 from alerting.store import AlertStore, Fire
 from consumers.pricer import Pricer
 from costobs_server.runtime import Services
-from costobs_server.streams import EVENTS_STREAM
+from costobs_server.streams import ALERTD_DURABLE, EVENTS_STREAM
 
 log = logging.getLogger(__name__)
 
-ALERTD_DURABLE = "alertd"
 SEEN_REQUESTS = 200_000
 _MISSING = object()
 

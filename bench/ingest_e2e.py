@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import orjson
 
+from costobs_server.nats_auth import ADMIN, connect
 from costobs_server.nats_server import NatsServer, free_port
 
 KEY = {"Authorization": "Bearer costobs_dev_secret_key"}
@@ -141,7 +141,7 @@ async def raw_jetstream(bodies_events: int, payload: bytes, messages: int) -> fl
         server = NatsServer(Path(tmp), sync_always=True)
         server.start()
         try:
-            nc = await nats.connect(server.url)
+            nc = await connect(server.url, server.auth(ADMIN), ADMIN)
             js = nc.jetstream()
             await js.add_stream(name="RAW", subjects=["raw.>"])
             t = time.perf_counter()

@@ -19,11 +19,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import nats
 import uvicorn
 from nats.aio.client import Client as NATS
 
@@ -35,6 +34,7 @@ from consumers.writer import Writer
 from costobs_server import metrics
 from costobs_server.errors import CostObsError
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
+from costobs_server.nats_auth import NatsAuth, connect
 from costobs_server.nats_server import NatsServer
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
@@ -73,23 +73,11 @@ def open_metadata(settings: Settings) -> MetadataDB:
 
 
 def open_store(settings: Settings) -> EventStore:
-    store = EventStore.open(settings.clickhouse_url, settings.chdb_path)
+    store = EventStore.open(
+        settings.clickhouse_url, settings.chdb_path, settings.clickhouse_cluster
+    )
     store.migrate()
     return store
-
-
-async def connect_nats(url: str, name: str) -> NATS:
-    async def quiet(exc: Exception) -> None:
-        log.warning("NATS: %r", exc)
-
-    return await nats.connect(
-        url,
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        error_cb=quiet,
-    )
 
 
 @dataclass
@@ -111,6 +99,10 @@ class Stack:
     dashboard: subprocess.Popen[bytes] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     nats_url: str = ""
+    nats_auth: Callable[[str], NatsAuth] | None = None
+    """Credentials per role; unset = the embedded server's users, or COSTOBS_NATS_* settings."""
+    connections: dict[str, NATS] = field(default_factory=dict)
+    """One NATS connection per role, each as that role's user."""
     _stopping: bool = False
 
     async def start(self, with_dashboard: bool = False) -> None:
@@ -124,10 +116,14 @@ class Stack:
             self.tasks.append(asyncio.create_task(self._watch_nats(), name="nats-watchdog"))
         db = await asyncio.to_thread(open_metadata, s)
         store = await asyncio.to_thread(open_store, s)
-        nc = await connect_nats(self.nats_url, f"costobs-{'+'.join(sorted(self.roles))}")
-        await ensure_streams(nc.jetstream(), s)
-        self.services = Services(s, db, store, nc)
+        auth = self._role_auth()
+        for role in sorted(self.roles):
+            self.connections[role] = await connect(self.nats_url, auth(role), role)
+        self.services = Services(s, db, store, self.connections.get("ingest"))
         if "writer" in self.roles:
+            # the writer owns the stream definitions; other roles never change them
+            nc = self.connections["writer"]
+            await ensure_streams(nc.jetstream(), s)
             if s.writer_processes:
                 self.transform_pool = TransformPool(
                     s.writer_processes, s.metadata_db_url, restart_limit=s.child_restart_limit
@@ -178,7 +174,7 @@ class Stack:
             from alerting.worker import AlertD
 
             alertd = AlertD(
-                services,
+                replace(services, nc=self.connections["alertd"]),
                 Pricer(overrides=db.price_overrides),
                 reconcile_s=s.alert_reconcile_s,
                 refresh_s=s.alert_rule_refresh_s,
@@ -187,7 +183,17 @@ class Stack:
         if "billsyncd" in self.roles:
             from billing.sync import BillSync
 
-            await self._start_worker("billsyncd", BillSync(s, services.nc), s.billsyncd_port)
+            await self._start_worker(
+                "billsyncd", BillSync(s, self.connections["billsyncd"]), s.billsyncd_port
+            )
+
+    def _role_auth(self) -> Callable[[str], NatsAuth]:
+        if self.nats_auth is not None:
+            return self.nats_auth
+        if self.nats_server is not None:
+            return self.nats_server.auth
+        server_mode = NatsAuth.from_settings(self.settings)
+        return lambda _role: server_mode
 
     async def _start_worker(self, name: str, worker: Any, port: int) -> None:
         from alerting.http import health_app
@@ -296,9 +302,9 @@ class Stack:
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s failed: %r", task.get_name(), task.exception())
-        if self.services is not None and self.services.nc is not None:
+        for nc in self.connections.values():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.services.nc.close(), 10)
+                await asyncio.wait_for(nc.close(), 10)
         if self.nats_server is not None:
             await asyncio.to_thread(self.nats_server.stop)
         if self.transform_pool is not None:

@@ -42,9 +42,34 @@ class Settings(BaseSettings):
     nats_sync_always: bool = Field(
         True, description="embedded server fsyncs every write before acknowledging"
     )
+    # Server mode: how this process authenticates to COSTOBS_NATS_URL (the embedded server
+    # generates its own per-role users instead). At most one of user/password, token, creds.
+    nats_user: str | None = Field(
+        None, description="server mode: NATS user of this role (with COSTOBS_NATS_PASSWORD)"
+    )
+    nats_password: SecretStr | None = Field(None, description="server mode: NATS password")
+    nats_token: SecretStr | None = Field(None, description="server mode: NATS auth token")
+    nats_creds: Path | None = Field(
+        None, description="server mode: NATS .creds file (user JWT + NKey seed, decentralised auth)"
+    )
+    nats_tls_ca: Path | None = Field(
+        None, description="server mode: CA bundle that signed the NATS server's certificate"
+    )
+    nats_tls_cert: Path | None = Field(
+        None, description="server mode: client certificate for NATS mutual TLS (with _KEY)"
+    )
+    nats_tls_key: Path | None = Field(
+        None, description="server mode: private key of COSTOBS_NATS_TLS_CERT"
+    )
 
     clickhouse_url: str | None = Field(
         None, description="ClickHouse server (http://user:pass@host:8123/db); unset = chDB"
+    )
+    clickhouse_cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="ClickHouse cluster name: migrations run ON CLUSTER with Replicated tables "
+        "and Distributed tables for reads and inserts; unset = one node",
     )
     metadata_url: str | None = Field(
         None, description="SQLAlchemy URL of the metadata DB; unset = SQLite in the data dir"

@@ -20,6 +20,8 @@ from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
 from tests.helpers import Running, new_org
 
+pytest_plugins = ["tests.wheel_venv"]  # the `installed` fixture: wheels in a fresh venv
+
 POSTGRES_URL = os.environ.get("COSTOBS_TEST_POSTGRES_URL")
 CLICKHOUSE_URL = os.environ.get("COSTOBS_TEST_CLICKHOUSE_URL")
 
@@ -96,7 +98,7 @@ async def running(
         key_cache_seconds=0.5,
         compact_interval_s=0,  # tests that want the pair rollups run the compactor themselves
     )
-    stack = Stack(settings, frozenset({"ingest", "writer"}))
+    stack = Stack(settings, frozenset({"ingest", "writer"}), nats_auth=nats_server.auth)
     await stack.start()
     assert stack.services is not None
     org = new_org(stack.services.db)

@@ -10,9 +10,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from nats.aio.client import Client as NATS
 
 from costobs_server.metadata.db import MetadataDB
+from costobs_server.nats_auth import ADMIN, connect
+from costobs_server.nats_server import NatsServer
 from costobs_server.serve import Stack
+from costobs_server.settings import Settings
+from costobs_server.streams import ensure_streams
+
+
+async def nats_client(server: NatsServer, role: str = ADMIN) -> NATS:
+    """A client of a test NATS server as ``role``'s generated user (never unauthenticated)."""
+    return await connect(server.url, server.auth(role), role)
+
+
+async def create_streams(server: NatsServer, settings: Settings) -> None:
+    """What a writer does at start: apply the stream definitions (for tests with no writer)."""
+    nc = await nats_client(server, "writer")
+    try:
+        await ensure_streams(nc.jetstream(), settings)
+    finally:
+        await nc.close()
 
 
 @dataclass

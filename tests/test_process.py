@@ -135,8 +135,11 @@ def test_up_serves_stops_cleanly_and_resumes_on_the_same_data_dir(
     # accepted but perhaps not yet written: a clean stop must flush or keep them
     assert first.terminate() == 0
     assert "Stopped." in first.output()
+    users = (data / "nats" / "auth.json").read_text()  # the embedded NATS's generated users
+    assert (data / "nats" / "auth.json").stat().st_mode & 0o777 == 0o600
 
     second = start(processes, data, port)
+    assert (data / "nats" / "auth.json").read_text() == users  # reused, not regenerated
     assert second.wait_requests(50)["requests"] == 50
     assert second.post([event(99)]).json()["accepted"] == 1
     assert second.wait_requests(51) == {
@@ -214,7 +217,17 @@ def test_server_mode_roles_run_as_separate_processes(
     }
     cli = [sys.executable, "-m", "costobs_server.cli"]
     subprocess.run([*cli, "migrate"], env=env, check=True, timeout=120)
-    roles = [subprocess.Popen([*cli, role], env=env) for role in ("ingest", "writer")]
+    roles = [
+        subprocess.Popen(
+            [*cli, role],
+            env={  # each role as its own NATS user, as in docker-compose.yml
+                **env,
+                "COSTOBS_NATS_USER": role,
+                "COSTOBS_NATS_PASSWORD": nats_server.auth(role).password or "",
+            },
+        )
+        for role in ("ingest", "writer")
+    ]
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -229,7 +242,12 @@ def test_server_mode_roles_run_as_separate_processes(
         day = "2026-11-21"
         events = [event(i, timestamp=f"{day}T08:00:00Z") for i in range(10)]
         batch = {"batch_id": uuid.uuid4().hex, "events": events}
-        r = httpx.post(f"{base}/v1/events", json=batch, headers=HEADERS, timeout=30)
+        deadline = time.monotonic() + 30
+        while (
+            r := httpx.post(f"{base}/v1/events", json=batch, headers=HEADERS, timeout=30)
+        ).status_code == 503:  # until the writer has applied the stream definitions
+            assert time.monotonic() < deadline, r.text
+            time.sleep(0.2)
         assert r.json()["accepted"] == 10
         deadline = time.monotonic() + 30
         while True:

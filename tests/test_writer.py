@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import nats
 import orjson
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
@@ -23,7 +22,7 @@ from costobs_server.settings import load_settings
 from costobs_server.store import NO_DEDUP, EventStore, failures
 from costobs_server.streams import DLQ_STREAM, DLQ_SUBJECT, ensure_streams, events_subject
 from costobs_server.wire import validate_event
-from tests.helpers import Running, event, eventually
+from tests.helpers import Running, event, eventually, nats_client
 
 
 def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
@@ -97,13 +96,19 @@ async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
     nats_server: NatsServer, store: EventStore
 ) -> None:
     settings = load_settings(nats_url=nats_server.url, writer_ack_wait_s=60)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats_client(nats_server)
     js = nc.jetstream()
     await ensure_streams(js, settings)
     org = f"p{uuid.uuid4().hex[:8]}"
     ack = await js.publish(events_subject(org), b'{"org_id": "broken"')
+    writer_nc = await nats_client(nats_server, "writer")  # the writer's own, limited user
     writer = Writer(
-        nc, store, Pricer(), flush_ms=50, max_deliveries=2, staging_table="events_staging_poison"
+        writer_nc,
+        store,
+        Pricer(),
+        flush_ms=50,
+        max_deliveries=2,
+        staging_table="events_staging_poison",
     )
     task = asyncio.create_task(writer.run())
     dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
@@ -119,6 +124,7 @@ async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
     finally:
         writer.stop()
         await task
+        await writer_nc.close()
         await nc.close()
 
 
@@ -153,11 +159,11 @@ def count_events(store: EventStore, org: str) -> int:
 
 
 async def run_writer(
-    nats_url: str, store: Any, org: str, messages: list[bytes], **kw: Any
+    server: NatsServer, store: Any, org: str, messages: list[bytes], **kw: Any
 ) -> Writer:
     """A writer over ``store`` until it has written (and acked) ``messages``."""
-    settings = load_settings(nats_url=nats_url)
-    nc = await nats.connect(nats_url)
+    settings = load_settings(nats_url=server.url)
+    nc = await nats_client(server)
     js = nc.jetstream()
     await ensure_streams(js, settings)
     writer = Writer(
@@ -202,7 +208,7 @@ async def test_store_failures_pause_the_writer_and_never_dead_letter(
     org = f"f{uuid.uuid4().hex[:8]}"
     failing = FailingStore(store, failures=6, error=error)
     messages = [envelope(org, [event(0), event(1)]), envelope(org, [event(2)])]
-    writer = await run_writer(nats_server.url, failing, org, messages, max_deliveries=2)
+    writer = await run_writer(nats_server, failing, org, messages, max_deliveries=2)
     assert failing.calls >= 7
     assert writer.stats.dead_lettered == 0
     assert count_events(store, org) == 3
@@ -304,7 +310,7 @@ async def test_a_flush_failing_after_events_were_written_completes_every_rollup(
     failing = RollupFailsUntil(store, failures=2)
     try:
         messages = [envelope(org, [event(i) for i in range(5)]), envelope(org, [event(9)])]
-        await run_writer(nats_server.url, failing, org, messages)
+        await run_writer(nats_server, failing, org, messages)
         assert failing.calls >= 3
         await eventually(lambda: not rollups_match_events(store, org), within=10)
         ((n,),) = store.query(
@@ -324,7 +330,7 @@ async def test_a_flush_cut_short_by_a_crash_is_completed_from_the_flush_log(
     log_dir = tmp_path / "flushes"
     failing = RollupFailsUntil(store, failures=1_000_000)
     settings = load_settings(nats_url=nats_server.url, writer_ack_wait_s=1)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats_client(nats_server)
     js = nc.jetstream()
     await ensure_streams(js, settings)
     try:
@@ -372,7 +378,7 @@ async def test_a_failed_dead_letter_publish_keeps_the_message_and_the_writer(
     """Finding 3 of issue 11: a failed dead-letter publish stopped the writer (and with it
     `costobs up`). Now the message stays in the stream and is dead-lettered once it can be."""
     settings = load_settings(nats_url=nats_server.url)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats_client(nats_server)
     js = nc.jetstream()
     await ensure_streams(js, settings)
     org = f"d{uuid.uuid4().hex[:8]}"

@@ -16,9 +16,9 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from costobs_server.metadata.models import ApiKey, Org, PriceOverride
+from costobs_server.vocabulary import DEFAULT_ORG as DEFAULT_ORG  # re-exported
+from costobs_server.vocabulary import DEV_KEY as DEV_KEY
 
-DEFAULT_ORG = "default"
-DEV_KEY = "costobs_dev_secret_key"
 SCOPES = ("ingest", "read", "admin")
 _ALEMBIC_DIR = Path(__file__).parent / "alembic"
 

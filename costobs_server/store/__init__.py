@@ -17,6 +17,12 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from costobs_server.errors import StoreError
+from costobs_server.store.cluster import (
+    CLUSTER_CLIENT_SETTINGS,
+    check_cluster_name,
+    cluster_statements,
+    schema_migrations_ddl,
+)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,10 +49,23 @@ def load_migrations(folder: Path = _MIGRATIONS) -> list[Migration]:
     return found
 
 
+def created_tables(migrations: list[Migration]) -> set[str]:
+    """Every table any migration creates (views excluded)."""
+    found = set()
+    for migration in migrations:
+        for statement in migration.statements:
+            words = statement.split()
+            if words[:5] == ["CREATE", "TABLE", "IF", "NOT", "EXISTS"]:
+                found.add(words[5])
+    return found
+
+
 class EventStore:
     """One interface over ClickHouse for the writer, the read API and the tools."""
 
-    def __init__(self, connect: Any, *, thread_local: bool) -> None:
+    def __init__(self, connect: Any, *, thread_local: bool, cluster: str | None = None) -> None:
+        self.cluster = cluster
+        """ClickHouse cluster name: migrations run ON CLUSTER (see store/cluster.py)."""
         self._connect = connect
         self._local = threading.local() if thread_local else None
         self._shared: Client | None = None if thread_local else connect()
@@ -63,15 +82,27 @@ class EventStore:
         return cls(connect, thread_local=True)
 
     @classmethod
-    def open_server(cls, url: str) -> EventStore:
-        def connect() -> Client:
-            return clickhouse_connect.get_client(dsn=url, autogenerate_session_id=False)
+    def open_server(cls, url: str, cluster: str | None = None) -> EventStore:
+        settings = CLUSTER_CLIENT_SETTINGS if cluster else None
 
-        return cls(connect, thread_local=False)
+        def connect() -> Client:
+            return clickhouse_connect.get_client(
+                dsn=url, autogenerate_session_id=False, settings=settings
+            )
+
+        return cls(connect, thread_local=False, cluster=cluster and check_cluster_name(cluster))
 
     @classmethod
-    def open(cls, clickhouse_url: str | None, chdb_path: Path) -> EventStore:
-        return cls.open_server(clickhouse_url) if clickhouse_url else cls.open_chdb(chdb_path)
+    def open(
+        cls, clickhouse_url: str | None, chdb_path: Path, cluster: str | None = None
+    ) -> EventStore:
+        if clickhouse_url:
+            return cls.open_server(clickhouse_url, cluster)
+        if cluster:
+            raise StoreError(
+                "COSTOBS_CLICKHOUSE_CLUSTER needs a ClickHouse server (COSTOBS_CLICKHOUSE_URL)"
+            )
+        return cls.open_chdb(chdb_path)
 
     @property
     def client(self) -> Client:
@@ -88,18 +119,16 @@ class EventStore:
 
     def migrate(self) -> list[int]:
         """Apply the numbered migrations not applied yet; returns the versions applied."""
-        self.client.command(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
-            "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
-        )
+        self.client.command(schema_migrations_ddl(self.cluster))
         done = {
             row[0] for row in self.client.query("SELECT version FROM schema_migrations").result_rows
         }
         applied = []
-        for migration in load_migrations():
+        migrations = load_migrations()
+        for migration in migrations:
             if migration.version in done:
                 continue
-            for statement in migration.statements:
+            for statement in self.statements(migration, migrations):
                 self.client.command(statement)
             self.client.insert(
                 "schema_migrations",
@@ -108,6 +137,13 @@ class EventStore:
             )
             applied.append(migration.version)
         return applied
+
+    def statements(self, migration: Migration, every: list[Migration]) -> tuple[str, ...]:
+        """What runs for ``migration``: its own statements, or their cluster form."""
+        if self.cluster is None:
+            return migration.statements
+        tables = created_tables(every)
+        return tuple(cluster_statements(list(migration.statements), self.cluster, tables))
 
     # -- writes -------------------------------------------------------------------------
 

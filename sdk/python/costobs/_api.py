@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,8 @@ def configure(
     request_timeout: float | None = None,
     shutdown_timeout: float | None = None,
     gzip: bool | None = None,
+    spill_dir: str | os.PathLike[str] | None = None,
+    spill_max_bytes: int | None = None,
     model_aliases: Mapping[str, str] | None = None,
     provider_hosts: Mapping[str, str] | None = None,
     on_internal_error: Callable[[BaseException], None] | None = None,
@@ -45,7 +48,12 @@ def configure(
     Raises :class:`costobs.ConfigError` naming the argument or variable with a bad value.
     """
     values = {k: v for k, v in locals().items() if v is not None}
-    _config.set_current(_config.resolve(**values))
+    settings = _config.resolve(**values)
+    _config.set_current(settings)
+    if settings.enabled and settings.spill_dir:
+        from costobs import _shipper
+
+        _shipper.resume_spilled(settings.spill_dir)
 
 
 def record(

@@ -472,6 +472,7 @@ class PriceTable:
             entry_model=entry.model,
             source=entry.source,
             notes=entry.notes,
+            unverified=entry.unverified,
             custom=entry.custom,
             at=when.isoformat(),
             effective_from=period.start.isoformat(),
