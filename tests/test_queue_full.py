@@ -36,7 +36,7 @@ async def test_jetstream_out_of_storage_answers_503_naming_it_and_loses_nothing(
         writer_id="queuefull",
         compact_interval_s=0,
     )
-    stack = Stack(settings, frozenset({"ingest", "writer"}))
+    stack = Stack(settings, frozenset({"ingest", "writer"}), nats_auth=server.auth)
     await stack.start()
     assert stack.services is not None
     org = new_org(stack.services.db)
