@@ -400,3 +400,36 @@ async def test_a_failed_dead_letter_publish_keeps_the_message_and_the_writer(
         writer.stop()
         await task
         await nc.close()
+
+
+async def test_transform_pool_restarts_a_killed_worker_then_gives_up_past_its_limit(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+
+    from consumers.transform_pool import TransformPool
+    from costobs_server import metrics
+    from costobs_server.errors import CostObsError
+
+    batch = [(envelope("o", [event(0)]), 1)]
+    restarts = metrics.CHILD_RESTARTS.labels("transform_worker")
+    pool = TransformPool(1, None, restart_limit=1)
+    try:
+        first = await pool.transform(batch)
+
+        def kill_worker() -> None:
+            for process in list(pool._executor._processes.values()):  # type: ignore[union-attr]
+                os.kill(process.pid, signal.SIGKILL)
+                process.join()
+
+        before = restarts._value.get()
+        kill_worker()
+        assert await pool.transform(batch) == first  # restarted, same rows
+        assert pool.restarts == 1 and restarts._value.get() == before + 1
+        pool.restart_limit = 0
+        kill_worker()
+        with pytest.raises(CostObsError, match="keep dying"):
+            await pool.transform(batch)
+    finally:
+        pool.close()
