@@ -19,7 +19,7 @@ from consumers.writer import Writer
 from costobs_server.metadata.db import MetadataDB
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
-from costobs_server.store import NO_DEDUP, EventStore, failures
+from costobs_server.store import EventStore, failures
 from costobs_server.streams import DLQ_STREAM, DLQ_SUBJECT, ensure_streams, events_subject
 from costobs_server.wire import validate_event
 from tests.helpers import Running, event, eventually, nats_client
@@ -271,7 +271,7 @@ class RollupFailsUntil:
             client.command(
                 f"INSERT INTO {table} (org_id, hour, provider, model) "
                 "VALUES ('zz-parts', '2026-11-20 00:00:00', '', '')",
-                settings=NO_DEDUP,
+                settings=store.no_dedup,
             )
         client.command(f"ALTER TABLE {table} MODIFY SETTING parts_to_throw_insert = 1")
 
