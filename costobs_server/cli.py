@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from alerting.cli import register as register_alerts
 from billing.cli import register as register_billing
+from costobs_server.cli_export import register as register_export
 from costobs_server.cli_pricing import register as register_pricing
 from costobs_server.errors import CostObsError
 from costobs_server.vocabulary import DEV_KEY
@@ -209,6 +210,7 @@ def _backfill(args: argparse.Namespace) -> int:
         read_lines(args.file, args.format),
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        params={"backfill": "true"},  # history beyond COSTOBS_MAX_EVENT_AGE_DAYS: admin key
     )
     report = Path(args.report) if args.report else None
     if summary.rejected:
@@ -320,7 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
         "langfuse (generations / observations)",
     )
     backfill.add_argument("--url", help="ingest URL (default: http://COSTOBS_HOST:COSTOBS_PORT)")
-    backfill.add_argument("--api-key", default=DEV_KEY, help="an ingest key (default: the dev key)")
+    backfill.add_argument(
+        "--api-key",
+        default=DEV_KEY,
+        help="an admin key: history is sent with ?backfill=true (default: the dev key)",
+    )
     backfill.add_argument("--batch-size", type=int, default=500, help="events per request")
     backfill.add_argument(
         "--report", help="where rejected lines are listed (default: FILE.rejected.jsonl)"
@@ -331,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_pricing(sub)
     register_alerts(sub)
     register_billing(sub)
+    register_export(sub)
     return parser
 
 

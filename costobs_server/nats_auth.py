@@ -64,6 +64,9 @@ def _pull(stream: str, durable: str) -> list[str]:
     ]
 
 
+HEALTH_PROBE = "$JS.API.INFO"
+
+
 def permissions(role: str) -> dict[str, list[str]]:
     """The subjects ``role`` may publish to and subscribe to (NATS wildcards)."""
     if role == ADMIN:
@@ -87,7 +90,8 @@ def permissions(role: str) -> dict[str, list[str]]:
         publish = ["costobs.bills.>"]
     else:
         raise ValueError(f"unknown NATS role {role!r}")
-    return {"publish": publish, "subscribe": [f"{inbox_prefix(role)}.>"]}
+    # $JS.API.INFO (account info, read-only) is the health probe of every role's /healthz.
+    return {"publish": [*publish, HEALTH_PROBE], "subscribe": [f"{inbox_prefix(role)}.>"]}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import pytest
 
 from costobs_server.metadata.db import DEV_KEY
 from costobs_server.nats_server import NatsServer, free_port
-from tests.helpers import event
+from tests.helpers import FIXED_CLOCK_WINDOW, event, settings_env
 
 pytestmark = pytest.mark.slow
 HEADERS = {"Authorization": f"Bearer {DEV_KEY}"}
@@ -52,6 +52,7 @@ class UpProcess:
                 "COSTOBS_WRITER_ACK_WAIT_S": "3",
                 "COSTOBS_ALERTD_PORT": str(free_port()),
                 "COSTOBS_BILLSYNCD_PORT": str(free_port()),
+                **settings_env(FIXED_CLOCK_WINDOW),
                 **(env or {}),
             },
         )
@@ -214,6 +215,7 @@ def test_server_mode_roles_run_as_separate_processes(
         "COSTOBS_PORT": str(port),
         "COSTOBS_WRITER_ID": f"w{uuid.uuid4().hex[:8]}",
         "COSTOBS_WRITER_FLUSH_MS": "100",
+        **settings_env(FIXED_CLOCK_WINDOW),
     }
     cli = [sys.executable, "-m", "costobs_server.cli"]
     subprocess.run([*cli, "migrate"], env=env, check=True, timeout=120)
