@@ -174,7 +174,11 @@ class AlertD:
                 if len(self._seen) > SEEN_REQUESTS:
                     self._seen.popitem(last=False)
                 at = datetime.fromisoformat(event["timestamp"])
-                cost = self.pricer(org_id, event, at).cost_usd
+                quote = self.pricer(org_id, event, at)
+                cost = quote.cost_usd
+                # attributed as the writer stores it (a gateway call under its model's provider)
+                event["provider"] = quote.provider
+                event["canonical_model"] = quote.canonical_model
             except Exception as exc:  # the writer dead-letters such events; skip them here
                 log.debug("alertd skips an event: %r", exc)
                 continue

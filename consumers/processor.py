@@ -9,19 +9,28 @@ column defaults ('' / 0 / false).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 import orjson
 
+from consumers.cost_parts import cost_parts
+
 
 class QuoteLike(Protocol):
     cost_usd: Decimal
+
+    @property
+    def breakdown_atto(self) -> Sequence[tuple[str, int]]: ...
+
     unpriced: bool
     entry: str | None
     version: str
+    provider: str
+    """The provider to record: a gateway call's is the provider of the model it names."""
+    canonical_model: str
 
 
 Price = Callable[[str, Mapping[str, Any], datetime], QuoteLike]
@@ -85,12 +94,17 @@ def _row(
     usage = event.pop("usage", None)
     if usage:
         event.update(usage)  # usage fields are columns of their own
+        event.update(cost_parts(quote.breakdown_atto, usage))  # for the FOCUS export
     if "cost_usd" in event:
         event["sdk_cost_usd"] = event.pop("cost_usd")
     if "pricing_version" in event:
         event["sdk_pricing_version"] = event.pop("pricing_version")
     event.setdefault("operation", "chat")
     event.setdefault("status", "ok")
+    # The SDK's own attribution is an estimate like its cost: the table decides (an old SDK's
+    # or record()'s openai_compatible event ends up as the direct call would).
+    event["provider"] = quote.provider
+    event["canonical_model"] = quote.canonical_model
     event["org_id"] = org_id
     event["received_at"] = received_at
     event["stream_seq"] = stream_seq

@@ -128,7 +128,7 @@ def _reasoning_inside_output(usage: Usage) -> Usage:
     return usage
 
 
-Status = Literal["ok", "error", "cancelled"]
+Status = Literal["ok", "error", "cancelled", "timeout"]
 
 
 @with_config(_CONFIG)
@@ -169,7 +169,8 @@ class Event(TypedDict, total=False):
     region: Annotated[str, StringConstraints(max_length=64)]
 
     status: Status
-    """ok (default), error or cancelled."""
+    """ok (default); error (the provider answered with an error), timeout (no complete answer
+    in time), cancelled (the caller stopped, e.g. closed a stream): usage known is kept."""
     error_type: Annotated[str, StringConstraints(max_length=128)]
     latency_ms: Annotated[int, Field(ge=0, le=86_400_000)]
     time_to_first_token_ms: Annotated[int, Field(ge=0, le=86_400_000)]
@@ -184,6 +185,15 @@ class Event(TypedDict, total=False):
     provider_request_id: Annotated[str, StringConstraints(max_length=256)]
     sdk_language: Identifier
     sdk_version: Annotated[str, StringConstraints(max_length=64)]
+
+    canonical_model: Annotated[str, StringConstraints(max_length=256)]
+    """The model across clouds (``claude-sonnet-4-5`` for Bedrock/Vertex/Anthropic ids); the
+    writer derives it again from the price table, as it re-prices."""
+    gateway_host: Annotated[str, StringConstraints(max_length=256)]
+    """The base_url host of a call through a gateway or unknown OpenAI-style host; such an
+    event is priced and recorded as the model it names (``PriceTable.quote_call``)."""
+    gateway: Identifier
+    """A well-known gateway recognised by host or response header: litellm, portkey, …"""
 
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

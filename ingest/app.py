@@ -31,6 +31,7 @@ from costobs_server.wire import (
     json_schema,
     validate_event,
 )
+from ingest import otlp
 from ingest.auth import KeyCache, has_scope, needs
 from ingest.body import read_body
 from ingest.publisher import Publisher, Unavailable, publish_bills
@@ -287,6 +288,7 @@ def create_app(services: Services) -> FastAPI:
         )
         return summary
 
+    otlp.install(app, settings, publisher)
     app.include_router(read_api)
     app.include_router(alerts_api)
 

@@ -168,6 +168,39 @@ async def test_group_by_fires_per_offender(running: Running, alertd: StartAlertd
         assert got == [("cust-a", "1.25"), ("cust-b", "1.25")]
 
 
+async def test_one_model_across_clouds_and_gateways_counts_as_one(
+    running: Running, alertd: StartAlertd
+) -> None:
+    """canonical_model scopes a rule to a model however it was reached; provider is the one
+    the writer records (a gateway call under its model's provider)."""
+    with fake_server() as hook:
+        target = await webhook(running, hook.url)
+        await create_rule(
+            running,
+            [target["id"]],
+            config={"threshold_usd": "0.8"},
+            group_by="provider",
+            scope={"canonical_model": "claude-sonnet-4-5"},
+        )
+        await alertd()
+        usage = {"input_tokens": 100_000}  # $0.30 each at $3 per 1M input tokens
+        sonnet = [
+            ("anthropic", "claude-sonnet-4-5-20250929"),
+            ("openai_compatible", "anthropic/claude-sonnet-4-5"),  # through a gateway
+            ("anthropic", "claude-sonnet-4-5"),
+            ("bedrock", "global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            ("openai", "gpt-4o"),  # another model: out of scope
+        ]
+        await running.post(
+            [
+                event(i, timestamp=now_iso(), provider=p, model=m, usage=usage)
+                for i, (p, m) in enumerate(sonnet)
+            ]
+        )
+        (request,) = await asyncio.to_thread(hook.wait_for, 1, 5.0)
+        assert (request.json()["group"], request.json()["observed_usd"]) == ("anthropic", "0.9")
+
+
 async def test_restart_and_several_instances_never_double_fire(
     running: Running, alertd: StartAlertd
 ) -> None:

@@ -71,7 +71,7 @@ def test_a_full_event_validates_and_keeps_its_values() -> None:
         ({"usage": {"output_tokens": 3, "reasoning_tokens": 4}}, "cannot exceed it"),
         ({"usage": {"input_tokens": -1}}, "usage.input_tokens: Input should be greater than"),
         ({"tags": {"has space": "x"}}, "tags.has space.[key]: String should match pattern"),
-        ({"status": "weird"}, "status: Input should be 'ok', 'error' or 'cancelled'"),
+        ({"status": "weird"}, "status: Input should be 'ok', 'error', 'cancelled' or 'timeout'"),
     ],
 )
 def test_bad_events_are_refused_naming_the_field(change: dict[str, object], message: str) -> None:

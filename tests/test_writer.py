@@ -64,6 +64,38 @@ def test_unknown_model_is_kept_at_zero_and_flagged() -> None:
     assert rows.unpriced == 1
 
 
+def test_gateway_and_cross_cloud_events_are_attributed_as_the_sdk_does() -> None:
+    """An old SDK's ``openai_compatible`` event, a new SDK's gateway event and record()'s
+    Bedrock profile all end up with the provider, cost and canonical model a direct call has."""
+    usage = {"input_tokens": 2000, "output_tokens": 100}
+    events = [
+        event(0, provider="anthropic", model="claude-sonnet-4-5-20250929", usage=usage),
+        event(1, provider="openai_compatible", model="claude-sonnet-4-5", usage=usage),
+        event(
+            2,
+            provider="anthropic",
+            model="anthropic/claude-sonnet-4-5",
+            gateway_host="llm-gw.internal:4000",
+            gateway="litellm",
+            usage=usage,
+        ),
+        event(3, provider="bedrock", model="global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        event(4, provider="openai_compatible", model="in-house-llama", usage=usage),
+    ]
+    rows = rows_from_message(envelope("acme", events), 1, Pricer())
+    lines = [orjson.loads(line) for line in rows.lines]
+    assert [(r["provider"], r["canonical_model"]) for r in lines] == [
+        ("anthropic", "claude-sonnet-4-5"),
+        ("anthropic", "claude-sonnet-4-5"),
+        ("anthropic", "claude-sonnet-4-5"),
+        ("bedrock", "claude-sonnet-4-5"),
+        ("openai_compatible", "in-house-llama"),
+    ]
+    assert {r["cost_usd"] for r in lines[:3]} == {"0.0075"}
+    assert (lines[2]["gateway_host"], lines[2]["gateway"]) == ("llm-gw.internal:4000", "litellm")
+    assert lines[4]["unpriced"] is True
+
+
 @pytest.mark.parametrize("payload", [b"not json", b'{"org_id": "a"}', b'{"events": []}'])
 def test_malformed_messages_are_poison(payload: bytes) -> None:
     with pytest.raises(PoisonMessage):

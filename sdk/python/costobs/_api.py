@@ -41,6 +41,7 @@ def configure(
     spill_max_bytes: int | None = None,
     model_aliases: Mapping[str, str] | None = None,
     provider_hosts: Mapping[str, str] | None = None,
+    include_usage_hosts: Mapping[str, bool] | None = None,
     on_internal_error: Callable[[BaseException], None] | None = None,
 ) -> None:
     """Set the SDK up. Each argument left out falls back to ``COSTOBS_<NAME>``, then the default.
@@ -88,7 +89,7 @@ def record(
             provider, model, operation, effective(_config_defaults(), make_meta(meta_values, tags))
         )
         call.usage = clean(usage)
-        call.status = status if status in ("ok", "error", "cancelled") else "error"
+        call.status = status if status in ("ok", "error", "cancelled", "timeout") else "error"
         call.error_type = error_type
         call.latency_ms = max(0, int(latency_ms))
         call.streaming = bool(streaming)  # the wire takes JSON booleans only, never 1 or "yes"
