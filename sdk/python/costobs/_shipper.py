@@ -148,8 +148,8 @@ class Shipper:
 
     def pending(self) -> int:
         """Events not yet accepted by the ingest: in memory, and spilled to disk."""
-        spilled = self._spill.pending_events() if self._spill is not None else 0
-        return self._in_memory() + spilled
+        spill = self._spill_for(_config.current())  # not only once the worker looked
+        return self._in_memory() + (spill.pending_events() if spill is not None else 0)
 
     def flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
