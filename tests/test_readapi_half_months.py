@@ -91,7 +91,7 @@ a day those ranges subtract: the breakdown must not list it with zero requests."
 def month_events() -> list[dict[str, Any]]:
     """Demo events over Oct 17 – Dec 6 (UTC), plus events moved onto instants around the UTC
     half-month boundaries and the Kolkata midnights next to them, re-priced there."""
-    events = demo_events(900, 51, seed=23, now=NOW)
+    events = demo_events(900, 51, seed=25, now=NOW)
     table = load_price_table()
     extra = demo_events(len(BOUNDARIES) * len(AROUND), 20, seed=29, now=NOW)
     instants = [b + d for b in BOUNDARIES for d in AROUND]

@@ -35,7 +35,7 @@ async def get(running: Running, path: str, **params: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def seeded(running: Running) -> list[dict[str, Any]]:
-    events = demo_events(700, 45)
+    events = demo_events(700, 45, seed=8)
     await send(running, events)
     return events
 
