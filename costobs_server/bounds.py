@@ -23,6 +23,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
+from costobs_server.settings import Settings
+
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
 RANGE_TEXT = f"{FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}"
@@ -86,48 +88,80 @@ class EventLimits:
     """Cap on the costs an event states (``cost_usd``, ``provider_cost_usd``)."""
 
 
+def event_limits(settings: Settings, *, backfill: bool = False) -> EventLimits:
+    """The per-event limits of the settings; a backfill lifts the age limit."""
+    return EventLimits(
+        max_age=None if backfill else timedelta(days=settings.max_event_age_days),
+        max_skew=timedelta(seconds=settings.max_clock_skew_s),
+        max_quantity=settings.max_event_quantity,
+        max_cost=settings.max_event_cost_usd,
+    )
+
+
 AGE_HINT = "COSTOBS_MAX_EVENT_AGE_DAYS; an admin key may backfill with ?backfill=true"
 
 
 def event_problems(event: Mapping[str, Any], limits: EventLimits, now: datetime) -> str | None:
     """What makes a schema-valid event inadmissible under ``limits`` at ``now`` (aware UTC),
     each problem naming its field; None when it is admissible."""
-    problems = []
-    ts: datetime = event["timestamp"]
-    if ts > now + limits.max_skew:
-        ahead = int((ts - now).total_seconds())
-        problems.append(
-            f"timestamp: {ts.isoformat()} is {ahead} s ahead of the server clock; at most "
-            f"{int(limits.max_skew.total_seconds())} s (COSTOBS_MAX_CLOCK_SKEW_S)"
-        )
-    elif limits.max_age is not None and ts < now - limits.max_age:
-        problems.append(
-            f"timestamp: {ts.isoformat()} is older than {limits.max_age.days} days ({AGE_HINT})"
-        )
-    usage = event.get("usage")
-    if usage:
-        for field, value in usage.items():
-            if field in ("image_size", "image_quality"):
-                continue
-            if _over(value, limits.max_quantity):
-                problems.append(
-                    f"usage.{field}: {value} is over the per-event cap of {limits.max_quantity} "
-                    "(COSTOBS_MAX_EVENT_QUANTITY)"
-                )
-    for field in ("cost_usd", "provider_cost_usd"):
-        value = event.get(field)
-        if value is not None and _over(value, limits.max_cost):
+    return Admission(limits, now).problems(event)
+
+
+class Admission:
+    """``event_problems`` for many events at one instant: the bounds computed once (this runs
+    for every event ingest accepts, so each check is a comparison or two)."""
+
+    def __init__(self, limits: EventLimits, now: datetime) -> None:
+        self.limits = limits
+        self.now = now
+        self.latest = now + limits.max_skew
+        self.earliest = now - limits.max_age if limits.max_age is not None else None
+        self.quantity_digits = len(str(limits.max_quantity))
+        self.cost_digits = len(str(int(limits.max_cost)))
+
+    def problems(self, event: Mapping[str, Any]) -> str | None:
+        limits = self.limits
+        problems = []
+        ts: datetime = event["timestamp"]
+        if ts > self.latest:
+            ahead = int((ts - self.now).total_seconds())
             problems.append(
-                f"{field}: {value} is over the per-event cap of {limits.max_cost} "
-                "(COSTOBS_MAX_EVENT_COST_USD)"
+                f"timestamp: {ts.isoformat()} is {ahead} s ahead of the server clock; at most "
+                f"{int(limits.max_skew.total_seconds())} s (COSTOBS_MAX_CLOCK_SKEW_S)"
             )
-    return "; ".join(problems) or None
+        elif self.earliest is not None and ts < self.earliest:
+            assert limits.max_age is not None
+            problems.append(
+                f"timestamp: {ts.isoformat()} is older than {limits.max_age.days} days ({AGE_HINT})"
+            )
+        usage = event.get("usage")
+        if usage:
+            for field, value in usage.items():
+                if field in ("image_size", "image_quality"):
+                    continue
+                if _over(value, limits.max_quantity, self.quantity_digits):
+                    problems.append(
+                        f"usage.{field}: {value} is over the per-event cap of "
+                        f"{limits.max_quantity} (COSTOBS_MAX_EVENT_QUANTITY)"
+                    )
+        for field in ("cost_usd", "provider_cost_usd"):
+            value = event.get(field)
+            if value is not None and _over(value, limits.max_cost, self.cost_digits):
+                problems.append(
+                    f"{field}: {value} is over the per-event cap of {limits.max_cost} "
+                    "(COSTOBS_MAX_EVENT_COST_USD)"
+                )
+        return "; ".join(problems) or None
 
 
-def _over(value: int | str, cap: int | Decimal) -> bool:
-    """Counts are ints, fractional quantities and money decimal strings (never floats)."""
+def _over(value: int | str, cap: int | Decimal, cap_digits: int) -> bool:
+    """Counts are ints; fractional quantities and money are decimal strings (never floats),
+    whose whole part settles most comparisons without a Decimal."""
     if isinstance(value, int):
         return value > cap
+    whole = value.partition(".")[0]
+    if len(whole) < cap_digits:
+        return False
     try:
         return Decimal(value) > cap
     except InvalidOperation:  # the schema admits only decimal text; refuse anything else

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -18,10 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from alerting.addresses import policy_from_settings
 from alerting.api import router as alerts_api
 from costobs_server import metrics
-from costobs_server.bounds import EventLimits, SupportedDay, event_problems
+from costobs_server.bounds import Admission, EventLimits, SupportedDay, event_limits
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
-from costobs_server.settings import Settings
 from costobs_server.wire import (
     BATCH_ADAPTER,
     BILLS_ADAPTER,
@@ -80,16 +79,6 @@ def _error(status: int, message: str, retry_after: int | None = None) -> JSONRes
     return JSONResponse({"detail": message}, status_code=status, headers=headers)
 
 
-def event_limits(settings: Settings, *, backfill: bool = False) -> EventLimits:
-    """The per-event limits of the settings; a backfill lifts the age limit."""
-    return EventLimits(
-        max_age=None if backfill else timedelta(days=settings.max_event_age_days),
-        max_skew=timedelta(seconds=settings.max_clock_skew_s),
-        max_quantity=settings.max_event_quantity,
-        max_cost=settings.max_event_cost_usd,
-    )
-
-
 Verdicts = tuple[list[bytes], list[dict[str, Any]]]
 
 
@@ -99,8 +88,9 @@ def _admit(events: list[tuple[int, Event | str]], limits: EventLimits, now: date
     validation paths decide, so they cannot disagree."""
     accepted: list[bytes] = []
     rejected: list[dict[str, Any]] = []
+    admission = Admission(limits, now)
     for index, verdict in events:
-        problem = verdict if isinstance(verdict, str) else event_problems(verdict, limits, now)
+        problem = verdict if isinstance(verdict, str) else admission.problems(verdict)
         if problem is None:
             accepted.append(orjson.dumps(verdict))
         else:
@@ -235,7 +225,10 @@ def create_app(services: Services) -> FastAPI:
             status_code=202,
         )
 
-    @app.get("/healthz")
+    @app.get(
+        "/healthz",
+        responses={503: {"description": "A dependency did not answer in time; `problems` says"}},
+    )
     async def healthz() -> JSONResponse:
         """Each dependency asked with a timeout: a frozen one is as unhealthy as a dead one."""
         timeout = settings.health_timeout_s

@@ -20,6 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import Counter
 
+from costobs_server.bounds import Admission, event_limits
 from costobs_server.settings import Settings
 from costobs_server.wire import validate_event
 from ingest import otlp_codec as codec
@@ -53,6 +54,7 @@ def _failure(encoding: str, status: int, message: str, retry_after: int | None =
 
 def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> None:
     mapping = span_mapping(settings)
+    limits = event_limits(settings)
 
     @app.post(
         "/v1/traces",
@@ -87,6 +89,7 @@ def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> No
         request_ids: list[str] = []
         errors: list[str] = []
         ignored = 0
+        admission = Admission(limits, datetime.now(UTC))  # the window and caps of /v1/events
         for span in codec.spans(export):
             if isinstance(span, str):
                 errors.append(span)
@@ -98,6 +101,10 @@ def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> No
                 continue
             except ValueError as exc:
                 errors.append(f"span {span.span_id} of trace {span.trace_id}: {exc}")
+                continue
+            problem = admission.problems(event)
+            if problem is not None:
+                errors.append(f"span {span.span_id} of trace {span.trace_id}: {problem}")
                 continue
             request_ids.append(event["request_id"])
             accepted.append(orjson.dumps(event))

@@ -4,6 +4,7 @@ field; an admin key may widen the age limit for a backfill."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,11 +14,11 @@ from typing import Any
 import orjson
 import pytest
 
-from costobs_server.bounds import EventLimits
+from costobs_server.bounds import EventLimits, event_limits
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
-from ingest.app import _validated, event_limits
+from ingest.app import _validated
 from tests.helpers import Running, event, eventually, running_stack
 
 pytestmark = pytest.mark.timeout(120)
@@ -179,3 +180,36 @@ async def test_backfill_needs_an_admin_key(strict_running: Running) -> None:
         return (await running.summary("2026-01-05", "2026-01-05"))["requests"] == 1
 
     await eventually(landed)
+
+
+async def test_otlp_spans_get_the_same_window_and_caps(strict_running: Running) -> None:
+    running = strict_running
+    trace = uuid.uuid4().hex
+    now_ns = int(datetime.now(UTC).timestamp()) * 10**9
+
+    def span(span_id: str, start_ns: int, input_tokens: int) -> dict[str, Any]:
+        attrs = {"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o"}
+        return {
+            "traceId": trace,
+            "spanId": span_id,
+            "name": "chat",
+            "startTimeUnixNano": str(start_ns),
+            "endTimeUnixNano": str(start_ns + 10**9),
+            "attributes": [
+                *({"key": k, "value": {"stringValue": v}} for k, v in attrs.items()),
+                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": str(input_tokens)}},
+            ],
+        }
+
+    spans = [
+        span("00f067aa0ba902b7", now_ns, 5),
+        span("00f067aa0ba902b8", now_ns - 40 * 86400 * 10**9, 5),  # 40 days old
+        span("00f067aa0ba902b9", now_ns, 10**12),
+    ]
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+    r = await running.client.post("/v1/traces", json=body, headers=running.org.headers)
+    assert r.status_code == 200, r.text
+    partial = r.json()["partialSuccess"]
+    assert partial["rejectedSpans"] == "2"
+    assert "COSTOBS_MAX_EVENT_AGE_DAYS" in partial["errorMessage"]
+    assert "COSTOBS_MAX_EVENT_QUANTITY" in partial["errorMessage"]

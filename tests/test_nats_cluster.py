@@ -27,7 +27,7 @@ from nats.js import JetStreamContext
 from costobs_server.metadata.db import DEV_KEY
 from costobs_server.nats_server import binary, free_port
 from costobs_server.streams import EVENTS_STREAM, WRITER_DURABLE
-from tests.helpers import event
+from tests.helpers import FIXED_CLOCK_WINDOW, event, settings_env
 
 pytestmark = pytest.mark.slow
 HEADERS = {"Authorization": f"Bearer {DEV_KEY}"}
@@ -207,6 +207,7 @@ async def test_r3_streams_survive_a_node_then_the_leader_losing_and_duplicating_
         "COSTOBS_WRITER_FLUSH_MS": "100",
         "COSTOBS_WRITER_ACK_WAIT_S": "3",
         "COSTOBS_WRITER_PROCESSES": "0",
+        **settings_env(FIXED_CLOCK_WINDOW),
     }
     port, store = free_port(), str(tmp_path / "store")
     ingest = Role(

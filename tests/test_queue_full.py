@@ -12,7 +12,7 @@ from costobs_server.nats_server import NatsServer, free_port
 from costobs_server.serve import Stack
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
-from tests.helpers import event, eventually, new_org
+from tests.helpers import FIXED_CLOCK_WINDOW, event, eventually, new_org
 
 
 class SmallNats(NatsServer):
@@ -35,6 +35,7 @@ async def test_jetstream_out_of_storage_answers_503_naming_it_and_loses_nothing(
         writer_flush_ms=100,
         writer_id="queuefull",
         compact_interval_s=0,
+        **FIXED_CLOCK_WINDOW,
     )
     stack = Stack(settings, frozenset({"ingest", "writer"}), nats_auth=server.auth)
     await stack.start()
