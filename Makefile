@@ -63,3 +63,27 @@ clean:
 
 docs: $(STAMP)
 	$(BIN)/python -m costobs_server.config_docs
+
+# TypeScript SDK (sdk/typescript): node modules from the lockfile, reinstalled when it changes.
+TS_SDK := sdk/typescript
+TS_STAMP := $(TS_SDK)/node_modules/.installed
+.PHONY: install-ts test-ts lint-ts bench-ts
+
+$(TS_STAMP): $(TS_SDK)/package.json $(TS_SDK)/package-lock.json
+	cd $(TS_SDK) && npm ci --no-audit --no-fund
+	touch $(TS_STAMP)
+
+install-ts: $(TS_STAMP)
+
+test-ts: $(TS_STAMP) $(STAMP)
+	cd $(TS_SDK) && npm test
+
+lint-ts: $(TS_STAMP)
+	cd $(TS_SDK) && npm run lint
+
+bench-ts: $(TS_STAMP)
+	cd $(TS_SDK) && npm run bench
+
+test: test-ts
+lint: lint-ts
+bench: bench-ts

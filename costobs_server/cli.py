@@ -6,11 +6,13 @@ import argparse
 import json
 import logging
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alerting.cli import register as register_alerts
 from billing.cli import register as register_billing
+from costobs_server.cli_export import register as register_export
 from costobs_server.cli_pricing import register as register_pricing
 from costobs_server.errors import CostObsError
 from costobs_server.vocabulary import DEV_KEY
@@ -98,6 +100,41 @@ def _compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    """Exit 0 when every rollup matches events (or was repaired), 1 when a mismatch remains."""
+    from costobs_server.serve import open_store
+    from costobs_server.store.verify import verify
+
+    store = open_store(_settings(args))
+    try:
+        report = verify(store, fix=args.repair, org=args.org)
+    finally:
+        store.close()
+    for m in report.mismatches:
+        print(
+            f"MISMATCH {m.table} org={m.org_id} {m.unit}: "
+            f"stored {_figures(m.stored)}, events say {_figures(m.derived)}"
+            + ("  → repaired" if args.repair else "")
+        )
+    units = sum(report.checked.values())
+    print(
+        f"checked {len(report.checked)} rollups, {units} org-days: "
+        f"{len(report.mismatches)} mismatched, {report.repaired} repaired"
+    )
+    if report.stale_pair_days:
+        print(
+            f"pair rollups: {report.stale_pair_days} closed days not compacted yet"
+            + (f"; compacted {report.compacted_days}" if args.repair else " (--repair compacts)")
+        )
+    return 1 if report.mismatches and not args.repair else 0
+
+
+def _figures(values: tuple[Any, ...]) -> str:
+    return (
+        "(" + ", ".join(format(v, "f") if isinstance(v, Decimal) else str(v) for v in values) + ")"
+    )
+
+
 def _keys(args: argparse.Namespace) -> int:
     from costobs_server.serve import open_metadata
 
@@ -173,6 +210,7 @@ def _backfill(args: argparse.Namespace) -> int:
         read_lines(args.file, args.format),
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        params={"backfill": "true"},  # history beyond COSTOBS_MAX_EVENT_AGE_DAYS: admin key
     )
     report = Path(args.report) if args.report else None
     if summary.rejected:
@@ -220,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
             "compact", help="fill the pair rollups for closed UTC days now (the writer does it)"
         )
     ).set_defaults(func=_compact)
+    verify = with_common(
+        sub.add_parser(
+            "verify", help="check every rollup against events per day; --repair re-derives"
+        )
+    )
+    verify.add_argument("--repair", action="store_true", help="re-derive mismatched days")
+    verify.add_argument("--org", help="only this org")
+    verify.set_defaults(func=_verify)
     with_common(
         sub.add_parser("dashboard", help="server mode: the Streamlit dashboard (COSTOBS_API_URL)")
     ).set_defaults(func=_dashboard)
@@ -276,7 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
         "langfuse (generations / observations)",
     )
     backfill.add_argument("--url", help="ingest URL (default: http://COSTOBS_HOST:COSTOBS_PORT)")
-    backfill.add_argument("--api-key", default=DEV_KEY, help="an ingest key (default: the dev key)")
+    backfill.add_argument(
+        "--api-key",
+        default=DEV_KEY,
+        help="an admin key: history is sent with ?backfill=true (default: the dev key)",
+    )
     backfill.add_argument("--batch-size", type=int, default=500, help="events per request")
     backfill.add_argument(
         "--report", help="where rejected lines are listed (default: FILE.rejected.jsonl)"
@@ -287,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_pricing(sub)
     register_alerts(sub)
     register_billing(sub)
+    register_export(sub)
     return parser
 
 

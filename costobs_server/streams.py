@@ -31,6 +31,7 @@ BILLS_STREAM = "COSTOBS_BILLS"
 DLQ_STREAM = "COSTOBS_DLQ"
 WRITER_DURABLE = "writer"
 BILLS_DURABLE = "bills-writer"
+ALERTD_DURABLE = "alertd"
 
 
 def events_subject(org_id: str) -> str:

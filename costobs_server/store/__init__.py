@@ -153,16 +153,16 @@ class EventStore:
         self.client.command(f"DROP TABLE IF EXISTS {name}")
         self.client.command(f"CREATE TABLE {name} AS events ENGINE = Memory")
 
-    def write_events(self, block: bytes, staging: str) -> int:
-        """Insert JSONEachRow ``events`` rows, skipping any (org_id, request_id) stored already.
+    def stored_keys(self, block: bytes, staging: str) -> set[tuple[str, str]]:
+        """The (org_id, request_id) of the JSONEachRow ``events`` rows in ``block`` that
+        ``events`` holds already.
 
-        The rows land in the staging table first; ClickHouse then finds the ones already in
-        ``events`` (looking only inside the staging rows' orgs and time range, which the sort
-        key makes cheap for live traffic) and copies the rest with one INSERT … SELECT, which
-        feeds every rollup once. Returns how many rows were skipped as already stored.
+        The rows land in the staging table; ClickHouse then looks for them in ``events`` only
+        inside the staging rows' orgs and time range, which the sort key makes cheap for live
+        traffic.
         """
         if not block:
-            return 0
+            return set()
         _check_identifier(staging)
         client = self.client
         client.command(f"TRUNCATE TABLE {staging}")
@@ -176,16 +176,27 @@ class EventStore:
             f"AND timestamp BETWEEN (SELECT min(timestamp) FROM {staging}) "
             f"AND (SELECT max(timestamp) FROM {staging}))"
         ).result_rows
-        if stored:
-            client.command(
-                f"INSERT INTO events SELECT * FROM {staging} "
-                "WHERE (org_id, request_id) NOT IN {stored:Array(Tuple(String, String))}",
-                parameters={"stored": [tuple(r) for r in stored]},
-            )
-        else:
-            client.command(f"INSERT INTO events SELECT * FROM {staging}")
         client.command(f"TRUNCATE TABLE {staging}")
-        return len(stored)
+        return {(org, request_id) for org, request_id in stored}
+
+    def insert_events(self, block: bytes, token: str) -> None:
+        """Insert JSONEachRow rows into ``events`` and, through the materialized views, every
+        rollup, idempotently per ``token``.
+
+        Each table keeps a log of the recent insert tokens (migration 0008), and a repeated
+        insert is checked by ``events`` and by each view's target on its own: re-sending the
+        same block with the same token after a failure anywhere (``events`` written, some
+        rollups not) completes what is missing and adds nothing twice. The caller must resend
+        exactly the same bytes (the same rows form the same blocks).
+        """
+        if not block:
+            return
+        self.client.raw_insert(
+            "events",
+            insert_block=block,
+            fmt="JSONEachRow",
+            settings={**_JSON_INSERT_SETTINGS, **_dedup_settings(token)},
+        )
 
     def insert_billed(self, rows: Sequence[Sequence[Any]]) -> None:
         self.client.insert(
@@ -228,6 +239,20 @@ _JSON_INSERT_SETTINGS = {
     "input_format_skip_unknown_fields": 0,  # a field with no column is an error, not lost
     "async_insert": 0,  # the staging rows must be there when the next statement runs
 }
+
+
+def _dedup_settings(token: str) -> dict[str, Any]:
+    return {
+        "insert_deduplication_token": token,
+        "deduplicate_insert": "enable",
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+        # one stream per view, in order: the same bytes form the same blocks on every retry
+        "parallel_view_processing": 0,
+    }
+
+
+NO_DEDUP: dict[str, Any] = {"deduplicate_insert": "disable"}
+"""For inserts that must never be taken for a repeat (repairs re-deriving rollup rows)."""
 
 
 def _check_identifier(name: str) -> None:

@@ -26,7 +26,7 @@ _CREATE_TABLE = re.compile(
     r"^CREATE TABLE IF NOT EXISTS (\w+)\s*(\(.*\))\s*ENGINE = (\w+)(?:\(([^)]*)\))?(.*)$", re.S
 )
 _CREATE_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS(.*)$", re.S)
-_ALTER = re.compile(r"^ALTER TABLE (\w+) (.*)$", re.S)
+_ALTER = re.compile(r"^ALTER TABLE (\w+)\s+(.*)$", re.S)
 _DROP = re.compile(r"^DROP (TABLE|VIEW) IF EXISTS (\w+)$")
 _MERGE_TREES = {
     "MergeTree",
@@ -95,7 +95,15 @@ def _one(statement: str, cluster: str, tables: set[str]) -> list[str]:
         return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view} {on} TO {local(target)} AS{select}"]
     if m := _ALTER.match(statement):
         table, change = m.groups()
-        return [f"ALTER TABLE {local(table)} {on} {change}"]
+        if change.startswith("MODIFY SETTING non_replicated_deduplication_window"):
+            # Replicated tables keep their insert-block log in Keeper already
+            # (replicated_deduplication_window): the token-deduplicated flush needs nothing more.
+            return []
+        altered = [f"ALTER TABLE {local(table)} {on} {change}"]
+        if re.match(r"(ADD|DROP|MODIFY|RENAME) COLUMN\b", change.lstrip()):
+            # The Distributed table has the columns of the local one: change both.
+            altered.append(f"ALTER TABLE {table} {on} {change}")
+        return altered
     if m := _DROP.match(statement):
         kind, name = m.groups()
         if kind == "VIEW":
