@@ -232,6 +232,26 @@ def test_oidc_secret_is_mounted_as_the_dashboards_streamlit_secrets() -> None:
             kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
 
 
+def test_each_role_connects_to_nats_as_its_own_user() -> None:
+    small = _objects(EXAMPLES[-1], "billsyncd.enabled=true")  # sets nats.auth.existingSecret
+    users = {}
+    for (kind, _), obj in small.items():
+        if kind not in {"Deployment", "Job"}:
+            continue
+        container = _containers(obj)[0]
+        env = {e["name"]: e for e in container["env"]}
+        if "COSTOBS_NATS_USER" in env:
+            ref = env["COSTOBS_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "costobs-nats", "key": env["COSTOBS_NATS_USER"]["value"]}
+            users[container["args"][0]] = env["COSTOBS_NATS_USER"]["value"]
+    # the same users as nats/nats-server.conf; migrate and the dashboard use no NATS
+    assert users == {r: r for r in ("ingest", "writer", "alertd", "billsyncd")}
+    conf = (ROOT / "nats" / "nats-server.conf").read_text()
+    assert all(f"user: {u}" in conf for u in users)
+    without = _objects(None)[("Deployment", "costobs-ingest")]
+    assert "COSTOBS_NATS_USER" not in _env(_containers(without)[0])
+
+
 def test_bad_values_fail_with_a_clear_message() -> None:
     for setting, message in (
         ("writer.ids={Bad-Id}", "must match"),

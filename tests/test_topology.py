@@ -38,6 +38,7 @@ class Topology:
     installed: Installed
     tmp: Path
     env: dict[str, str]
+    nats: NatsServer
     procs: list[tuple[str, subprocess.Popen[bytes], Path]] = field(default_factory=list)
 
     def run(self, *args: str) -> str:
@@ -52,7 +53,11 @@ class Topology:
         assert done.returncode == 0, f"costobs {' '.join(args)}:\n{done.stderr}"
         return done.stdout
 
-    def start(self, name: str, *args: str, **env: str) -> None:
+    def start(self, name: str, *args: str, nats_user: str | None = None, **env: str) -> None:
+        """``nats_user``: the role's own NATS user (as in docker-compose.yml)."""
+        if nats_user:
+            env["COSTOBS_NATS_USER"] = nats_user
+            env["COSTOBS_NATS_PASSWORD"] = self.nats.auth(nats_user).password or ""
         log = self.tmp / f"{name}.log"
         proc = subprocess.Popen(
             [str(self.installed.costobs), *args],
@@ -112,7 +117,7 @@ def topology(installed: Installed, tmp_path: Path) -> Iterator[Topology]:
         env["COSTOBS_CLICKHOUSE_URL"] = CLICKHOUSE_URL
     else:
         env["COSTOBS_DATA_DIR"] = str(tmp_path / "store")
-    topo = Topology(installed, tmp_path, env)
+    topo = Topology(installed, tmp_path, env, nats)
     try:
         yield topo
     finally:
@@ -127,26 +132,35 @@ def test_each_role_as_its_own_process_moves_events_from_both_ingests_to_the_read
     t = topology
     engine = "ClickHouse server" if CLICKHOUSE_URL else "chDB"
     t.run("migrate")
-    key = json.loads(
-        t.run("keys", "create", "--org", "topo", "--scope", "ingest", "--scope", "read")
-    )["secret"]
+    org = f"topo{uuid.uuid4().hex[:8]}"  # a ClickHouse server may hold earlier runs' data
+    key = json.loads(t.run("keys", "create", "--org", org, "--scope", "ingest", "--scope", "read"))[
+        "secret"
+    ]
     ports = {role: free_port() for role in ("ingest1", "ingest2", "alertd", "billsyncd", "dash")}
     workers = {"COSTOBS_ALERTD_PORT": str(ports["alertd"])}
     workers["COSTOBS_BILLSYNCD_PORT"] = str(ports["billsyncd"])
     if CLICKHOUSE_URL:
         layout = "every role its own process"
-        t.start("ingest1", "ingest", "--port", str(ports["ingest1"]))
-        t.start("writer", "writer")
-        t.start("alertd", "alertd", **workers)
-        t.start("billsyncd", "billsyncd", **workers)
+        t.start("ingest1", "ingest", "--port", str(ports["ingest1"]), nats_user="ingest")
+        t.start("writer", "writer", nats_user="writer")
+        t.start("alertd", "alertd", nats_user="alertd", **workers)
+        t.start("billsyncd", "billsyncd", nats_user="billsyncd", **workers)
     else:
         layout = (
-            "ingest #1 + writer + alertd + billsyncd share the chDB store in one process; "
-            "ingest #2, dashboard, migrate separate"
+            "ingest #1 + writer + alertd + billsyncd share the chDB store in one process "
+            "(NATS user admin, as it runs every role); ingest #2, dashboard, migrate separate"
         )
-        t.start("store", "up", "--no-dashboard", "--port", str(ports["ingest1"]), **workers)
+        t.start(
+            "store",
+            "up",
+            "--no-dashboard",
+            "--port",
+            str(ports["ingest1"]),
+            nats_user="admin",
+            **workers,
+        )
     private = {} if CLICKHOUSE_URL else {"COSTOBS_DATA_DIR": str(t.tmp / "ingest2")}
-    t.start("ingest2", "ingest", "--port", str(ports["ingest2"]), **private)
+    t.start("ingest2", "ingest", "--port", str(ports["ingest2"]), nats_user="ingest", **private)
     ingest1, ingest2 = (f"http://127.0.0.1:{ports[i]}" for i in ("ingest1", "ingest2"))
     t.start(
         "dashboard",
@@ -172,7 +186,12 @@ def test_each_role_as_its_own_process_moves_events_from_both_ingests_to_the_read
     for url, count in sent.items():
         events = [event(i, timestamp=f"{DAY}T08:00:00Z", usage=usage) for i in range(count)]
         batch = {"batch_id": uuid.uuid4().hex, "events": events}
-        r = httpx.post(f"{url}/v1/events", json=batch, headers=headers, timeout=30)
+        deadline = time.monotonic() + 40
+        while (
+            r := httpx.post(f"{url}/v1/events", json=batch, headers=headers, timeout=30)
+        ).status_code == 503:  # until the writer has applied the stream definitions
+            assert time.monotonic() < deadline, r.text
+            time.sleep(0.3)
         assert r.status_code == 202 and r.json()["accepted"] == count, r.text
     readers = [ingest1, ingest2] if CLICKHOUSE_URL else [ingest1]
     for url in readers:

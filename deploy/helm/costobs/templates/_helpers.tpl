@@ -106,6 +106,15 @@ containers:
       {{- toYaml .args | nindent 6 }}
     env:
       {{- include "costobs.env" $root | nindent 6 }}
+      {{- if and .natsUser $root.Values.nats.auth.existingSecret }}
+      - name: COSTOBS_NATS_USER
+        value: {{ .natsUser }}
+      - name: COSTOBS_NATS_PASSWORD
+        valueFrom:
+          secretKeyRef:
+            name: {{ $root.Values.nats.auth.existingSecret }}
+            key: {{ .natsUser }}
+      {{- end }}
       {{- with .extraEnv }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
