@@ -36,6 +36,7 @@ KINDS: tuple[str, ...] = ("daily_threshold", "spike", "monthly_budget", "project
 DIMENSIONS: dict[str, str] = {
     "provider": "provider",
     "model": "model",
+    "canonical_model": "canonical_model",
     "feature": "feature",
     "team": "team",
     "customer": "customer_id",
@@ -78,6 +79,8 @@ class Scope(BaseModel):
 
     provider: Values | None = None
     model: Values | None = None
+    canonical_model: Values | None = None
+    """The model across clouds (``claude-sonnet-4-5`` for Anthropic, Bedrock and Vertex)."""
     feature: Values | None = None
     team: Values | None = None
     customer: Values | None = None

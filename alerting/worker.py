@@ -29,17 +29,17 @@ import orjson
 from nats.errors import TimeoutError as NatsTimeout
 
 from alerting import metrics
+from alerting.addresses import policy_from_settings
 from alerting.counters import Key, RuleCounter, reconcile_query
 from alerting.delivery import Deliverer, alert_payload
 from alerting.rules import Breach, LastFire, Rule, evaluate, next_seq
 from alerting.store import AlertStore, Fire
 from consumers.pricer import Pricer
 from costobs_server.runtime import Services
-from costobs_server.streams import EVENTS_STREAM
+from costobs_server.streams import ALERTD_DURABLE, EVENTS_STREAM
 
 log = logging.getLogger(__name__)
 
-ALERTD_DURABLE = "alertd"
 SEEN_REQUESTS = 200_000
 _MISSING = object()
 
@@ -66,6 +66,7 @@ class AlertD:
             attempts=s.alert_delivery_attempts,
             base_delay_s=s.alert_retry_base_s,
             timeout_s=s.alert_delivery_timeout_s,
+            policy=policy_from_settings(s),
         )
         self.now = clock or (lambda: datetime.now(UTC))
         self.counters: dict[str, RuleCounter] = {}
@@ -173,7 +174,11 @@ class AlertD:
                 if len(self._seen) > SEEN_REQUESTS:
                     self._seen.popitem(last=False)
                 at = datetime.fromisoformat(event["timestamp"])
-                cost = self.pricer(org_id, event, at).cost_usd
+                quote = self.pricer(org_id, event, at)
+                cost = quote.cost_usd
+                # attributed as the writer stores it (a gateway call under its model's provider)
+                event["provider"] = quote.provider
+                event["canonical_model"] = quote.canonical_model
             except Exception as exc:  # the writer dead-letters such events; skip them here
                 log.debug("alertd skips an event: %r", exc)
                 continue

@@ -6,7 +6,10 @@ numbers are read from their text as ``Decimal`` and never pass through a float.
 - Anthropic ``GET /v1/organizations/cost_report`` (admin key as ``x-api-key``): daily buckets
   whose ``amount`` is a decimal string in cents ("123.45" = $1.2345).
 
-Both paginate with ``has_more`` / ``next_page`` passed back as ``page``.
+Both paginate with ``has_more`` / ``next_page`` passed back as ``page``. Costs are asked per
+line item (OpenAI ``group_by=line_item``: ``"gpt-4o-2024-08-06, input"``; Anthropic
+``group_by[]=description``: model and token type per result, kept as ``"<model>, <token
+type>"``), so Reconcile can explain drift per model (``ITEM_SEPARATOR`` splits the model off).
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ from costobs_server.errors import CostObsError
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 100
+ITEM_SEPARATOR = ", "
+"""``"<model>, <kind>"``: a line item billed for one model (OpenAI's own format)."""
+
+Items = dict[date, dict[str, Decimal]]
+"""Per UTC day: line item → billed dollars ('' = not itemised)."""
 
 
 class ProviderError(CostObsError):
@@ -141,19 +149,30 @@ async def _pages(
     raise ProviderError(provider, f"more than {MAX_PAGES} pages", status=200, retryable=False)
 
 
-def _add(days: dict[date, Decimal], day: date, amount: Decimal) -> None:
-    days[day] = days.get(day, Decimal(0)) + amount
+def _add(sums: dict[str, Decimal], key: str, amount: Decimal) -> None:
+    sums[key] = sums.get(key, Decimal(0)) + amount
+
+
+def item_model(line_item: str) -> str | None:
+    """The model a line item was billed for, None for other costs (web search, …)."""
+    model, sep, _ = line_item.partition(ITEM_SEPARATOR)
+    return model if sep and model else None
+
+
+def day_totals(items: Items) -> dict[date, Decimal]:
+    return {day: sum(by_item.values(), Decimal(0)) for day, by_item in items.items()}
 
 
 async def openai_costs(
     client: httpx.AsyncClient, base_url: str, key: str, first: date, last: date, retry: Retry
-) -> dict[date, Decimal]:
-    """Billed dollars per UTC day, ``first``..``last`` inclusive."""
+) -> Items:
+    """Billed dollars per UTC day and line item, ``first``..``last`` inclusive."""
     params = {
         "start_time": int(_utc_day(first).timestamp()),
         "end_time": int(_utc_day(last + timedelta(days=1)).timestamp()),
         "bucket_width": "1d",
         "limit": min(180, (last - first).days + 1),
+        "group_by": "line_item",
     }
     buckets = await _pages(
         client,
@@ -163,14 +182,18 @@ async def openai_costs(
         params,
         retry,
     )
-    return openai_days(buckets)
+    return openai_items(buckets)
 
 
 def openai_days(buckets: list[dict[str, Any]]) -> dict[date, Decimal]:
-    days: dict[date, Decimal] = {}
+    return day_totals(openai_items(buckets))
+
+
+def openai_items(buckets: list[dict[str, Any]]) -> Items:
+    days: Items = {}
     for bucket in buckets:
         day = datetime.fromtimestamp(int(bucket["start_time"]), UTC).date()
-        days.setdefault(day, Decimal(0))
+        items = days.setdefault(day, {})
         for result in bucket.get("results") or ():
             amount = result.get("amount") or {}
             currency = str(amount.get("currency") or "usd").lower()
@@ -178,19 +201,22 @@ def openai_days(buckets: list[dict[str, Any]]) -> dict[date, Decimal]:
                 raise ProviderError(
                     "openai", f"amount in {currency!r}, not usd", status=200, retryable=False
                 )
-            _add(days, day, money(amount.get("value", 0), "openai amount.value"))
+            value = money(amount.get("value", 0), "openai amount.value")
+            _add(items, str(result.get("line_item") or ""), value)
     return days
 
 
 async def anthropic_costs(
     client: httpx.AsyncClient, base_url: str, key: str, first: date, last: date, retry: Retry
-) -> dict[date, Decimal]:
-    """Billed dollars per UTC day (the API reports cents), ``first``..``last`` inclusive."""
+) -> Items:
+    """Billed dollars per UTC day (the API reports cents) and line item (model and token
+    type), ``first``..``last`` inclusive."""
     params = {
         "starting_at": _utc_day(first).isoformat().replace("+00:00", "Z"),
         "ending_at": _utc_day(last + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
         "bucket_width": "1d",
         "limit": 31,
+        "group_by[]": "description",
     }
     headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
     buckets = await _pages(
@@ -201,15 +227,27 @@ async def anthropic_costs(
         params,
         retry,
     )
-    return anthropic_days(buckets)
+    return anthropic_items(buckets)
 
 
 def anthropic_days(buckets: list[dict[str, Any]]) -> dict[date, Decimal]:
-    days: dict[date, Decimal] = {}
+    return day_totals(anthropic_items(buckets))
+
+
+def _anthropic_item(result: dict[str, Any]) -> str:
+    model = result.get("model")
+    kind = result.get("token_type") or result.get("cost_type") or "tokens"
+    if model:
+        return f"{model}{ITEM_SEPARATOR}{kind}"
+    return str(result.get("description") or result.get("cost_type") or "")
+
+
+def anthropic_items(buckets: list[dict[str, Any]]) -> Items:
+    days: Items = {}
     for bucket in buckets:
         start = datetime.fromisoformat(str(bucket["starting_at"]).replace("Z", "+00:00"))
         day = start.astimezone(UTC).date()
-        days.setdefault(day, Decimal(0))
+        items = days.setdefault(day, {})
         for result in bucket.get("results") or ():
             currency = str(result.get("currency") or "USD").upper()
             if currency != "USD":
@@ -217,5 +255,5 @@ def anthropic_days(buckets: list[dict[str, Any]]) -> dict[date, Decimal]:
                     "anthropic", f"amount in {currency!r}, not USD", status=200, retryable=False
                 )
             cents = money(result.get("amount", "0"), "anthropic amount")
-            _add(days, day, cents.scaleb(-2))  # cents → dollars, exactly
+            _add(items, _anthropic_item(result), cents.scaleb(-2))
     return days

@@ -26,7 +26,7 @@ import httpx
 from nats.aio.client import Client as NATS
 from prometheus_client import Counter, Gauge
 
-from billing.providers import ProviderError, Retry, anthropic_costs, openai_costs
+from billing.providers import Items, ProviderError, Retry, anthropic_costs, openai_costs
 from costobs_server.settings import Settings
 from ingest.publisher import Publisher, publish_bills
 
@@ -37,7 +37,7 @@ LAST_SUCCESS = Gauge(
     "costobs_billsyncd_last_success_timestamp", "Unix time of the last good sync", ["provider"]
 )
 
-Fetch = Callable[[httpx.AsyncClient, str, str, date, date, Retry], Awaitable[dict[date, Decimal]]]
+Fetch = Callable[[httpx.AsyncClient, str, str, date, date, Retry], Awaitable[Items]]
 
 
 @dataclass(frozen=True)
@@ -81,16 +81,20 @@ def configured(settings: Settings) -> list[Provider]:
     return found
 
 
-def bill_rows(provider: str, days: dict[date, Decimal]) -> list[dict[str, object]]:
+def bill_rows(provider: str, days: Items) -> list[dict[str, object]]:
+    """One row per day and line item. The '' item (costs not itemised) is always sent, 0 when
+    none: it replaces the day's total row an earlier, unitemised sync stored, so a day is
+    never counted twice."""
     return [
         {
             "provider": provider,
             "date": day.isoformat(),
             "billed_usd": _text(amount),
             "source": "api",
-            "line_item": "",
+            "line_item": item,
         }
-        for day, amount in sorted(days.items())
+        for day, items in sorted(days.items())
+        for item, amount in sorted({"": Decimal(0), **items}.items())
     ]
 
 

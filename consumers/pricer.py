@@ -38,7 +38,8 @@ class Pricer:
         return table
 
     def __call__(self, org_id: str, event: Mapping[str, Any], at: datetime) -> Quote:
-        return self.table_for(org_id).quote(
+        return self.table_for(org_id).quote_call(
+            gateway=bool(event.get("gateway_host")),
             provider=event["provider"],
             model=event["model"],
             usage=event.get("usage") or {},

@@ -28,6 +28,9 @@ class QuoteLike(Protocol):
     unpriced: bool
     entry: str | None
     version: str
+    provider: str
+    """The provider to record: a gateway call's is the provider of the model it names."""
+    canonical_model: str
 
 
 Price = Callable[[str, Mapping[str, Any], datetime], QuoteLike]
@@ -98,6 +101,10 @@ def _row(
         event["sdk_pricing_version"] = event.pop("pricing_version")
     event.setdefault("operation", "chat")
     event.setdefault("status", "ok")
+    # The SDK's own attribution is an estimate like its cost: the table decides (an old SDK's
+    # or record()'s openai_compatible event ends up as the direct call would).
+    event["provider"] = quote.provider
+    event["canonical_model"] = quote.canonical_model
     event["org_id"] = org_id
     event["received_at"] = received_at
     event["stream_seq"] = stream_seq
@@ -114,12 +121,29 @@ class Merged(NamedTuple):
     repeats: int
     """Rows dropped because the same (org, request_id) came earlier in the flush."""
     unpriced: int
+    keys: list[tuple[str, str]]
+    """(org_id, request_id) of each line of ``block``, in order."""
+
+    def without(self, stored: set[tuple[str, str]]) -> Merged:
+        """The rows whose key is not in ``stored``; ``repeats`` counts the dropped ones too."""
+        if not stored:
+            return self
+        lines = self.block.split(b"\n")
+        kept = [(k, line) for k, line in zip(self.keys, lines, strict=True) if k not in stored]
+        return Merged(
+            b"\n".join(line for _, line in kept),
+            len(kept),
+            self.repeats + self.rows - len(kept),
+            self.unpriced,
+            [k for k, _ in kept],
+        )
 
 
 def merge(messages: list[MessageRows]) -> Merged:
     """One JSONEachRow block for a flush, without repeats of an (org, request_id)."""
     seen: set[tuple[str, str]] = set()
     lines: list[bytes] = []
+    keys: list[tuple[str, str]] = []
     repeats = unpriced = 0
     for message in messages:
         unpriced += message.unpriced
@@ -130,4 +154,5 @@ def merge(messages: list[MessageRows]) -> Merged:
                 continue
             seen.add(key)
             lines.append(line)
-    return Merged(b"\n".join(lines), len(lines), repeats, unpriced)
+            keys.append(key)
+    return Merged(b"\n".join(lines), len(lines), repeats, unpriced, keys)

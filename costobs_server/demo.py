@@ -34,6 +34,8 @@ class Model:
     output_range: tuple[int, int]
     cache_share: float = 0.0
     reasoning_share: float = 0.0
+    gateway_host: str | None = None
+    """A call through a company gateway (an unknown host to the SDK): priced as the model."""
 
 
 # Consistent provider/model pairs, all present in pricing/prices.yaml.
@@ -55,6 +57,17 @@ MODELS = (
         (100, 1200),
         cache_share=0.3,
     ),
+    # the same model through Vertex and through a LiteLLM gateway: one canonical model
+    Model("vertex", "claude-sonnet-4-5@20250929", 0.02, (800, 15000), (100, 1200)),
+    Model(
+        "openai_compatible",
+        "anthropic/claude-sonnet-4-5",
+        0.03,
+        (800, 15000),
+        (100, 1200),
+        cache_share=0.3,
+        gateway_host="llm-gateway.internal:4000",
+    ),
 )
 FEATURES = ("summarize", "chat", "search", "extract", "classify", "draft-email")
 TEAMS = {
@@ -72,7 +85,10 @@ PROMPTS = {
     "chat": ("support-chat", ("v7", "v8")),
     "extract": ("invoice-extract", ("v1", "v2")),
 }
-ERRORS = ("RateLimitError", "APITimeoutError", "InternalServerError")
+ERRORS = ("RateLimitError", "InternalServerError")
+FAILURES = (("error", 0.5), ("timeout", 0.3), ("cancelled", 0.2))
+"""How the ~2% failed calls end: refused (no usage), timed out or cut off by the caller after
+generation started (the input and part of the output known and billed)."""
 
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
@@ -119,8 +135,12 @@ def generate_events(
         if model.reasoning_share and output:
             usage["reasoning_tokens"] = int(output * model.reasoning_share)
         failed = rng.random() < 0.02
-        if failed:
+        status = _pick(rng, FAILURES) if failed else "ok"
+        if status == "error":
             usage = {"input_tokens": 0, "output_tokens": 0}
+        elif failed:  # generation had started: the prompt and part of the output are billed
+            usage["output_tokens"] = int(output * rng.random())
+            usage.pop("reasoning_tokens", None)
         operation = "embedding" if model.model.startswith("text-embedding") else "chat"
         streaming = operation == "chat" and rng.random() < 0.3
         tags = {"region": rng.choice(REGIONS)}
@@ -141,36 +161,60 @@ def generate_events(
             "environment": environment,
             "tags": tags,
             "usage": usage,
-            "status": "error" if failed else "ok",
+            "status": status,
             "latency_ms": int(rng.lognormvariate(6.5, 0.6)),
             "streaming": streaming,
             "sdk_language": "python",
             "sdk_version": "demo",
         }
-        if failed:
+        if status == "error":
             event["error_type"] = rng.choice(ERRORS)
+        elif status == "timeout":
+            event["error_type"] = "APITimeoutError"
+        if model.gateway_host:
+            event["gateway_host"] = model.gateway_host
+            event["gateway"] = "litellm"
         if streaming:
             event["time_to_first_token_ms"] = int(event["latency_ms"] * rng.uniform(0.1, 0.4))
         if feature in PROMPTS:
             key, versions = PROMPTS[feature]
             event["prompt_key"], event["prompt_version"] = key, rng.choice(versions)
-        quote = table.quote(provider=model.provider, model=model.model, usage=usage, at=ts)
+        # as the SDK and the writer do: a gateway call is recorded under its model's provider
+        quote = table.quote_call(
+            model.provider, model.model, usage, at=ts, gateway=model.gateway_host is not None
+        )
+        event["provider"] = quote.provider
+        event["canonical_model"] = quote.canonical_model
         event["cost_usd"] = format(quote.cost_usd, "f")
         event["pricing_version"] = quote.version
         yield event
 
 
+ITEMISED = ("openai", "anthropic")
+"""Providers whose admin APIs bill per line item (model and token type): their demo bills are
+per model, so Reconcile explains drift per model."""
+STABLE_DRIFT = {("anthropic", "claude-sonnet-4-5"): Decimal("0.04")}
+"""A model billed a steady 4 % over tracked: Reconcile suggests the override that closes it."""
+
+
 def simulate_bills(events: list[dict[str, Any]], seed: int = 42) -> list[dict[str, str]]:
-    """Daily bills per provider: tracked spend with a small drift, rounded to cents the way
-    invoices are, plus untracked spend (a provider no SDK event covers) on some days."""
+    """Daily bills per provider (per model for itemised providers): tracked spend with a small
+    drift, rounded to cents the way invoices are, plus untracked spend (a provider no SDK event
+    covers) on some days."""
     rng = random.Random(seed + 1)
+    items: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     tracked: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for e in events:
-        tracked[(e["provider"], e["timestamp"][:10])] += Decimal(e["cost_usd"])
+        day = e["timestamp"][:10]
+        model = e["canonical_model"] if e["provider"] in ITEMISED else ""
+        items[(e["provider"], day, model)] += Decimal(e["cost_usd"])
+        tracked[(e["provider"], day)] += Decimal(e["cost_usd"])
     cent = Decimal("0.01")
     bills = []
-    for (provider, day), cost in sorted(tracked.items()):
-        drift = Decimal(rng.randint(-30, 60)) / 1000  # -3% .. +6%
+    for (provider, day, model), cost in sorted(items.items()):
+        drift = STABLE_DRIFT.get((provider, model))
+        if drift is None:
+            drift = Decimal(rng.randint(-30, 60)) / 1000  # -3% .. +6%
         billed = (cost * (1 + drift)).quantize(cent, ROUND_HALF_EVEN)
         bills.append(
             {
@@ -178,7 +222,7 @@ def simulate_bills(events: list[dict[str, Any]], seed: int = 42) -> list[dict[st
                 "date": day,
                 "billed_usd": str(billed),
                 "source": "demo",
-                "line_item": "",
+                "line_item": f"{model}, tokens" if model else "",
             }
         )
     for day in sorted({d for _, d in tracked}):
@@ -226,7 +270,11 @@ def send_demo_data(
             for start in range(0, len(generated), BATCH):
                 chunk = generated[start : start + BATCH]
                 batch_id = f"demo-{seed}-{start}"
-                result = _post(client, "/v1/events", {"batch_id": batch_id, "events": chunk})
+                # weeks of history: a backfill (beyond COSTOBS_MAX_EVENT_AGE_DAYS), which needs
+                # an admin key — as the bills below do
+                result = _post(
+                    client, "/v1/events?backfill=true", {"batch_id": batch_id, "events": chunk}
+                )
                 body = result.json()
                 sent += body["accepted"] + body["duplicates"]
                 rejected += len(body["rejected"])

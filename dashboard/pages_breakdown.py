@@ -14,6 +14,11 @@ import streamlit as st
 from dashboard import ui
 
 NONE = "—"
+ALL = "all"
+STATUSES = (ALL, "ok", "failed", "error", "timeout", "cancelled")
+"""failed = error, timeout or cancelled: calls billed for what the provider did before the end."""
+ALONE = ("canonical_model",)
+"""Levels the read API groups on their own (no second level, no status filter)."""
 
 
 def _choice_label(value: str) -> str:
@@ -63,10 +68,23 @@ def render(ctx: ui.PageContext) -> None:
     choices = list(ui.DIMENSION_LABELS) + [f"tag:{k}" for k in tag_keys]
     wanted = f"tag:{deep_tag}" if deep_tag else params.get("by", "customer")
     index = choices.index(wanted) if wanted in choices else 0
-    left, right, limit_col = st.columns([2, 2, 1])
+    left, right, status_col, limit_col = st.columns([2, 2, 1, 1])
     by = left.selectbox("Group by", choices, index=index, format_func=_choice_label, key="by")
-    then_choices = [NONE] + [c for c in choices if c != by]
-    then = right.selectbox("Then by", then_choices, format_func=_choice_label, key="then")
+    then_choices = [NONE] + [c for c in choices if c != by and c not in ALONE]
+    then = right.selectbox(
+        "Then by", then_choices, format_func=_choice_label, key="then", disabled=by in ALONE
+    )
+    # the read API filters one level (other than status itself) by status
+    single = by not in ALONE and by != "status" and then == NONE
+    wanted_status = params.get("status", ALL)
+    status = status_col.selectbox(
+        "Status",
+        STATUSES,
+        index=STATUSES.index(wanted_status) if wanted_status in STATUSES else 0,
+        key="status",
+        disabled=not single,
+        help="failed = error, timeout or cancelled (billed for what the provider did)",
+    )
     limit = limit_col.selectbox("Rows", [25, 100, 500, 1000], index=1, key="limit")
     # keep the address bar a deep link to what is shown
     if by.startswith("tag:"):
@@ -77,13 +95,24 @@ def render(ctx: ui.PageContext) -> None:
         params.clear()
         params["by"] = by
 
+    if single and status != ALL:
+        params["status"] = status
+    elif "status" in params:
+        del params["status"]
     body = ui.fetch(
-        ctx, "/v1/breakdown", by=by, then=None if then == NONE else then, limit=limit, **ctx.range
+        ctx,
+        "/v1/breakdown",
+        by=by,
+        then=None if then == NONE or by in ALONE else then,
+        status=status if single and status != ALL else None,
+        limit=limit,
+        **ctx.range,
     )
     rows = body["rows"]
     totals = body["totals"]
     cols = st.columns(3)
-    cols[0].metric("Spend in range", ui.money(totals["cost_usd"]))
+    label = "Spend in range" if body.get("status") is None else f"Spend ({body['status']})"
+    cols[0].metric(label, ui.money(totals["cost_usd"]))
     cols[1].metric("Requests", f"{totals['requests']:,}")
     cols[2].metric("Groups", f"{len(rows):,}" + ("+" if body["truncated"] else ""))
     if not rows:

@@ -1,5 +1,6 @@
-"""Overview: spend, tokens, requests and cost per request with their changes, spend over time,
-cost by provider, top models, and a warning listing unpriced models."""
+"""Overview: spend, tokens, requests and cost per request with their changes, spend on failed
+calls and its share, spend over time, cost by provider, top models (one model across clouds and
+gateways), and a warning listing unpriced models."""
 
 from __future__ import annotations
 
@@ -30,6 +31,20 @@ def _metrics(totals: dict[str, Any], change: dict[str, Any], against: str) -> No
     )
 
 
+def _failed(failed: dict[str, Any]) -> None:
+    """Calls billed for what the provider did before they failed, timed out or were cut off."""
+    cols = st.columns(4)
+    kinds = ", ".join(f"{s} {ui.money(c)}" for s, c in failed["by_status"].items()) or "none"
+    cols[0].metric(
+        "Spend on failed calls",
+        ui.money(failed["cost_usd"]),
+        help="errors, timeouts and cancelled calls, with the usage known: " + kinds,
+    )
+    share = failed["share_pct"]
+    cols[1].metric("Failed share of spend", "—" if share is None else f"{share}%")
+    cols[2].metric("Failed calls", f"{failed['requests']:,}")
+
+
 def render(ctx: ui.PageContext) -> None:
     if not ctx.org["has_events"]:
         pages_first_run.render(ctx)
@@ -45,6 +60,7 @@ def render(ctx: ui.PageContext) -> None:
         )
     summary = ui.fetch(ctx, "/v1/summary", **ctx.range)
     _metrics(summary["totals"], summary["previous_period"]["change_pct"], "vs previous period")
+    _failed(summary["failed"])
     mom = summary["month_over_month"]
     current = mom["current"]["range"]
     with st.expander(
@@ -67,8 +83,12 @@ def render(ctx: ui.PageContext) -> None:
         )
         ui.bar_chart(frame, "provider", "cost", "Cost by provider")
     with right:
-        models = ui.fetch(ctx, "/v1/breakdown", by="model", limit=10, **ctx.range)["rows"]
-        st.markdown("**Top models**")
+        models = ui.fetch(ctx, "/v1/breakdown", by="canonical_model", limit=10, **ctx.range)["rows"]
+        st.markdown(
+            "**Top models**",
+            help="one model across clouds and gateways: Anthropic, Bedrock, Vertex and "
+            "gateway calls of claude-sonnet-4-5 are one row (Breakdown: Model for the ids sent)",
+        )
         st.dataframe(
             pd.DataFrame(
                 {

@@ -21,7 +21,18 @@ def render(ctx: ui.PageContext) -> None:
         return
     keys = [p["prompt_key"] for p in prompts]
     key = st.selectbox("Prompt", keys, format_func=ui.label, key="prompt_key")
-    body = ui.fetch(ctx, "/v1/prompts/compare", prompt_key=key, **ctx.range)
+    across = st.toggle(
+        "Models across clouds",
+        key="models_across",
+        help="one row per model however it was reached (Anthropic, Bedrock, Vertex, gateways)",
+    )
+    body = ui.fetch(
+        ctx,
+        "/v1/prompts/compare",
+        prompt_key=key,
+        model_by="canonical_model" if across else None,
+        **ctx.range,
+    )
     versions = body["versions"]
     frame = pd.DataFrame(
         {

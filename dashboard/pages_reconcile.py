@@ -1,5 +1,6 @@
 """Reconcile: tracked spend (our events) vs provider bills per provider and UTC day, drift,
-drift % and untracked spend (billed spend no tracked event accounts for)."""
+drift % and untracked spend (billed spend no tracked event accounts for); drift explained per
+model from the bills' line items, untracked models, and one-click fixes for a stable drift."""
 
 from __future__ import annotations
 
@@ -8,6 +9,57 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.api import ApiError
+
+
+def _explained(ctx: ui.PageContext) -> None:
+    """Drift per provider-day-model, untracked models, suggested overrides."""
+    body = ui.fetch(ctx, "/v1/reconcile/models", **ctx.range)
+    st.subheader("Drift by model")
+    for untracked in body["untracked_models"]:
+        st.warning(
+            f"Untracked model: {untracked['provider']} bills {untracked['model']} "
+            f"({ui.money(untracked['billed_usd'])}) and no event tracks it — is a client not "
+            "wrapped?",
+            icon=":material/visibility_off:",
+        )
+    for i, s in enumerate(body["suggestions"]):
+        st.info(
+            f"{s['provider']} / {s['model']}: billed is {s['ratio']}× tracked on each of "
+            f"{s['days']} days ({ui.money(s['billed_usd'])} vs {ui.money(s['tracked_usd'])}). "
+            f"A discount override of {s['override']['multiplier']} from "
+            f"{s['override']['from']} prices new events the way the provider bills.",
+            icon=":material/tune:",
+        )
+        st.code(s["command"], language="bash")
+        if st.button("Apply this override", key=f"apply_override_{i}"):
+            try:
+                ctx.api.send(
+                    "POST", "/v1/price-overrides", {"spec": s["override"], "note": "Reconcile"}
+                )
+            except ApiError as exc:
+                st.error(f"Not applied: {exc.detail}")
+            else:
+                st.success("Applied: events priced from now on use it.")
+    rows = [r for r in body["rows"] if r["billed_usd"] is not None]
+    if not rows:
+        st.caption("No bill is itemised per model in this range.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Date": [r["date"] for r in rows],
+                "Provider": [r["provider"] for r in rows],
+                "Model": [r["model"] or "(not per model)" for r in rows],
+                "Tracked": [ui.money(r["tracked_usd"]) for r in rows],
+                "Billed": [ui.money(r["billed_usd"]) for r in rows],
+                "Drift": [ui.money(r["drift_usd"]) for r in rows],
+                "Drift %": [ui.pct(r["drift_pct"]) or "—" for r in rows],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def render(ctx: ui.PageContext) -> None:
@@ -89,6 +141,7 @@ def render(ctx: ui.PageContext) -> None:
         hide_index=True,
         width="stretch",
     )
+    _explained(ctx)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,12 @@ DIMENSION_LABELS = {
     "team": "Team",
     "user": "User",
     "model": "Model",
+    "canonical_model": "Model across clouds",
     "provider": "Provider",
     "environment": "Environment",
     "prompt": "Prompt",
     "service": "Service",
+    "status": "Status",
 }
 
 

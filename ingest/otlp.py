@@ -20,6 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import Counter
 
+from costobs_server.bounds import EventLimits, event_problems
 from costobs_server.settings import Settings
 from costobs_server.wire import validate_event
 from ingest import otlp_codec as codec
@@ -51,7 +52,10 @@ def _failure(encoding: str, status: int, message: str, retry_after: int | None =
     return _answer(encoding, status, codec.status(encoding, status, message), retry_after)
 
 
-def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> None:
+def install(
+    app: FastAPI, settings: Settings, publisher: Publisher | None, limits: EventLimits
+) -> None:
+    """``limits``: the per-event limits ``/v1/events`` holds events to (age, skew, caps)."""
     mapping = span_mapping(settings)
 
     @app.post(
@@ -83,6 +87,7 @@ def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> No
         except codec.Undecodable as exc:
             return _failure(encoding, 400, str(exc))
 
+        now = datetime.now(UTC)
         accepted: list[bytes] = []
         request_ids: list[str] = []
         errors: list[str] = []
@@ -99,13 +104,17 @@ def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> No
             except ValueError as exc:
                 errors.append(f"span {span.span_id} of trace {span.trace_id}: {exc}")
                 continue
+            problem = event_problems(event, limits, now)
+            if problem is not None:
+                errors.append(f"span {span.span_id} of trace {span.trace_id}: {problem}")
+                continue
             request_ids.append(event["request_id"])
             accepted.append(orjson.dumps(event))
         SPANS.labels("ignored").inc(ignored)
         SPANS.labels("rejected").inc(len(errors))
 
         batch_id = "otlp-" + hashlib.sha256("\n".join(request_ids).encode()).hexdigest()[:40]
-        received_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        received_at = now.isoformat(timespec="milliseconds")
         try:
             result = await publisher.publish(key.org_id, batch_id, received_at, accepted)
         except Unavailable as exc:

@@ -145,3 +145,35 @@ async def revoke_key(
         raise HTTPException(404, f"no key {key_id!r} in this org")
     keys = await run_in_threadpool(org.services.db.list_keys, org.org_id)
     return key_json(next(k for k in keys if k.id == key_id))
+
+
+class OverrideCreate(BaseModel):
+    spec: dict[str, Any] = Field(description="one override as in pricing/README.md")
+    note: str = Field(default="", max_length=1000)
+
+
+class OverrideOut(BaseModel):
+    id: str
+    spec: dict[str, Any]
+    note: str
+
+
+@router.post(
+    "/v1/price-overrides",
+    response_model=OverrideOut,
+    status_code=201,
+    responses={422: {"description": "The pricing engine refused the override (reason given)"}},
+)
+async def add_override(org: Admin, body: OverrideCreate) -> dict[str, Any]:
+    """Add a per-org price override, as ``costobs overrides add`` does (Reconcile's one-click
+    fix of a stable drift). The writer applies it to events it prices from then on (its
+    per-org table refreshes within 30 s); stored events keep their price."""
+    from costobs.pricing import PricingError
+
+    try:
+        override_id = await run_in_threadpool(
+            org.services.db.add_price_override, org.org_id, body.spec, body.note
+        )
+    except (PricingError, ValueError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"id": override_id, "spec": body.spec, "note": body.note}

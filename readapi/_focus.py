@@ -7,7 +7,7 @@ service, tags) × usage type: ``input`` (uncached), ``cached_input``, ``cache_wr
 (non-reasoning), ``reasoning``, ``other`` (audio, image, characters, per-request fees; counted
 in requests). Each row's cost is the sum of the events' stored cost parts for that usage type
 (``consumers/cost_parts.py``), so the rows of a group add up to the events' ``cost_usd`` to
-the last digit. Events stored before the parts existed (migration 0008) have their whole
+the last digit. Events stored before the parts existed (migration 0009) have their whole
 cost in ``other``.
 
 ClickHouse groups the events and makes the rows (``ROWS_SQL``), and writes them as CSV or Arrow
@@ -150,7 +150,7 @@ FROM (
             ('output', toUInt64(sum(output_tokens) - sum(reasoning_tokens)), 'Tokens', c_output),
             ('reasoning', sum(reasoning_tokens), 'Tokens', c_reasoning),
             -- audio, image, characters, fees (cost_other_usd), and the whole cost of events
-            -- stored before migration 0008 (no parts): what the other parts leave of the total,
+            -- stored before migration 0009 (no parts): what the other parts leave of the total,
             -- so the rows always add up to cost_usd
             ('other', count(), 'Requests',
                 c_total - c_input - c_cached - c_write - c_output - c_reasoning)

@@ -64,9 +64,19 @@ class MonthOverMonth(BaseModel):
     change_pct: Changes = Field(description="current relative to previous")
 
 
+class FailedSpend(BaseModel):
+    requests: int
+    cost_usd: Money
+    share_pct: Pct = Field(description="of the range's spend")
+    by_status: dict[str, Money] = Field(description="error, timeout, cancelled → cost")
+
+
 class Summary(BaseModel):
     range: RangeInfo
     totals: Spend
+    failed: FailedSpend = Field(
+        description="calls that failed, timed out or were cancelled, with the usage known"
+    )
     previous_period: Comparison = Field(description="the same number of days just before")
     month_over_month: MonthOverMonth
 
@@ -111,7 +121,12 @@ class Breakdown(BaseModel):
     levels: list[str]
     rows: list[BreakdownRow]
     truncated: bool = Field(description="more rows exist than `limit`")
-    totals: BreakdownTotals = Field(description="the whole range, every event")
+    status: str | None = Field(
+        default=None, description="the status filter applied (failed = error/timeout/cancelled)"
+    )
+    totals: BreakdownTotals = Field(
+        description="the whole range, every event (of that status when filtered)"
+    )
 
 
 class TagKey(BaseModel):
@@ -269,6 +284,43 @@ class Reconcile(BaseModel):
     rows: list[ReconcileRow]
     providers: list[ProviderReconcile]
     totals: ReconcileSummary
+
+
+class ModelDriftRow(BaseModel):
+    provider: str
+    date: Day
+    model: str | None = Field(description="canonical model; null = costs billed for no model")
+    tracked_usd: Money
+    tracked_requests: int
+    billed_usd: Money | None = Field(description="null: the bill names no line item for it")
+    drift_usd: Money | None
+    drift_pct: Pct
+
+
+class UntrackedModel(BaseModel):
+    provider: str
+    model: str
+    billed_usd: Money
+
+
+class OverrideSuggestion(BaseModel):
+    provider: str
+    model: str
+    days: int
+    billed_usd: Money
+    tracked_usd: Money
+    ratio: str = Field(description="pooled billed / tracked over those days")
+    override: dict[str, str] = Field(description="the discount override that closes the drift")
+    command: str = Field(description="the same, as one CLI line")
+
+
+class ModelDrift(BaseModel):
+    from_: Day = Field(alias="from")
+    to: Day
+    timezone: Literal["UTC"] = "UTC"
+    rows: list[ModelDriftRow]
+    untracked_models: list[UntrackedModel]
+    suggestions: list[OverrideSuggestion]
 
 
 class ApiKeyOut(BaseModel):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from readapi import _sql
+from readapi import _canonical, _sql
 from readapi._context import AUTH_RESPONSES, From, Reader, To, range_info
 from readapi._models import PromptComparison, PromptKeys
 from readapi._money import money, ratio
@@ -58,6 +58,10 @@ async def compare(
     prompt_key: Annotated[str, Query(max_length=256, description="'' for versions without a key")],
     from_: From = None,
     to: To = None,
+    model_by: Annotated[
+        Literal["model", "canonical_model"],
+        Query(description="rows per model as sent, or per model across clouds and gateways"),
+    ] = "model",
 ) -> dict[str, Any]:
     """Each version of one prompt, overall and per model: cost per request, average tokens and
     p50/p95 latency (t-digest estimates, merged from the rollup's quantile states)."""
@@ -66,6 +70,14 @@ async def compare(
         org.rows(_sql.prompt_compare(org.org_id, w, prompt_key, by_model=False)),
         org.rows(_sql.prompt_compare(org.org_id, w, prompt_key, by_model=True)),
     )
+    if model_by == "canonical_model":
+        # the prompt rollup keeps the model, not the provider: each model is named as a
+        # call of it through a gateway would be (Bedrock/Vertex ids and prefixes included)
+        canonical = _canonical.namer(org.services, org.org_id)
+        models = sorted({str(r[1]) for r in per_model})
+        names = [canonical(_canonical.BY_MODEL_ALONE, m) for m in models]
+        query = _sql.prompt_compare(org.org_id, w, prompt_key, True, (models, names))
+        per_model = await org.rows(query)
     return {
         "range": range_info(w),
         "prompt_key": prompt_key,

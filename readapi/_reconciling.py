@@ -9,30 +9,77 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from readapi import _reconcile, _sql, _time
-from readapi._context import AUTH_RESPONSES, Reader
-from readapi._models import Reconcile
+from billing.providers import item_model
+from costobs_server.bounds import SupportedDay
+from readapi import _canonical, _drift, _reconcile, _sql, _time
+from readapi._context import AUTH_RESPONSES, OrgScope, Reader
+from readapi._models import ModelDrift, Reconcile
 from readapi._money import dec
 
 router = APIRouter(tags=["reconcile"], responses=AUTH_RESPONSES)
 
 
-@router.get("/v1/reconcile", response_model=Reconcile)
-async def reconcile(
-    org: Reader,
-    from_: Annotated[
-        date | None, Query(alias="from", description="first UTC day (bills are per UTC day)")
-    ] = None,
-    to: Annotated[date | None, Query(description="last UTC day, inclusive; default today")] = None,
-) -> dict[str, Any]:
-    """Days are UTC whatever the org's time zone: provider bills are per UTC day, so tracked
-    spend is summed per UTC day too (from the daily rollup)."""
+UtcFrom = Annotated[
+    SupportedDay | None,
+    Query(alias="from", description="first UTC day (bills are per UTC day)"),
+]
+UtcTo = Annotated[SupportedDay | None, Query(description="last UTC day, inclusive; default today")]
+
+
+def _days(from_: date | None, to: date | None) -> tuple[date, date]:
     last = to or datetime.now(UTC).date()
     first = from_ or last - timedelta(days=29)
     if first > last:
         raise HTTPException(422, "'from' must not be after 'to'")
     if (last - first).days + 1 > _time.MAX_RANGE_DAYS:
         raise HTTPException(422, f"a range covers at most {_time.MAX_RANGE_DAYS} days")
+    return first, last
+
+
+@router.get("/v1/reconcile/models", response_model=ModelDrift)
+async def reconcile_models(org: Reader, from_: UtcFrom = None, to: UtcTo = None) -> dict[str, Any]:
+    """Drift explained per provider, UTC day and model (the bill's line items, see
+    ``readapi._drift``): untracked models, and the override that would close a stable drift."""
+    first, last = _days(from_, to)
+    return {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        **await model_drift(org, first, last),
+    }
+
+
+async def model_drift(org: OrgScope, first: date, last: date) -> dict[str, Any]:
+    tracked, items = await asyncio.gather(
+        org.rows(_sql.tracked_by_provider_day_model(org.org_id, first, last)),
+        org.rows(_sql.billed_items(org.org_id, first, last)),
+    )
+    chosen = _reconcile.choose_bills((p, d, s, dec(a)) for p, d, s, _, a in items)
+    canonical = _canonical.namer(org.services, org.org_id)
+
+    def model_of(provider: str, item: str) -> str | None:
+        model = item_model(item)
+        return None if model is None else canonical(provider, model)
+
+    billed = [
+        (p, d, model_of(p, str(item)), dec(a))
+        for p, d, s, item, a in items
+        if chosen[(p, d)].source == s
+    ]
+    by_cell = _drift.cells(
+        ((p, d, canonical(p, m), int(n), dec(c)) for p, d, m, n, c in tracked), billed
+    )
+    return _drift.explain(org.org_id, by_cell)
+
+
+@router.get("/v1/reconcile", response_model=Reconcile)
+async def reconcile(
+    org: Reader,
+    from_: UtcFrom = None,
+    to: UtcTo = None,
+) -> dict[str, Any]:
+    """Days are UTC whatever the org's time zone: provider bills are per UTC day, so tracked
+    spend is summed per UTC day too (from the daily rollup)."""
+    first, last = _days(from_, to)
     tracked, billed = await asyncio.gather(
         org.rows(_sql.tracked_by_provider_day(org.org_id, first, last)),
         org.rows(_sql.billed_by_provider_day(org.org_id, first, last)),

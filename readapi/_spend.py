@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from readapi import _sql, _time
+from readapi import _canonical, _sql, _statuses, _time
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import Breakdown, Series, Summary, TagKeys, Unpriced
 from readapi._money import ZERO, change, dec, money, percent, ratio
@@ -75,9 +75,18 @@ async def summary(org: Reader, from_: From = None, to: To = None) -> dict[str, A
     current, before, mtd_totals, last_month_totals = await asyncio.gather(
         *(_totals(org, x) for x in (w, prev, mtd, last_month))
     )
+    by_status = await org.rows(_sql.breakdown(org.org_id, w, (STATUS_LEVEL,), 100))
+    failed = {str(r[0]): _metrics(r[1:]) for r in by_status if str(r[0]) in _statuses.FAILED}
+    failed_total = _statuses.total(failed.values())
     return {
         "range": range_info(w),
         "totals": current,
+        "failed": {
+            "requests": failed_total["requests"],
+            "cost_usd": money(failed_total["cost"]),
+            "share_pct": percent(failed_total["cost"], dec(current["cost_usd"])),
+            "by_status": {s: money(m["cost"]) for s, m in sorted(failed.items())},
+        },
         "previous_period": {
             "range": range_info(prev),
             "totals": before,
@@ -222,23 +231,13 @@ def _metrics(values: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/breakdown", response_model=Breakdown)
-async def breakdown(
-    org: Reader,
-    by: Annotated[str, Query(max_length=80, description=f"first level: {LEVEL_HELP}")],
-    from_: From = None,
-    to: To = None,
-    then: Annotated[
-        str | None, Query(max_length=80, description="optional second level, same choices")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="most rows returned")] = 100,
-) -> dict[str, Any]:
-    """Cost by any first-class dimension or tag key, optionally split by a second level. Rows
-    are most expensive first; '' is "not set" (for a tag: events without that tag)."""
-    levels = (parse_level(by, "by"),) + ((parse_level(then, "then"),) if then else ())
-    if len(levels) == 2 and levels[0] == levels[1]:
-        raise HTTPException(422, "'then' must differ from 'by'")
-    w = org.window(from_, to)
+Rows = list[tuple[list[str], dict[str, Any]]]
+
+
+async def breakdown_rows(
+    org: OrgScope, w: _time.Window, levels: tuple[_sql.Level, ...], limit: int
+) -> tuple[Rows, dict[str, Any], bool]:
+    """(rows most expensive first, at most ``limit``; the range's totals; truncated)."""
     done = None
     if _sql.pair_levels(levels) is not None:
         done = _sql.pair_done(w, await org.rows(_sql.pair_state(org.org_id, w)))
@@ -278,6 +277,74 @@ async def breakdown(
     elif remainder:
         rows += untagged_rows(levels, totals, results[2], results[3] if len(results) > 3 else [])
         rows.sort(key=lambda r: (-r[1]["cost"], r[0]))
+    return rows[:limit], totals, truncated or len(rows) > limit
+
+
+STATUS_LEVEL = _sql.Level("dimension", "status")
+StatusFilter = Literal["ok", "failed", "error", "timeout", "cancelled"]
+_STATUS_HELP = (
+    "only calls with this status: ok, failed (error, timeout or cancelled: billed by the "
+    "provider for what it did, answered nothing usable), error, timeout or cancelled"
+)
+
+
+async def _filtered_by_status(
+    org: OrgScope, w: _time.Window, level: _sql.Level, status: StatusFilter, limit: int
+) -> tuple[Rows, dict[str, Any], bool]:
+    """One level, only the calls of a status: the level × status breakdown, kept and summed."""
+    rows, _, truncated = await breakdown_rows(org, w, (level, STATUS_LEVEL), MAX_DIMENSION_VALUES)
+    wanted = _statuses.matching(status)
+    merged = _statuses.sum_rows(([keys[0]], m) for keys, m in rows if keys[1] in wanted)
+    totals = _statuses.total(m for _, m in merged)
+    return merged[:limit], totals, truncated or len(merged) > limit
+
+
+async def _by_canonical_model(
+    org: OrgScope, w: _time.Window, limit: int
+) -> tuple[Rows, dict[str, Any], bool]:
+    """The model across clouds: provider × model rows, each mapped through the price table
+    the writer prices with (the org's aliases included), summed per canonical model."""
+    levels = (_sql.Level("dimension", "provider"), _sql.Level("dimension", "model"))
+    rows, totals, truncated = await breakdown_rows(org, w, levels, MAX_DIMENSION_VALUES)
+    canonical = _canonical.namer(org.services, org.org_id)
+    merged = _statuses.sum_rows(([canonical(p, m)], metrics) for (p, m), metrics in rows)
+    return merged[:limit], totals, truncated or len(merged) > limit
+
+
+@router.get("/v1/breakdown", response_model=Breakdown)
+async def breakdown(
+    org: Reader,
+    by: Annotated[str, Query(max_length=80, description=f"first level: {LEVEL_HELP}")],
+    from_: From = None,
+    to: To = None,
+    then: Annotated[
+        str | None, Query(max_length=80, description="optional second level, same choices")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="most rows returned")] = 100,
+    status: Annotated[StatusFilter | None, Query(description=_STATUS_HELP)] = None,
+) -> dict[str, Any]:
+    """Cost by any first-class dimension or tag key, optionally split by a second level. Rows
+    are most expensive first; '' is "not set" (for a tag: events without that tag).
+    ``by=canonical_model`` groups one model across clouds and gateways (one level only)."""
+    w = org.window(from_, to)
+    if by == _canonical.LEVEL or then == _canonical.LEVEL:
+        if then is not None or status is not None:
+            raise HTTPException(
+                422, "'canonical_model' is a level of its own: no 'then', no 'status'"
+            )
+        labels = [_canonical.LEVEL]
+        rows, totals, truncated = await _by_canonical_model(org, w, limit)
+    else:
+        levels = (parse_level(by, "by"),) + ((parse_level(then, "then"),) if then else ())
+        if len(levels) == 2 and levels[0] == levels[1]:
+            raise HTTPException(422, "'then' must differ from 'by'")
+        labels = [lv.label for lv in levels]
+        if status is None:
+            rows, totals, truncated = await breakdown_rows(org, w, levels, limit)
+        elif len(levels) == 2 or levels[0] == STATUS_LEVEL:
+            raise HTTPException(422, "'status' filters a single level other than status")
+        else:
+            rows, totals, truncated = await _filtered_by_status(org, w, levels[0], status, limit)
     out = [
         {
             "keys": keys,
@@ -288,13 +355,14 @@ async def breakdown(
             "cost_per_request_usd": ratio(m["cost"], m["requests"]),
             "share_pct": percent(m["cost"], totals["cost"]),
         }
-        for keys, m in rows[:limit]
+        for keys, m in rows
     ]
     return {
         "range": range_info(w),
-        "levels": [lv.label for lv in levels],
+        "levels": labels,
         "rows": out,
-        "truncated": truncated or len(rows) > limit,
+        "truncated": truncated,
+        "status": status,
         "totals": {
             "requests": totals["requests"],
             "input_tokens": totals["input_tokens"],

@@ -759,15 +759,28 @@ def prompt_keys(org: str, w: Window) -> Query:
     )
 
 
-def prompt_compare(org: str, w: Window, prompt_key: str, by_model: bool) -> Query:
-    """Rows ``(version, [model,] requests, input, output, cost, [p50, p95])``."""
+def prompt_compare(
+    org: str,
+    w: Window,
+    prompt_key: str,
+    by_model: bool,
+    rename: tuple[list[str], list[str]] | None = None,
+) -> Query:
+    """Rows ``(version, [model,] requests, input, output, cost, [p50, p95])``; ``rename``
+    (models, names) maps models to other names first (the canonical model), their quantile
+    states merged like days are."""
     p = _params(org, w)
     name = p.add("pk", prompt_key)
     keys = ("prompt_version", "model") if by_model else ("prompt_version",)
     inner = _prompt_parts(w, p, keys, f" AND prompt_key = {{{name}:String}}")
     names = ", ".join(f"k{i}" for i in range(len(keys)))
+    select = names
+    if by_model and rename is not None:
+        old, new = p.add("rf", rename[0]), p.add("rt", rename[1])
+        select = f"k0, transform(k1, {{{old}:Array(String)}}, {{{new}:Array(String)}}, k1) AS c1"
+        names = "k0, c1"
     return Query(
-        f"SELECT {names}, sum(m0), sum(m1), sum(m2), sum(m3), "
+        f"SELECT {select}, sum(m0), sum(m1), sum(m2), sum(m3), "
         f"quantilesTDigestMerge(0.5, 0.95)(m4) FROM ({inner}) GROUP BY {names} ORDER BY {names}",
         p,
     )
@@ -791,5 +804,23 @@ def billed_by_provider_day(org: str, first: date, last: date) -> Query:
         "SELECT provider, date, source, sum(billed_usd) FROM billed_daily FINAL "
         "WHERE org_id = {org:String} AND date >= {d0:Date} AND date <= {d1:Date} "
         "GROUP BY provider, date, source ORDER BY provider, date, source",
+        {"org": org, "d0": first, "d1": last},
+    )
+
+
+def tracked_by_provider_day_model(org: str, first: date, last: date) -> Query:
+    return Query(
+        "SELECT provider, day, model, sum(requests), sum(cost_usd) FROM cost_daily "
+        f"WHERE {_ORG} AND {_DAYS} GROUP BY provider, day, model",
+        {"org": org, "d0": first, "d1": last},
+    )
+
+
+def billed_items(org: str, first: date, last: date) -> Query:
+    """Rows ``(provider, date, source, line_item, billed)``."""
+    return Query(
+        "SELECT provider, date, source, line_item, sum(billed_usd) FROM billed_daily FINAL "
+        "WHERE org_id = {org:String} AND date >= {d0:Date} AND date <= {d1:Date} "
+        "GROUP BY provider, date, source, line_item",
         {"org": org, "d0": first, "d1": last},
     )

@@ -38,7 +38,7 @@ async def alertd(running: Running) -> AsyncIterator[StartAlertd]:
                 "alert_retry_base_s": 0.05,
             }
         )
-        stack = Stack(settings, frozenset({"alertd"}))
+        stack = Stack(settings, frozenset({"alertd"}), nats_auth=running.stack.nats_auth)
         await stack.start()
         stacks.append(stack)
         worker: AlertD = stack.workers[0]
@@ -166,6 +166,39 @@ async def test_group_by_fires_per_offender(running: Running, alertd: StartAlertd
         assert len(requests) == 2
         got = sorted((r.json()["group"], r.json()["observed_usd"]) for r in requests)
         assert got == [("cust-a", "1.25"), ("cust-b", "1.25")]
+
+
+async def test_one_model_across_clouds_and_gateways_counts_as_one(
+    running: Running, alertd: StartAlertd
+) -> None:
+    """canonical_model scopes a rule to a model however it was reached; provider is the one
+    the writer records (a gateway call under its model's provider)."""
+    with fake_server() as hook:
+        target = await webhook(running, hook.url)
+        await create_rule(
+            running,
+            [target["id"]],
+            config={"threshold_usd": "0.8"},
+            group_by="provider",
+            scope={"canonical_model": "claude-sonnet-4-5"},
+        )
+        await alertd()
+        usage = {"input_tokens": 100_000}  # $0.30 each at $3 per 1M input tokens
+        sonnet = [
+            ("anthropic", "claude-sonnet-4-5-20250929"),
+            ("openai_compatible", "anthropic/claude-sonnet-4-5"),  # through a gateway
+            ("anthropic", "claude-sonnet-4-5"),
+            ("bedrock", "global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            ("openai", "gpt-4o"),  # another model: out of scope
+        ]
+        await running.post(
+            [
+                event(i, timestamp=now_iso(), provider=p, model=m, usage=usage)
+                for i, (p, m) in enumerate(sonnet)
+            ]
+        )
+        (request,) = await asyncio.to_thread(hook.wait_for, 1, 5.0)
+        assert (request.json()["group"], request.json()["observed_usd"]) == ("anthropic", "0.9")
 
 
 async def test_restart_and_several_instances_never_double_fire(
@@ -360,7 +393,7 @@ async def test_alertd_health_port(running: Running) -> None:
 
     port = free_port()
     settings = running.stack.settings.model_copy(update={"alertd_port": port})
-    stack = Stack(settings, frozenset({"alertd"}))
+    stack = Stack(settings, frozenset({"alertd"}), nats_auth=running.stack.nats_auth)
     await stack.start()
     try:
 

@@ -145,8 +145,9 @@ def bill_sync(
 def billed(running: Running) -> dict[tuple[str, str, str], Decimal]:
     assert running.stack.services is not None
     rows = running.stack.services.store.query(
-        "SELECT provider, toString(date), source, billed_usd FROM billed_daily FINAL "
-        "WHERE org_id = {org:String} ORDER BY provider, date, source",
+        "SELECT provider, toString(date), source, sum(billed_usd) FROM billed_daily FINAL "
+        "WHERE org_id = {org:String} GROUP BY provider, date, source "
+        "ORDER BY provider, date, source",
         {"org": running.org.id},
     )
     return {(p, d, s): Decimal(v) for p, d, s, v in rows}
@@ -278,7 +279,7 @@ async def test_without_keys_billsyncd_never_connects_out(
     )
     assert settings.billing_openai_admin_key is None
     assert settings.billing_anthropic_admin_key is None
-    stack = Stack(settings, frozenset({"billsyncd"}))
+    stack = Stack(settings, frozenset({"billsyncd"}), nats_auth=running.stack.nats_auth)
     await stack.start()  # connects to NATS on loopback, like every role
     try:
         connections.clear()

@@ -106,8 +106,11 @@ async def test_overview_shows_exact_figures_charts_and_unpriced_warning(
     warning = at.warning[0].value
     assert "mystery-model-x" in warning and "Unpriced" in warning
     assert len(at.get("vega_lite_chart")) == 2  # spend over time, cost by provider
-    top = at.dataframe[0].value
-    by_model = group_cost(shown, lambda e: e["model"])
+    failed = [e for e in shown if e.get("status", "ok") != "ok"]
+    assert metric(at, "Spend on failed calls") == ui.money(total_cost(failed))
+    assert metric(at, "Failed calls") == f"{len(failed):,}"
+    top = at.dataframe[0].value  # one model across clouds and gateways
+    by_model = group_cost(shown, lambda e: e.get("canonical_model", e["model"]))
     first = max(by_model, key=lambda m: by_model[m][1])
     assert top["Model"].iloc[0] == first
     assert top["Cost"].iloc[0] == ui.money(by_model[first][1])
@@ -148,6 +151,24 @@ async def test_breakdown_deep_link_to_a_tag_and_csv(seeded: list[dict[str, Any]]
     pairs = group_cost(shown, lambda e: (e["feature"], e["model"]))
     assert len(table) == len(pairs)
     assert int(table["Requests"].sum()) == len(shown)
+
+
+async def test_breakdown_by_status_and_across_clouds(seeded: list[dict[str, Any]]) -> None:
+    at = await open_page("pages_breakdown.py", by="provider", status="failed")
+    assert at.selectbox(key="status").value == "failed"
+    failed = [e for e in last_30(seeded) if e.get("status", "ok") != "ok"]
+    table = at.dataframe[0].value
+    got = dict(zip(table["Provider"], table["Cost (USD)"], strict=True))
+    assert got == {k: v[1] for k, v in group_cost(failed, lambda e: e["provider"]).items()}
+    assert metric(at, "Spend (failed)") == ui.money(total_cost(failed))
+    at.selectbox(key="by").select("canonical_model")
+    await run(at)
+    assert at.selectbox(key="then").disabled and at.selectbox(key="status").disabled
+    table = at.dataframe[0].value
+    shown = last_30(seeded)
+    expected = group_cost(shown, lambda e: e.get("canonical_model", e["model"]))
+    got = dict(zip(table["Model across clouds"], table["Cost (USD)"], strict=True))
+    assert got == {("(none)" if k == "" else k): v[1] for k, v in expected.items()}
 
 
 async def test_requests_filters_pages_and_details(seeded: list[dict[str, Any]]) -> None:
@@ -314,3 +335,52 @@ async def test_an_ingest_only_credential_cannot_read(
     monkeypatch.setenv("COSTOBS_DASHBOARD_API_KEY", key)
     at = await open_page()
     assert "cannot read" in at.error[0].value and "403" in at.error[0].value
+
+
+async def test_reconcile_explains_drift_per_model_and_applies_the_fix(
+    dashboard_env: Running,
+) -> None:
+    usage = {"input_tokens": 1000, "output_tokens": 100}  # gpt-4o: $0.0035
+    days = [(today() - timedelta(days=d)).isoformat() for d in range(1, 8)]
+    await send(
+        dashboard_env,
+        [event(i, timestamp=f"{d}T10:00:00.000Z", usage=usage) for i, d in enumerate(days)],
+    )
+    bills = [
+        {"provider": "openai", "date": d, "billed_usd": "0.00385", "line_item": "gpt-4o, input"}
+        for d in days
+    ] + [
+        {
+            "provider": "anthropic",
+            "date": days[0],
+            "billed_usd": "2.5",
+            "line_item": "claude-opus-4-1-20250805, output_tokens",
+        }
+    ]
+    r = await dashboard_env.client.post(
+        "/v1/billing/import", json={"bills": bills}, headers=dashboard_env.org.headers
+    )
+    assert r.status_code == 202
+
+    async def itemised() -> bool:
+        r = await dashboard_env.client.get(
+            "/v1/reconcile/models", headers=dashboard_env.org.headers
+        )
+        return bool(r.json()["suggestions"]) and bool(r.json()["untracked_models"])
+
+    await eventually(itemised)
+    st.cache_data.clear()
+    at = await open_page("pages_reconcile.py")
+    assert "claude-opus-4-1" in at.warning[0].value
+    assert "billed is 1.100000× tracked on each of 7 days" in at.info[0].value
+    assert '"multiplier": "1.1000"' in at.code[0].value
+    at.button(key="apply_override_0").click()
+    await run(at)
+    assert "Applied" in at.success[0].value
+    (spec,) = dashboard_env.org.db.price_overrides(dashboard_env.org.id)
+    assert (spec["kind"], spec["provider"], spec["model"], spec["multiplier"]) == (
+        "discount",
+        "openai",
+        "gpt-4o",
+        "1.1000",
+    )

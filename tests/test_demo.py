@@ -36,6 +36,17 @@ def test_generated_events_are_valid_priced_and_seasonal() -> None:
     assert last_week > first_week  # growth trend
     statuses = Counter(e["status"] for e in events)
     assert 0.005 < statuses["error"] / len(events) < 0.05
+    cut_off = [e for e in events if e["status"] in ("timeout", "cancelled")]
+    assert cut_off and all(Decimal(e["cost_usd"]) > 0 for e in cut_off)  # usage known, billed
+    # one model across clouds and a gateway, attributed as the SDK and the writer do
+    sonnet = {e["provider"] for e in events if e["canonical_model"] == "claude-sonnet-4-5"}
+    assert sonnet == {"anthropic", "bedrock", "vertex"}
+    through_gateway = [e for e in events if "gateway_host" in e]
+    assert through_gateway and {e["provider"] for e in through_gateway} == {"anthropic"}
+    for e in through_gateway[:20]:
+        at = datetime.fromisoformat(e["timestamp"])
+        direct = table.quote("anthropic", "claude-sonnet-4-5", e["usage"], at=at)
+        assert e["cost_usd"] == format(direct.cost_usd, "f")
     assert any(e["streaming"] for e in events)
     assert any("pr" in e["tags"] for e in events)
     assert all("region" in e["tags"] for e in events)
@@ -49,6 +60,46 @@ def test_bills_are_cents_with_drift_and_untracked_spend() -> None:
     tracked = {(e["provider"], e["timestamp"][:10]) for e in events}
     untracked = [b for b in bills if (b["provider"], b["date"]) not in tracked]
     assert untracked and all(b["provider"] == "mistral" for b in untracked)
+
+
+def test_demo_bills_explain_a_stable_drift_per_model() -> None:
+    from datetime import date as day_of
+
+    from billing.providers import item_model
+    from readapi import _drift
+
+    events = list(generate_events(8000, 14, seed=5, now=NOW))
+    bills = simulate_bills(events, seed=5)
+    by_cell = _drift.cells(
+        (
+            (
+                e["provider"],
+                day_of.fromisoformat(e["timestamp"][:10]),
+                e["canonical_model"],
+                1,
+                Decimal(e["cost_usd"]),
+            )
+            for e in events
+        ),
+        (
+            (
+                b["provider"],
+                day_of.fromisoformat(b["date"]),
+                item_model(b["line_item"]),
+                Decimal(b["billed_usd"]),
+            )
+            for b in bills
+        ),
+    )
+    suggested = {
+        (s["provider"], s["model"]): s["override"]["multiplier"]
+        for s in _drift.explain("default", by_cell)["suggestions"]
+    }
+    # only the model billed a steady 4 % over (cents rounding moves the fourth decimal)
+    assert list(suggested) == [("anthropic", "claude-sonnet-4-5")]
+    assert abs(Decimal(suggested[("anthropic", "claude-sonnet-4-5")]) - Decimal("1.04")) < Decimal(
+        "0.001"
+    )
 
 
 async def test_demo_data_goes_through_ingest(running: Running) -> None:

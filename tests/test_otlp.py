@@ -25,9 +25,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status as OtelStatus
 from opentelemetry.trace import StatusCode
 
+from costobs_server.nats_server import NatsServer
 from costobs_server.streams import EVENTS_STREAM, events_subject
 from tests.fake_http import Request, fake_server, json_reply
-from tests.helpers import Running, eventually
+from tests.helpers import Running, eventually, nats_client
 
 SECRETS = ("PROMPT-SECRET-7731", "COMPLETION-SECRET-4410", "EVENT-BODY-SECRET-9902")
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -73,8 +74,8 @@ async def _rows(running: Running, expected: int) -> list[dict[str, Any]]:
     return found
 
 
-async def _queued_payloads(running: Running) -> list[bytes]:
-    nc = running.stack.services.nc  # type: ignore[union-attr]
+async def _queued_payloads(running: Running, server: NatsServer) -> list[bytes]:
+    nc = await nats_client(server)  # the ingest user may publish only, never read
     js = nc.jetstream()
     sub = await js.subscribe(
         events_subject(running.org.id), stream=EVENTS_STREAM, ordered_consumer=True
@@ -89,6 +90,7 @@ async def _queued_payloads(running: Running) -> list[bytes]:
             payloads.append(msg.data)
     finally:
         await sub.unsubscribe()
+        await nc.close()
     return payloads
 
 
@@ -139,7 +141,7 @@ def _genai_spans(provider: TracerProvider) -> None:
 
 
 async def test_sdk_exporter_spans_become_priced_events_and_content_never_arrives(
-    running: Running,
+    running: Running, nats_server: NatsServer
 ) -> None:
     provider, memory = _provider(running)
     _genai_spans(provider)
@@ -162,7 +164,7 @@ async def test_sdk_exporter_spans_become_priced_events_and_content_never_arrives
     assert (failed["status"], failed["error_type"]) == ("error", "overloaded_error")
 
     stored = orjson.dumps(rows, default=str)
-    queued = b"".join(await _queued_payloads(running))
+    queued = b"".join(await _queued_payloads(running, nats_server))
     assert b"checkout" in queued  # the check below would notice content
     for secret in SECRETS:
         assert secret.encode() not in stored
@@ -221,6 +223,11 @@ async def test_json_encoding_partial_success_and_errors(running: Running) -> Non
                             span("00f067aa0ba902b8", **{**good, "gen_ai.usage.output_tokens": -3}),
                             span("00f067aa0ba902b9", **{**good, "gen_ai.request.model": "m" * 300}),
                             span("00f067aa0ba902ba", **{"http.route": "/x"}),
+                            # over the same per-event cap /v1/events applies
+                            span(
+                                "00f067aa0ba902bb",
+                                **{**good, "gen_ai.usage.input_tokens": 200_000_000},
+                            ),
                         ],
                     }
                 ],
@@ -231,7 +238,8 @@ async def test_json_encoding_partial_success_and_errors(running: Running) -> Non
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/json")
     partial = r.json()["partialSuccess"]
-    assert partial["rejectedSpans"] == "2"
+    assert partial["rejectedSpans"] == "3"
+    assert "per-event cap" in partial["errorMessage"]
     assert "gen_ai.usage.output_tokens" in partial["errorMessage"]
     assert "model" in partial["errorMessage"]
     rows = await _rows(running, 1)
@@ -318,7 +326,7 @@ def _completion(_: Request) -> tuple[int, dict[str, str], bytes]:
 
 
 async def test_real_openai_instrumentation_spans_are_priced(
-    running: Running, openai_instrumented: None
+    running: Running, nats_server: NatsServer, openai_instrumented: None
 ) -> None:
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
@@ -349,6 +357,6 @@ async def test_real_openai_instrumentation_spans_are_priced(
     assert row["input_tokens"] == 3000
     assert row["cost_usd"] == Decimal("0.00045") + Decimal("0.0003")
     stored = orjson.dumps(rows, default=str)
-    queued = b"".join(await _queued_payloads(running))
+    queued = b"".join(await _queued_payloads(running, nats_server))
     for secret in SECRETS:
         assert secret.encode() not in stored and secret.encode() not in queued

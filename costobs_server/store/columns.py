@@ -53,4 +53,7 @@ EVENT_COLUMNS = [
     "sdk_language",
     "sdk_version",
     "stream_seq",
+    "canonical_model",
+    "gateway",
+    "gateway_host",
 ]

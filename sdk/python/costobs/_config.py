@@ -52,16 +52,27 @@ class Settings:
     """COSTOBS_SHUTDOWN_TIMEOUT: seconds the atexit drain may take."""
     gzip: bool = True
     """COSTOBS_GZIP: compress batches (``Content-Encoding: gzip``)."""
+    spill_dir: str | None = None
+    """COSTOBS_SPILL_DIR: opt-in directory where batches wait (gzipped) while the ingest is
+    unreachable, and what is unsent at exit; the next process using it sends them."""
+    spill_max_bytes: int = 256 * 1024 * 1024
+    """COSTOBS_SPILL_MAX_BYTES: most bytes the spill may hold; beyond it batches are dropped
+    (``spill_full``)."""
     model_aliases: Mapping[str, str] = field(default_factory=dict)
     """Azure deployment names and Bedrock application-profile ARNs → model ids."""
     provider_hosts: Mapping[str, str] = field(default_factory=dict)
     """Extra base_url hosts (``host`` or ``host:port``) → provider, for gateways and proxies."""
+    include_usage_hosts: Mapping[str, bool] = field(default_factory=dict)
+    """Hosts (``host`` or ``host:port``) -> whether to inject ``stream_options.include_usage``
+    into streamed chat calls there (default: yes for gateways/unknown hosts and documented
+    providers); False for a gateway that must never see it."""
     on_internal_error: Callable[[BaseException], None] | None = None
     """Debug hook called with every swallowed SDK error (tests re-raise through it)."""
 
 
 _ENV: dict[str, str] = {f.name: "COSTOBS_" + f.name.upper() for f in fields(Settings)}
 _NO_ENV = {"model_aliases", "provider_hosts", "on_internal_error"}
+_NO_ENV.add("include_usage_hosts")
 
 _lock = threading.Lock()
 _current: Settings | None = None
@@ -74,6 +85,12 @@ def _parse(name: str, value: Any, source: str) -> Any:
             if value is not None and not callable(value):
                 raise ConfigError(f"{source} must be callable")
             return value
+        if name == "include_usage_hosts":
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, bool) for v in value.values()
+            ):
+                raise ConfigError(f"{source} must be a mapping of host to True/False")
+            return {str(k).lower(): v for k, v in value.items()}
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source} must be a mapping of str to str")
         return {str(k): str(v) for k, v in value.items()}

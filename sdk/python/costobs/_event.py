@@ -26,6 +26,8 @@ class Call:
         "done",
         "error_type",
         "extra",
+        "gateway",
+        "gateway_host",
         "latency_ms",
         "meta",
         "model",
@@ -61,6 +63,10 @@ class Call:
         self.region: str | None = None
         self.provider_cost: Decimal | None = None
         self.provider_request_id: str | None = None
+        self.gateway: str | None = None
+        """A well-known gateway recognised by host or response header (litellm, portkey…)."""
+        self.gateway_host: str | None = None
+        """The base_url host (``host[:port]``) of a call through a gateway or unknown host."""
         self.done = False
         self.extra: Any = None
         self.deferred: tuple[Any, tuple[Any, ...]] | None = None
@@ -141,6 +147,11 @@ def to_wire(call: Call) -> dict[str, Any]:
         event["provider_cost_usd"] = decimal_string(call.provider_cost)
     if call.provider_request_id:
         event["provider_request_id"] = call.provider_request_id[:256]
+    if call.gateway_host:
+        event["gateway_host"] = call.gateway_host[:256]
+    gateway = _identifier(call.gateway)
+    if gateway:
+        event["gateway"] = gateway
     return event
 
 
@@ -168,11 +179,14 @@ def _table() -> Any:
 
 
 def price(event: dict[str, Any]) -> None:
-    """Add the local cost estimate and the price table version (unknown models cost 0)."""
+    """Add the local cost estimate, the price table version (unknown models cost 0) and the
+    canonical model; a call through a gateway is recorded under the provider of the model it
+    names (``PriceTable.quote_call``, the writer's rule too)."""
     table = _table()
     if table is None:
         return
-    quote = table.quote(
+    quote = table.quote_call(
+        gateway="gateway_host" in event,
         provider=event["provider"],
         model=event["model"],
         usage=event["usage"],
@@ -186,3 +200,5 @@ def price(event: dict[str, Any]) -> None:
     except (InvalidOperation, ValueError, TypeError):
         event["cost_usd"] = "0"
     event["pricing_version"] = str(quote.version)[:64]
+    event["provider"] = _identifier(quote.provider) or event["provider"]
+    event["canonical_model"] = quote.canonical_model[:256]

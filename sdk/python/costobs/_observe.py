@@ -11,6 +11,7 @@ import asyncio
 import functools
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from costobs import _config, _shipper
@@ -19,6 +20,10 @@ from costobs._event import Call
 from costobs._guard import report
 
 ORIGINAL = "__costobs_original__"
+
+CURRENT: ContextVar[Call | None] = ContextVar("costobs_current_call", default=None)
+"""The call whose provider request is in flight here: transport hooks (response headers)
+attach what they see to it."""
 
 
 class State:
@@ -59,9 +64,19 @@ def complete(call: Call) -> None:
     _shipper.submit(call)
 
 
+def status_of(exc: BaseException) -> str:
+    """cancelled (the caller stopped), timeout (any client's timeout error: openai/anthropic
+    ``APITimeoutError``, httpx ``ReadTimeout``, botocore ``ReadTimeoutError``, ``TimeoutError``)
+    or error (the provider refused or failed)."""
+    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit)):
+        return "cancelled"
+    if isinstance(exc, TimeoutError) or any("Timeout" in c.__name__ for c in type(exc).__mro__):
+        return "timeout"
+    return "error"
+
+
 def fail(call: Call, exc: BaseException) -> None:
-    cancelled = isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit))
-    call.status = "cancelled" if cancelled else "error"
+    call.status = status_of(exc)
     status_code = getattr(exc, "status_code", None)
     call.error_type = type(exc).__name__ + (
         f":{status_code}" if isinstance(status_code, int) else ""
@@ -89,6 +104,22 @@ def _finish(adapter: Adapter, state: State, call: Call, result: Any) -> None:
         report(exc)
 
 
+def _retry(
+    adapter: Adapter, state: State, call: Call, kwargs: dict[str, Any], exc: BaseException
+) -> bool:
+    """An adapter's optional ``retry(state, call, kwargs, exc) -> bool``: whether the call is
+    made once more, ``kwargs`` rid of what the SDK added and the provider refused (a gateway
+    refusing the injected ``stream_options``)."""
+    retry = getattr(adapter, "retry", None)
+    if retry is None or not isinstance(exc, Exception):
+        return False
+    try:
+        return bool(retry(state, call, kwargs, exc))
+    except Exception as inner:
+        report(inner)
+        return False
+
+
 def _fail(call: Call, exc: BaseException) -> None:
     try:
         fail(call, exc)
@@ -102,11 +133,25 @@ def wrap_sync(original: Callable[..., Any], adapter: Adapter, state: State) -> C
         call = _start(adapter, state, args, kwargs)
         if call is None:
             return original(*args, **kwargs)
+        token = CURRENT.set(call)
         try:
-            result = original(*args, **kwargs)
-        except BaseException as exc:
-            _fail(call, exc)
-            raise
+            try:
+                result = original(*args, **kwargs)
+            except BaseException as exc:
+                if not _retry(adapter, state, call, kwargs, exc):
+                    _fail(call, exc)
+                    raise
+                retry = True
+            else:
+                retry = False
+            if retry:  # outside the handler: the caller never sees the refused attempt
+                try:
+                    result = original(*args, **kwargs)
+                except BaseException as exc:
+                    _fail(call, exc)
+                    raise
+        finally:
+            CURRENT.reset(token)
         _finish(adapter, state, call, result)
         return result
 
@@ -120,11 +165,25 @@ def wrap_async(original: Callable[..., Any], adapter: Adapter, state: State) -> 
         call = _start(adapter, state, args, kwargs)
         if call is None:
             return await original(*args, **kwargs)
+        token = CURRENT.set(call)
         try:
-            result = await original(*args, **kwargs)
-        except BaseException as exc:
-            _fail(call, exc)
-            raise
+            try:
+                result = await original(*args, **kwargs)
+            except BaseException as exc:
+                if not _retry(adapter, state, call, kwargs, exc):
+                    _fail(call, exc)
+                    raise
+                retry = True
+            else:
+                retry = False
+            if retry:  # outside the handler: the caller never sees the refused attempt
+                try:
+                    result = await original(*args, **kwargs)
+                except BaseException as exc:
+                    _fail(call, exc)
+                    raise
+        finally:
+            CURRENT.reset(token)
         _finish(adapter, state, call, result)
         return result
 
@@ -196,7 +255,7 @@ def observe_iter(items: Iterator[Any], call: Call, observer: StreamObserver) -> 
             close()
         raise
     except BaseException as exc:
-        _end_stream(call, observer, "error", exc)
+        _end_stream(call, observer, status_of(exc), exc)
         raise
     _end_stream(call, observer, "ok", None)
 
@@ -212,9 +271,7 @@ async def observe_aiter(
         _end_stream(call, observer, "cancelled", None)
         raise
     except BaseException as exc:
-        _end_stream(
-            call, observer, "cancelled" if isinstance(exc, asyncio.CancelledError) else "error", exc
-        )
+        _end_stream(call, observer, status_of(exc), exc)
         raise
     _end_stream(call, observer, "ok", None)
 

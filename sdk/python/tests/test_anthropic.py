@@ -300,3 +300,11 @@ async def test_async_raw_and_streaming_responses(provider: FakeProvider, receive
         assert len([e async for e in await r.parse()]) == 10
     events = {e["feature"]: e for e in shipped(receiver, 3)}
     assert all(e["usage"] == NORMALISED for e in events.values())
+
+
+def test_with_options_copy_stays_observed(provider: FakeProvider, receiver: Any) -> None:
+    provider.replies = [json_reply(message())]
+    c = client(provider, team="t")
+    c.with_options(timeout=5).messages.create(model="claude-sonnet-4-5", max_tokens=1, messages=[])
+    (event,) = shipped(receiver, 1)
+    assert event["team"] == "t" and event["usage"] == NORMALISED

@@ -290,3 +290,75 @@ def test_repeated_quotes_are_stable(table: PriceTable) -> None:
     first = table.quote("openai", "gpt-4.1", usage).cost_usd
     for _ in range(3):
         assert table.quote("openai", "gpt-4.1", usage).cost_usd == first == Decimal("0.007004")
+
+
+GATEWAY_CASES = [
+    # (model through a gateway, the same call direct): provider, model as the provider takes it
+    ("gpt-4o-mini-2024-07-18", "openai", "gpt-4o-mini-2024-07-18"),
+    ("openai/gpt-4o", "openai", "gpt-4o"),
+    ("anthropic/claude-opus-4-1", "anthropic", "claude-opus-4-1-20250805"),
+    ("claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5"),
+    (
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "bedrock",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ),
+    (
+        "bedrock/global.anthropic.claude-haiku-4-5-20251001-v1:0",
+        "bedrock",
+        "global.anthropic.claude-haiku-4-5-20251001-v1:0",
+    ),
+    ("gemini/gemini-2.5-pro", "gemini", "gemini-2.5-pro"),
+    ("x-ai/grok-4", "xai", "grok-4"),
+    ("deepseek-chat", "deepseek", "deepseek-chat"),
+    ("mistral-large-latest", "mistral", "mistral-large-latest"),
+]
+
+
+@pytest.mark.parametrize(
+    ("via", "provider", "direct"), GATEWAY_CASES, ids=[c[0] for c in GATEWAY_CASES]
+)
+def test_a_gateway_call_is_priced_and_recorded_as_the_direct_call(
+    table: PriceTable, via: str, provider: str, direct: str
+) -> None:
+    usage = {"input_tokens": 300_000, "cached_input_tokens": 1234, "output_tokens": 4321}
+    through = table.quote_call("openai_compatible", via, usage, NOW)
+    flagged = table.quote_call(provider, via, usage, NOW, gateway=True)  # an SDK's resolved event
+    straight = table.quote_call(provider, direct, usage, NOW)
+    assert not straight.unpriced and straight.cost_usd > 0
+    assert through.cost_usd == flagged.cost_usd == straight.cost_usd  # long context, regions too
+    assert through.provider == flagged.provider == provider
+    assert through.canonical_model == straight.canonical_model
+    assert through.model == via
+
+
+def test_canonical_model_is_one_name_across_clouds(table: PriceTable) -> None:
+    names = {
+        table.quote(p, m, {}).canonical_model
+        for p, m in [
+            ("anthropic", "claude-sonnet-4-5-20250929"),
+            ("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            (
+                "bedrock",
+                "arn:aws:bedrock:us-east-1:1:inference-profile/eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            ),
+            ("vertex", "claude-sonnet-4-5@20250929"),
+            ("openrouter", "anthropic/claude-sonnet-4.5"),
+        ]
+    }
+    assert names == {"claude-sonnet-4-5"}
+    azure = table.with_aliases("azure", {"prod-chat": "gpt-4o"}).quote("azure", "prod-chat", {})
+    assert azure.canonical_model == "gpt-4o"
+    # a Bedrock model with no same-named entry at its vendor keeps the Bedrock name
+    assert table.quote("bedrock", "amazon.nova-pro-v1:0", {}).canonical_model == "amazon.nova-pro"
+    assert table.quote("acme", "foo-1", {}).canonical_model == "foo-1"  # unpriced: as sent
+
+
+def test_the_gateway_provider_is_the_one_the_sdks_stamp() -> None:
+    import json
+    from pathlib import Path
+
+    from costobs.pricing._table import GATEWAY_PROVIDER
+
+    shared = Path(pricing.__file__).resolve().parent.parent / "_data" / "providers.json"
+    assert json.loads(shared.read_text())["gateway_provider"] == GATEWAY_PROVIDER

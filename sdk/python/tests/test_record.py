@@ -38,6 +38,26 @@ def test_record_prices_locally_and_merges_scope(receiver: Receiver) -> None:
     assert narration["cost_usd"] != "0"
 
 
+def test_record_sends_the_wire_types_whatever_it_was_given(receiver: Receiver) -> None:
+    """The server refuses coercible values ("100", 1 for true, 1.0): the SDK converts first,
+    and the receiver checks every event against the server's strict wire schema."""
+    costobs.record(
+        provider="openai",
+        model="gpt-4o",
+        input_tokens="100",
+        output_tokens=7.0,
+        batch=1,
+        streaming="yes",
+        latency_ms=12.7,
+        provider_cost_usd=1,
+    )
+    (event,) = shipped(receiver, 1)
+    assert event["usage"] == {"input_tokens": 100, "output_tokens": 7}
+    assert (event["batch"], event["streaming"], event["latency_ms"]) == (True, True, 12)
+    assert event["provider_cost_usd"] == "1"
+    assert not receiver.invalid
+
+
 def test_disabled_sdk_records_nothing(receiver: Receiver) -> None:
     costobs.configure(ingest_url=receiver.url, api_key="test-key", enabled=False)
     costobs.record(provider="openai", model="gpt-4o", input_tokens=1)
@@ -56,3 +76,25 @@ def test_atexit_drains_without_an_explicit_flush(receiver: Receiver) -> None:
     subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
     (event,) = receiver.events
     assert event["usage"] == {"audio_seconds": "3.25"} and event["model"] == "nova-3"
+
+
+def test_record_through_a_gateway_and_across_clouds_ends_like_a_direct_call(
+    receiver: Receiver,
+) -> None:
+    usage = {"input_tokens": 2000, "output_tokens": 100}
+    costobs.record(provider="openai_compatible", model="claude-sonnet-4-5", **usage)
+    costobs.record(provider="anthropic", model="claude-sonnet-4-5-20250929", **usage)
+    costobs.record(provider="bedrock", model="global.anthropic.claude-sonnet-4-5-20250929-v1:0")
+    by_model = {e["model"]: e for e in shipped(receiver, 3)}
+    gateway, direct = by_model["claude-sonnet-4-5"], by_model["claude-sonnet-4-5-20250929"]
+    assert gateway["provider"] == direct["provider"] == "anthropic"
+    assert gateway["cost_usd"] == direct["cost_usd"] == "0.0075"
+    bedrock = by_model["global.anthropic.claude-sonnet-4-5-20250929-v1:0"]
+    assert bedrock["provider"] == "bedrock"
+    assert {e["canonical_model"] for e in by_model.values()} == {"claude-sonnet-4-5"}
+
+
+def test_record_keeps_a_timeout_status(receiver: Receiver) -> None:
+    costobs.record(provider="openai", model="gpt-4o", status="timeout", output_tokens=7)
+    (event,) = shipped(receiver, 1)
+    assert event["status"] == "timeout" and event["usage"] == {"output_tokens": 7}

@@ -23,6 +23,14 @@ HOST_SUFFIXES: dict[str, str] = dict(_PROVIDERS["host_suffixes"])
 # chunk), and an unknown parameter could be refused, so it is only injected for these.
 INCLUDE_USAGE_PROVIDERS = frozenset(_PROVIDERS["include_usage_providers"])
 
+# An unknown host (a LiteLLM proxy, Portkey, Helicone, Cloudflare AI Gateway, an in-house
+# gateway): priced as the model it names and recorded under that model's provider.
+GATEWAY_PROVIDER: str = _PROVIDERS["gateway_provider"]
+GATEWAY_HOSTS: dict[str, str] = dict(_PROVIDERS["gateway_hosts"])
+GATEWAY_HEADERS: dict[str, str] = dict(_PROVIDERS["gateway_headers"])
+GATEWAY_COST_HEADERS: dict[str, str] = dict(_PROVIDERS["gateway_cost_headers"])
+INCLUDE_USAGE_UNKNOWN_HOSTS: bool = bool(_PROVIDERS["include_usage_unknown_hosts"])
+
 XAI_TICKS_PER_USD = Decimal(10) ** 10
 
 
@@ -44,7 +52,45 @@ def provider_for_host(
     for known, provider in HOSTS.items():
         if host.endswith("." + known):
             return provider
-    return "openai_compatible"
+    return GATEWAY_PROVIDER
+
+
+def host_key(host: str, port: int | None, default_port: int | None = None) -> str:
+    """``host`` or ``host:port`` (a non-default port): how a gateway host is named."""
+    host = host.lower()
+    return host if port is None or port == default_port else f"{host}:{port}"
+
+
+def gateway_for_host(host: str) -> str | None:
+    """The well-known gateway behind a host (a subdomain of a listed host counts too)."""
+    host = host.lower()
+    for known, gateway in GATEWAY_HOSTS.items():
+        if host == known or host.endswith("." + known):
+            return gateway
+    return None
+
+
+def gateway_from_headers(headers: Any, streamed: bool) -> tuple[str | None, Decimal | None]:
+    """(gateway named by a response header, the gateway's own cost in USD) from a response's
+    headers. A streamed response's headers leave before the cost is known: no cost then."""
+    gateway = None
+    for name, known in GATEWAY_HEADERS.items():
+        if headers.get(name) is not None:
+            gateway = known
+            break
+    cost = None
+    if not streamed:
+        for name in GATEWAY_COST_HEADERS:
+            value = dec(headers.get(name))
+            if value is not None and value >= 0:
+                cost = value
+                break
+    return gateway, cost
+
+
+def rejects_stream_options(status_code: int | None, message: str) -> bool:
+    """A gateway's refusal of the injected ``stream_options`` (400/422 naming it)."""
+    return status_code in (400, 422) and ("stream_options" in message or "include_usage" in message)
 
 
 def chat_usage(usage: Any, provider: str = "openai") -> tuple[dict[str, Any], Decimal | None]:

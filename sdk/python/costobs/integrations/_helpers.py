@@ -139,3 +139,17 @@ def rewrapped(client: Any, defaults: Meta) -> bool:
         return False
     state.defaults = state.defaults.over(defaults)
     return True
+
+
+def patch_copy(client: Any, state: Any, instrument: Callable[[Any, Meta], Any]) -> None:
+    """``client.copy()`` / ``with_options()`` (Stainless clients): the copy is observed too,
+    with the same wrap-time metadata."""
+    original = client.copy
+
+    def copy(*args: Any, **kwargs: Any) -> Any:
+        new = original(*args, **kwargs)
+        safe(instrument, new, state.defaults)
+        return new
+
+    client.copy = copy
+    client.with_options = copy

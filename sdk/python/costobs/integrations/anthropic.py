@@ -20,7 +20,13 @@ from costobs._event import Call
 from costobs._guard import report
 from costobs._observe import State, _fail, complete, observe_stainless_stream, patch, unset
 from costobs._usage import anthropic as usage
-from costobs.integrations._helpers import STATE_ATTR, model_text, observe_response, rewrapped
+from costobs.integrations._helpers import (
+    STATE_ATTR,
+    model_text,
+    observe_response,
+    patch_copy,
+    rewrapped,
+)
 
 MIN_VERSION = (0, 60)
 
@@ -191,5 +197,7 @@ def instrument(client: Any, defaults: Meta) -> Any:
         original = getattr(resource, "stream", None)
         if original is not None and not isinstance(original, _StreamManagerHelper):
             resource.stream = _StreamManagerHelper(original, adapter, state)
+    if hasattr(client, "copy"):
+        patch_copy(client, state, instrument)
     setattr(client, STATE_ATTR, state)
     return client

@@ -13,7 +13,7 @@ from typing import Any
 
 from costobs._context import Meta, effective
 from costobs._event import Call
-from costobs._observe import State, _end_stream, _on_item, complete, patch, unset
+from costobs._observe import State, _end_stream, _on_item, complete, patch, status_of, unset
 from costobs._usage import openai as oai_usage
 from costobs._usage._common import g
 from costobs.integrations._helpers import STATE_ATTR, rewrapped
@@ -116,7 +116,7 @@ def _observed_class(base: Any) -> type:
                 _end_stream(call, observer, "ok", None)
                 raise
             except BaseException as exc:
-                _end_stream(call, observer, "error", exc)
+                _end_stream(call, observer, status_of(exc), exc)
                 raise
             if not _on_item(call, observer, item):
                 return item
@@ -130,7 +130,7 @@ def _observed_class(base: Any) -> type:
                 _end_stream(call, observer, "ok", None)
                 raise
             except BaseException as exc:
-                _end_stream(call, observer, "error", exc)
+                _end_stream(call, observer, status_of(exc), exc)
                 raise
             if not _on_item(call, observer, item):
                 return item

@@ -7,6 +7,7 @@ metadata given to them is carried into that call.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import openai
@@ -17,7 +18,15 @@ from costobs import _config, _pending
 from costobs._context import Meta, effective, pop_call_meta
 from costobs._event import Call
 from costobs._guard import safe
-from costobs._observe import ORIGINAL, State, complete, observe_stainless_stream, patch, unset
+from costobs._observe import (
+    CURRENT,
+    ORIGINAL,
+    State,
+    complete,
+    observe_stainless_stream,
+    patch,
+    unset,
+)
 from costobs._usage import openai as usage
 from costobs._usage._common import g
 from costobs.integrations._helpers import (
@@ -25,6 +34,7 @@ from costobs.integrations._helpers import (
     bind_manager,
     model_text,
     observe_response,
+    patch_copy,
     rewrapped,
 )
 
@@ -38,6 +48,65 @@ def _provider(client: Any) -> str:
     url = client.base_url
     extra = dict(_config.current().provider_hosts)
     return usage.provider_for_host(str(url.host), url.port, extra)
+
+
+def _host(client: Any) -> str:
+    url = client.base_url
+    return usage.host_key(str(url.host), url.port, 443 if url.scheme == "https" else 80)
+
+
+_REFUSED_LOCK = threading.Lock()
+_REFUSED: set[str] = set()
+"""Hosts that answered a streamed chat call with 400 naming ``stream_options``: never sent
+again to them in this process (the refused call itself was retried once without it)."""
+
+
+def _inject_usage(provider: str, host: str) -> bool:
+    """Whether to add ``stream_options.include_usage`` to a streamed chat call to ``host``."""
+    chosen = _config.current().include_usage_hosts.get(host)
+    if chosen is not None:
+        return chosen and host not in _REFUSED
+    if provider in usage.INCLUDE_USAGE_PROVIDERS:
+        return True
+    return (
+        provider == usage.GATEWAY_PROVIDER
+        and usage.INCLUDE_USAGE_UNKNOWN_HOSTS
+        and host not in _REFUSED
+    )
+
+
+def _see_headers(response: Any) -> None:
+    """httpx response hook: a gateway named by a header, and its own cost (LiteLLM)."""
+    call = CURRENT.get()
+    if call is None or call.gateway_host is None:
+        return
+    streamed = response.headers.get("content-type", "").startswith("text/event-stream")
+    gateway, cost = usage.gateway_from_headers(response.headers, streamed)
+    if gateway is not None and call.gateway is None:
+        call.gateway = gateway
+    if cost is not None:
+        call.provider_cost = cost
+
+
+def _see_headers_sync(response: Any) -> None:
+    safe(_see_headers, response)
+
+
+async def _see_headers_async(response: Any) -> None:
+    safe(_see_headers, response)
+
+
+def _hook_headers(client: Any, is_async: bool) -> None:
+    """Watch response headers on the client's own httpx client (idempotent)."""
+    http: Any = getattr(client, "_client", None)
+    hooks = getattr(http, "event_hooks", None)
+    if not isinstance(hooks, dict):
+        return
+    hook = _see_headers_async if is_async else _see_headers_sync
+    response_hooks = hooks.setdefault("response", [])
+    if hook not in response_hooks:
+        response_hooks.append(hook)
+        http.event_hooks = hooks
 
 
 class _ChatObserver:
@@ -132,7 +201,9 @@ class _LastUsageObserver:
 
 
 def _chat_usage(call: Call, raw: Any) -> None:
-    call.usage, call.provider_cost = usage.chat_usage(raw, call.provider)
+    call.usage, cost = usage.chat_usage(raw, call.provider)
+    if cost is not None:  # else keep a gateway's cost from its response header
+        call.provider_cost = cost
 
 
 def _responses_usage(call: Call, raw: Any, tool_usage: Any) -> None:
@@ -173,12 +244,16 @@ class _Adapter:
         elif not model and self.kind == "image":
             model = "dall-e-2"
         call = Call(provider, model, self.operation, effective(state.defaults, meta))
+        host: str = state.info["host"]
+        if provider == usage.GATEWAY_PROVIDER:
+            call.gateway_host = host
+            call.gateway = state.info["gateway"]
         tier = kwargs.get("service_tier")
         if not unset(tier) and tier != "auto":
             call.service_tier = str(tier)
         if kwargs.get("stream") is True and self.kind in ("chat", "completion"):
             hide = False
-            if unset(kwargs.get("stream_options")) and provider in usage.INCLUDE_USAGE_PROVIDERS:
+            if unset(kwargs.get("stream_options")) and _inject_usage(provider, host):
                 kwargs["stream_options"] = {"include_usage": True}
                 hide = True
             call.extra = _ChatObserver(provider, hide, keep_model)
@@ -192,6 +267,21 @@ class _Adapter:
         elif keep_model:
             call.extra = _KEEP_MODEL
         return call
+
+    def retry(self, state: State, call: Call, kwargs: dict[str, Any], exc: BaseException) -> bool:
+        """A gateway refusing the injected ``stream_options``: remember the host, and make
+        the caller's call once more exactly as they wrote it."""
+        observer = call.extra
+        if not isinstance(observer, _ChatObserver) or not observer.hide:
+            return False
+        if not usage.rejects_stream_options(getattr(exc, "status_code", None), str(exc)):
+            return False
+        host: str = state.info["host"]
+        with _REFUSED_LOCK:
+            _REFUSED.add(host)
+        del kwargs["stream_options"]
+        observer.hide = False
+        return True
 
     def finish(self, state: State, call: Call, result: Any) -> None:
         if isinstance(result, openai.Stream | openai.AsyncStream):
@@ -358,7 +448,11 @@ def instrument(client: Any, defaults: Meta) -> Any:
     state = State(defaults)
     state.info["provider"] = _provider(client)
     state.info["deployment"] = getattr(client, "_azure_deployment", None)
+    state.info["host"] = _host(client)
+    state.info["gateway"] = usage.gateway_for_host(str(client.base_url.host))
     is_async = isinstance(client, openai.AsyncOpenAI)
+    if state.info["provider"] == usage.GATEWAY_PROVIDER:
+        _hook_headers(client, is_async)
     for path, method, kind, operation in _METHODS:
         resource = _resource(client, path)
         if resource is not None and hasattr(resource, method):
@@ -373,18 +467,6 @@ def instrument(client: Any, defaults: Meta) -> Any:
         original = getattr(resource, method, None) if resource is not None else None
         if original is not None and not isinstance(original, _StreamHelper):
             setattr(resource, method, _StreamHelper(original))
-    _patch_copy(client, state)
+    patch_copy(client, state, instrument)
     setattr(client, STATE_ATTR, state)
     return client
-
-
-def _patch_copy(client: Any, state: State) -> None:
-    original = client.copy
-
-    def copy(*args: Any, **kwargs: Any) -> Any:
-        new = original(*args, **kwargs)
-        safe(instrument, new, state.defaults)
-        return new
-
-    client.copy = copy
-    client.with_options = copy

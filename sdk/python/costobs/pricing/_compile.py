@@ -31,6 +31,7 @@ ENTRY_KEYS = frozenset(
         "prefixes",
         "source",
         "notes",
+        "unverified",
         "prices",
         "tiers",
         "regions",
@@ -103,6 +104,8 @@ class Entry:
     regions: Mapping[str, Mapping[str, Decimal]]
     derive: Mapping[str, Derive]
     custom: bool = False
+    # Why this entry's rates are not confirmed against the provider's page (None = confirmed).
+    unverified: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +400,9 @@ def compile_entry(raw: object, index: int, *, custom: bool = False) -> Entry:
     notes = table.get("notes")
     if notes is not None:
         _str(ctx, "notes", notes)
+    unverified = table.get("unverified")
+    if unverified is not None:
+        _str(ctx, "unverified", unverified)
     raw_prices = table.get("prices")
     if not isinstance(raw_prices, Sequence) or isinstance(raw_prices, str) or not raw_prices:
         raise ctx.fail("prices", "must be a non-empty list of dated rate sets")
@@ -448,6 +454,7 @@ def compile_entry(raw: object, index: int, *, custom: bool = False) -> Entry:
         regions=regions,
         derive=_derive(ctx, "derive", table.get("derive")),
         custom=custom,
+        unverified=unverified,
     )
 
 

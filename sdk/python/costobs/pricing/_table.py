@@ -27,6 +27,11 @@ from ._rates import Discount, RateSet, find_tier, region_multiplier, resolve
 
 MAX_COUNT = 10**12
 _MATCH_CACHE_SIZE = 8192
+GATEWAY_PROVIDER = "openai_compatible"
+"""The table's provider for calls through a gateway or any unknown OpenAI-style host
+(``gateway_provider`` in sdk/providers.json): priced as the model it names."""
+_VENDOR_PREFIXED = "bedrock"
+"""The provider whose model ids are ``<vendor>.<model>`` (canonical model: the vendor's own)."""
 _STANDARD_TIERS = frozenset({"", "default", "standard", "auto", "on_demand", "on-demand", "scale"})
 _SCALE18 = 18
 
@@ -48,6 +53,7 @@ class Quote:
     __slots__ = (
         "_parts",
         "_rates",
+        "canonical_model",
         "cost_usd",
         "entry",
         "model",
@@ -67,12 +73,17 @@ class Quote:
         parts: Sequence[tuple[str, int]] = (),
         rates: RateSet | None = None,
         unrated: tuple[str, ...] = (),
+        canonical_model: str | None = None,
     ) -> None:
         self.cost_usd = cost_usd
         self.entry = entry
         self.version = version
         self.provider = provider
         self.model = model
+        self.canonical_model = canonical_model or model
+        """The model across clouds and spellings: the matched entry's canonical ``model``
+        (``claude-sonnet-4-5`` for Anthropic, Bedrock profiles, Vertex ``@`` versions, Azure
+        deployments through aliases), else the model as sent."""
         self.unpriced = entry is None
         self.unrated = unrated
         """Usage fields with a non-zero count that the matched entry has no rate for."""
@@ -107,6 +118,7 @@ class Quote:
             "version": self.version,
             "provider": self.provider,
             "model": self.model,
+            "canonical_model": self.canonical_model,
             "breakdown": {key: fmt(value) for key, value in self.breakdown.items()},
         }
         if rates is not None:
@@ -249,6 +261,7 @@ class PriceTable:
         self._match_cache: dict[str, dict[str, Match]] = {}
         self._cache_size = 0
         self._rate_cache: dict[tuple[Any, ...], RateSet] = {}
+        self._canonical: dict[str, str] = {}
 
     # -- introspection -------------------------------------------------------------
 
@@ -408,7 +421,57 @@ class PriceTable:
             parts,
             rates,
             tuple(sorted(unrated)) if unrated else (),
+            self.canonical_model(entry),
         )
+
+    def canonical_model(self, entry: Entry) -> str:
+        """An entry's model across clouds: its ``model``; for a Bedrock entry
+        (``<vendor>.<model>``) the vendor's own model when the vendor's API has an entry of
+        exactly that name (``anthropic.claude-sonnet-4-5`` is ``claude-sonnet-4-5``)."""
+        found = self._canonical.get(entry.id)
+        if found is None:
+            found = entry.model
+            if entry.provider == _VENDOR_PREFIXED and "." in found:
+                name = found.split(".", 1)[1]
+                direct = self.match(GATEWAY_PROVIDER, name).entry
+                if direct is not None and direct.model == name:
+                    found = name
+            self._canonical[entry.id] = found
+        return found
+
+    def quote_call(
+        self,
+        provider: str,
+        model: str,
+        usage: Mapping[str, object],
+        at: datetime | None = None,
+        service_tier: str | None = None,
+        batch: bool = False,
+        region: str | None = None,
+        *,
+        gateway: bool = False,
+    ) -> Quote:
+        """Price one observed call and say under which provider to record it.
+
+        A call through a gateway (``gateway=True``: the event names a ``gateway_host``) or
+        with the gateway provider ``openai_compatible`` is priced as the model it names, as
+        a direct call to the provider of the entry matched (that provider's regions and tiers,
+        the Bedrock geo prefix as region key), so gateway and direct cost the same to the
+        digit; ``Quote.provider`` is then that provider and ``Quote.model`` the model as
+        sent. Any other call is ``quote(...)`` unchanged. The SDKs and the writer both record
+        ``Quote.provider`` and ``Quote.canonical_model``."""
+        if gateway or self._matcher.provider_name(provider) == GATEWAY_PROVIDER:
+            match = self.match(GATEWAY_PROVIDER, model)
+            entry = match.entry
+            if entry is not None:
+                region = match.geo or region
+                q = self.quote(entry.provider, entry.model, usage, at, service_tier, batch, region)
+                if q.unpriced:  # an entry id its own provider does not match back: price it here
+                    q = self.quote(GATEWAY_PROVIDER, model, usage, at, service_tier, batch, region)
+                    q.provider = entry.provider
+                q.model = model
+                return q
+        return self.quote(provider, model, usage, at, service_tier, batch, region)
 
     # -- explain -------------------------------------------------------------------
 
@@ -475,8 +538,10 @@ class PriceTable:
             entry=entry.id,
             entry_provider=entry.provider,
             entry_model=entry.model,
+            canonical_model=self.canonical_model(entry),
             source=entry.source,
             notes=entry.notes,
+            unverified=entry.unverified,
             custom=entry.custom,
             at=when.isoformat(),
             effective_from=period.start.isoformat(),
