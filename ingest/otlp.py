@@ -64,7 +64,12 @@ def install(
         responses={
             200: {"description": "ExportTraceServiceResponse (partial_success when rejected)"},
             400: {"description": "Undecodable body"},
+            401: {"description": "Missing, unknown or revoked API key"},
+            403: {"description": "The key lacks the ingest scope"},
+            413: {"description": "Body too large (COSTOBS_MAX_BODY_BYTES, sent or inflated)"},
             415: {"description": "Content-Type other than application/x-protobuf or json"},
+            429: {"description": "Saturated; retry after Retry-After seconds"},
+            503: {"description": "Queue unavailable; retry after Retry-After seconds"},
         },
     )
     async def post_traces(request: Request) -> Response:
