@@ -12,13 +12,13 @@ import sys
 from datetime import date
 from typing import Any
 
-import httpx
-
 from alerting.cli import add_client_args, client
 from costobs_server.errors import CostObsError
 
 
 def _export_focus(args: argparse.Namespace) -> int:
+    import httpx  # here, not at the top: `costobs --help` stays light (tests/test_cli_start.py)
+
     params = {"from": args.from_.isoformat(), "to": args.to.isoformat(), "format": args.format}
     with client(args) as c:
         c.timeout = httpx.Timeout(30, read=None)  # a long range streams for a while

@@ -282,7 +282,7 @@ def create_app(services: Services) -> FastAPI:
         )
         return summary
 
-    otlp.install(app, settings, publisher)
+    otlp.install(app, settings, publisher, limits)
     app.include_router(read_api)
     app.include_router(alerts_api)
 

@@ -40,20 +40,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from costobs_server.errors import ConfigError
+from costobs_server.store.columns import TEXT_DIMENSIONS
 
 Scalar = str | int | float | bool
 
-FIELDS = (
-    "customer_id",
-    "user_id",
-    "trace_id",
-    "feature",
-    "team",
-    "service",
-    "environment",
-    "prompt_key",
-    "prompt_version",
-)
+FIELDS = TEXT_DIMENSIONS
 """Our nine first-class attribution fields an attribute may map to (or ``tag:<key>``)."""
 
 DEFAULT_ATTRIBUTE_MAP: dict[str, str] = {

@@ -20,7 +20,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import Counter
 
-from costobs_server.bounds import Admission, event_limits
+from costobs_server.bounds import Admission, EventLimits
 from costobs_server.settings import Settings
 from costobs_server.wire import validate_event
 from ingest import otlp_codec as codec
@@ -52,9 +52,11 @@ def _failure(encoding: str, status: int, message: str, retry_after: int | None =
     return _answer(encoding, status, codec.status(encoding, status, message), retry_after)
 
 
-def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> None:
+def install(
+    app: FastAPI, settings: Settings, publisher: Publisher | None, limits: EventLimits
+) -> None:
+    """``limits``: the per-event limits ``/v1/events`` holds events to (age, skew, caps)."""
     mapping = span_mapping(settings)
-    limits = event_limits(settings)
 
     @app.post(
         "/v1/traces",
@@ -62,7 +64,12 @@ def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> No
         responses={
             200: {"description": "ExportTraceServiceResponse (partial_success when rejected)"},
             400: {"description": "Undecodable body"},
+            401: {"description": "Missing, unknown or revoked API key"},
+            403: {"description": "The key lacks the ingest scope"},
+            413: {"description": "Body too large (COSTOBS_MAX_BODY_BYTES, sent or inflated)"},
             415: {"description": "Content-Type other than application/x-protobuf or json"},
+            429: {"description": "Saturated; retry after Retry-After seconds"},
+            503: {"description": "Queue unavailable; retry after Retry-After seconds"},
         },
     )
     async def post_traces(request: Request) -> Response:
@@ -85,11 +92,12 @@ def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> No
         except codec.Undecodable as exc:
             return _failure(encoding, 400, str(exc))
 
+        now = datetime.now(UTC)
         accepted: list[bytes] = []
         request_ids: list[str] = []
         errors: list[str] = []
         ignored = 0
-        admission = Admission(limits, datetime.now(UTC))  # the window and caps of /v1/events
+        admission = Admission(limits, now)  # the window and caps of /v1/events
         for span in codec.spans(export):
             if isinstance(span, str):
                 errors.append(span)
@@ -112,7 +120,7 @@ def install(app: FastAPI, settings: Settings, publisher: Publisher | None) -> No
         SPANS.labels("rejected").inc(len(errors))
 
         batch_id = "otlp-" + hashlib.sha256("\n".join(request_ids).encode()).hexdigest()[:40]
-        received_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        received_at = now.isoformat(timespec="milliseconds")
         try:
             result = await publisher.publish(key.org_id, batch_id, received_at, accepted)
         except Unavailable as exc:

@@ -223,6 +223,11 @@ async def test_json_encoding_partial_success_and_errors(running: Running) -> Non
                             span("00f067aa0ba902b8", **{**good, "gen_ai.usage.output_tokens": -3}),
                             span("00f067aa0ba902b9", **{**good, "gen_ai.request.model": "m" * 300}),
                             span("00f067aa0ba902ba", **{"http.route": "/x"}),
+                            # over the same per-event cap /v1/events applies
+                            span(
+                                "00f067aa0ba902bb",
+                                **{**good, "gen_ai.usage.input_tokens": 200_000_000},
+                            ),
                         ],
                     }
                 ],
@@ -233,7 +238,8 @@ async def test_json_encoding_partial_success_and_errors(running: Running) -> Non
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/json")
     partial = r.json()["partialSuccess"]
-    assert partial["rejectedSpans"] == "2"
+    assert partial["rejectedSpans"] == "3"
+    assert "per-event cap" in partial["errorMessage"]
     assert "gen_ai.usage.output_tokens" in partial["errorMessage"]
     assert "model" in partial["errorMessage"]
     rows = await _rows(running, 1)
