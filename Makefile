@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Project-local tools built from source (helm from the Go module proxy), kept across runs.
+TOOLS := .tools/bin
+HELM_VERSION := v3.22.0
+HELM := $(TOOLS)/helm-$(HELM_VERSION)
 
-.PHONY: install up test test-fast lint format bench schema sync-pricing demo-data docs clean
+.PHONY: install up test test-fast lint format bench schema sync-pricing demo-data docs clean helm
 
 $(STAMP): pyproject.toml sdk/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +47,16 @@ sync-pricing: $(STAMP)
 
 demo-data: $(STAMP)
 	$(BIN)/costobs demo-data $(ARGS)
+
+# helm for the chart tests (tests/test_helm_chart.py): compiled once (a few minutes on 2
+# cores), then reused while the version stays the same.
+$(HELM):
+	mkdir -p $(TOOLS)
+	GOBIN=$(CURDIR)/$(TOOLS) GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(TOOLS)/helm $(HELM)
+	ln -sf helm-$(HELM_VERSION) $(TOOLS)/helm
+
+helm: $(HELM)
 
 clean:
 	rm -rf $(VENV) .costobs .pytest_cache .mypy_cache .ruff_cache

@@ -12,12 +12,13 @@ import json
 import os
 import sys
 from decimal import Decimal
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from costobs_server.errors import CostObsError
-from costobs_server.metadata.db import DEV_KEY
+from costobs_server.vocabulary import DEV_KEY
+
+if TYPE_CHECKING:  # httpx is imported by the commands that call the API, not at CLI start
+    import httpx
 
 
 def add_client_args(p: argparse.ArgumentParser) -> None:
@@ -26,6 +27,8 @@ def add_client_args(p: argparse.ArgumentParser) -> None:
 
 
 def client(args: argparse.Namespace) -> httpx.Client:
+    import httpx
+
     from costobs_server.settings import load_settings
 
     url = args.url
@@ -39,6 +42,8 @@ def client(args: argparse.Namespace) -> httpx.Client:
 
 
 def call(c: httpx.Client, method: str, path: str, body: Any = None) -> Any:
+    import httpx
+
     try:
         response = c.request(
             method,

@@ -13,6 +13,11 @@ that want to drop duplicates.
 Retries: network errors, 408, 429 and 5xx are retried with exponential backoff (``Retry-After``
 honoured, capped) up to ``attempts`` times; other 4xx are final. Every attempt is written to the
 delivery log.
+
+Only the status code of an answer is kept, never its body (not even read): the log and the
+test endpoint must not turn a target URL into a way of reading what some server says. Every
+connection goes through ``alerting.addresses``: a destination the allow-list does not permit
+is refused before anything is sent ("blocked", never retried).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import httpx
 import orjson
 
 from alerting import metrics
+from alerting.addresses import BlockedAddress, GuardedTransport, TargetPolicy
 from alerting.store import AlertStore, Target
 
 log = logging.getLogger(__name__)
@@ -148,13 +154,13 @@ class Deliverer:
         attempts: int = 5,
         base_delay_s: float = 1.0,
         timeout_s: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        policy: TargetPolicy | None = None,
     ) -> None:
         self.store = store
         self.attempts = attempts
         self.base_delay_s = base_delay_s
         self.timeout_s = timeout_s
-        self._transport = transport
+        self.policy = policy or TargetPolicy()  # nothing private unless allowed
 
     async def deliver(
         self,
@@ -167,7 +173,10 @@ class Deliverer:
         test: bool = False,
     ) -> list[Outcome]:
         async with httpx.AsyncClient(
-            timeout=self.timeout_s, transport=self._transport, follow_redirects=False
+            timeout=self.timeout_s,
+            transport=GuardedTransport(self.policy),
+            follow_redirects=False,
+            trust_env=False,
         ) as client:
             return list(
                 await asyncio.gather(
@@ -199,15 +208,21 @@ class Deliverer:
                     headers[SIGNATURE_HEADER] = sign(target.secret, now, body)
             retry_after: float | None = None
             try:
-                response = await client.post(target.url, content=body, headers=headers)
-                status = response.status_code
+                async with client.stream(
+                    "POST", target.url, content=body, headers=headers
+                ) as response:
+                    status = response.status_code
+                    retry_after = _retry_after(response.headers.get("retry-after"))
                 ok = 200 <= status < 300
-                error = "" if ok else f"HTTP {status}: {response.text[:200]}"
+                error = "" if ok else f"HTTP {status}"
                 retryable = status in (408, 429) or status >= 500
-                retry_after = _retry_after(response.headers.get("retry-after"))
             except httpx.HTTPError as exc:
-                status, ok, retryable = None, False, True
-                error = f"{type(exc).__name__}: {exc}"[:500]
+                status, ok = None, False
+                refusal = _refusal(exc)
+                retryable = refusal is None
+                error = (
+                    f"blocked: {refusal}" if refusal else f"no HTTP answer ({type(exc).__name__})"
+                )
             await asyncio.to_thread(
                 self.store.record_delivery,
                 org_id,
@@ -239,6 +254,16 @@ class Deliverer:
             await asyncio.sleep(delay)
         log.error("alert delivery to target %s failed: %s", target.id, error)
         return Outcome(target.id, False, attempt, status, error)
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """The allow-list's reason when it refused the connection (httpx wraps it)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, BlockedAddress):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -43,12 +44,27 @@ def redact_url(kind: str, url: str) -> str:
     return url
 
 
-def target_json(t: AlertTarget, *, with_secret: bool = False) -> dict[str, Any]:
+def origin_url(url: str) -> str:
+    """Scheme, host and port only: what a key without the admin scope sees of a target, since
+    the rest may carry a secret (user:password@, a token in the query or the path)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    rest = "/…" if parts.path not in ("", "/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{host}{port}{rest}"
+
+
+def target_json(t: AlertTarget, *, with_secret: bool = False, full: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": t.id,
         "name": t.name,
         "kind": t.kind,
-        "url": redact_url(t.kind, t.url),
+        "url": redact_url(t.kind, t.url) if full else origin_url(t.url),
         "has_secret": bool(t.secret),
         "created_at": _aware(t.created_at).isoformat(),
     }
@@ -158,14 +174,15 @@ class AlertStore:
             s.add(row)
         return target_json(row, with_secret=kind == "webhook")
 
-    def list_targets(self, org_id: str) -> list[dict[str, Any]]:
+    def list_targets(self, org_id: str, full: bool = True) -> list[dict[str, Any]]:
+        """Every target; ``full=False`` shows only the origin of each URL (non-admin keys)."""
         with self.db.session() as s:
             rows = s.scalars(
                 select(AlertTarget)
                 .where(AlertTarget.org_id == org_id)
                 .order_by(AlertTarget.created_at)
             )
-            return [target_json(t) for t in rows]
+            return [target_json(t, full=full) for t in rows]
 
     def delete_target(self, org_id: str, target_id: str) -> None:
         with self.db.session() as s, s.begin():

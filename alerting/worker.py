@@ -29,17 +29,17 @@ import orjson
 from nats.errors import TimeoutError as NatsTimeout
 
 from alerting import metrics
+from alerting.addresses import policy_from_settings
 from alerting.counters import Key, RuleCounter, reconcile_query
 from alerting.delivery import Deliverer, alert_payload
 from alerting.rules import Breach, LastFire, Rule, evaluate, next_seq
 from alerting.store import AlertStore, Fire
 from consumers.pricer import Pricer
 from costobs_server.runtime import Services
-from costobs_server.streams import EVENTS_STREAM
+from costobs_server.streams import ALERTD_DURABLE, EVENTS_STREAM
 
 log = logging.getLogger(__name__)
 
-ALERTD_DURABLE = "alertd"
 SEEN_REQUESTS = 200_000
 _MISSING = object()
 
@@ -66,6 +66,7 @@ class AlertD:
             attempts=s.alert_delivery_attempts,
             base_delay_s=s.alert_retry_base_s,
             timeout_s=s.alert_delivery_timeout_s,
+            policy=policy_from_settings(s),
         )
         self.now = clock or (lambda: datetime.now(UTC))
         self.counters: dict[str, RuleCounter] = {}

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import orjson
 
+from costobs_server.nats_auth import ADMIN, connect
 from costobs_server.nats_server import NatsServer, free_port
 
 KEY = {"Authorization": "Bearer costobs_dev_secret_key"}
@@ -141,7 +141,7 @@ async def raw_jetstream(bodies_events: int, payload: bytes, messages: int) -> fl
         server = NatsServer(Path(tmp), sync_always=True)
         server.start()
         try:
-            nc = await nats.connect(server.url)
+            nc = await connect(server.url, server.auth(ADMIN), ADMIN)
             js = nc.jetstream()
             await js.add_stream(name="RAW", subjects=["raw.>"])
             t = time.perf_counter()
@@ -163,8 +163,9 @@ async def raw_jetstream(bodies_events: int, payload: bytes, messages: int) -> fl
 
 def raw_chdb(rows: int) -> float:
     """Baseline: ClickHouse's own share of the writer's path — the same staging insert and
-    dedup INSERT … SELECT with rows already built as JSON, so no Python per row (in a child
-    process: chDB allows one data path per process)."""
+    duplicate check, then the token-deduplicated insert into events and every rollup, with
+    rows already built as JSON, so no Python per row (in a child process: chDB allows one
+    data path per process)."""
     code = f"""
 import tempfile, time, uuid, orjson, sys
 from datetime import UTC, datetime, timedelta
@@ -189,7 +190,8 @@ with tempfile.TemporaryDirectory() as tmp:
     for k in range(3):
         block = b"\\n".join(l.replace(b'"request_id":"', b'"request_id":"%d' % k) for l in lines)
         t = time.perf_counter()
-        store.write_events(block, "events_staging_bench")
+        store.stored_keys(block, "events_staging_bench")
+        store.insert_events(block, uuid.uuid4().hex)
         best = max(best, {rows} / (time.perf_counter() - t))
     print(best)
 """

@@ -13,11 +13,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from alerting.cli import add_client_args, call, client
 from costobs_server.errors import CostObsError
-from costobs_server.wire import BILLS_ADAPTER, describe
 
 REQUIRED = ("provider", "date", "billed_usd")
 CHUNK = 5000
@@ -25,6 +22,10 @@ CHUNK = 5000
 
 def read_csv(path: Path, source: str) -> list[dict[str, Any]]:
     """Validated rows (amounts kept as the exact decimal text of the file)."""
+    from pydantic import ValidationError  # the wire schema is imported only to import bills
+
+    from costobs_server.wire import BILLS_ADAPTER, describe
+
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         columns = [c.strip() for c in reader.fieldnames or []]

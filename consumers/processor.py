@@ -114,12 +114,29 @@ class Merged(NamedTuple):
     repeats: int
     """Rows dropped because the same (org, request_id) came earlier in the flush."""
     unpriced: int
+    keys: list[tuple[str, str]]
+    """(org_id, request_id) of each line of ``block``, in order."""
+
+    def without(self, stored: set[tuple[str, str]]) -> Merged:
+        """The rows whose key is not in ``stored``; ``repeats`` counts the dropped ones too."""
+        if not stored:
+            return self
+        lines = self.block.split(b"\n")
+        kept = [(k, line) for k, line in zip(self.keys, lines, strict=True) if k not in stored]
+        return Merged(
+            b"\n".join(line for _, line in kept),
+            len(kept),
+            self.repeats + self.rows - len(kept),
+            self.unpriced,
+            [k for k, _ in kept],
+        )
 
 
 def merge(messages: list[MessageRows]) -> Merged:
     """One JSONEachRow block for a flush, without repeats of an (org, request_id)."""
     seen: set[tuple[str, str]] = set()
     lines: list[bytes] = []
+    keys: list[tuple[str, str]] = []
     repeats = unpriced = 0
     for message in messages:
         unpriced += message.unpriced
@@ -130,4 +147,5 @@ def merge(messages: list[MessageRows]) -> Merged:
                 continue
             seen.add(key)
             lines.append(line)
-    return Merged(b"\n".join(lines), len(lines), repeats, unpriced)
+            keys.append(key)
+    return Merged(b"\n".join(lines), len(lines), repeats, unpriced, keys)

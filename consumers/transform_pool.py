@@ -5,6 +5,11 @@ dir), so their Python work competes for one GIL. The transform is pure and its i
 output are bytes and lists, so it moves to a worker process cheaply; ClickHouse calls stay
 in the writer. Workers are spawned (not forked: the parent holds chDB and threads) and die
 with their parent.
+
+Supervised: a worker that dies (killed, out of memory) breaks the pool; the pool is started
+again with backoff, counted in ``costobs_child_restarts_total{child="transform_worker"}``, and
+the batch is transformed again (the transform is pure, so repeating it is harmless). After
+``restart_limit`` failures in a row the writer cannot continue and says why.
 """
 
 from __future__ import annotations
@@ -12,12 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import logging
 import multiprocessing
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from consumers.processor import MessageRows, Price, transform
+from costobs_server import metrics
+from costobs_server.errors import CostObsError
+
+log = logging.getLogger(__name__)
 
 _price: Price | None = None
 
@@ -43,16 +54,41 @@ def _transform(batch: list[tuple[bytes, int]]) -> list[MessageRows | str]:
 
 
 class TransformPool:
-    def __init__(self, processes: int, metadata_url: str | None) -> None:
-        self._executor = ProcessPoolExecutor(
-            max_workers=processes,
+    def __init__(self, processes: int, metadata_url: str | None, restart_limit: int = 5) -> None:
+        self._processes = processes
+        self._metadata_url = metadata_url
+        self.restart_limit = restart_limit
+        self.restarts = 0
+        self._executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(metadata_url,),
+            initargs=(self._metadata_url,),
         )
-        self._processes = processes
 
     async def transform(self, batch: list[tuple[bytes, int]]) -> list[MessageRows | str]:
+        failed = 0
+        while True:
+            try:
+                return await self._transform(batch)
+            except BrokenProcessPool as exc:
+                failed += 1
+                if failed > self.restart_limit:
+                    raise CostObsError(
+                        f"the writer's transform workers died {failed} times in a row; last: {exc}"
+                    ) from exc
+                delay = min(0.2 * 2**failed, 10.0)
+                log.error("a transform worker died (%s); restarting in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                old, self._executor = self._executor, self._start()
+                old.shutdown(wait=False, cancel_futures=True)
+                self.restarts += 1
+                metrics.CHILD_RESTARTS.labels("transform_worker").inc()
+
+    async def _transform(self, batch: list[tuple[bytes, int]]) -> list[MessageRows | str]:
         loop = asyncio.get_running_loop()
         if self._processes == 1 or len(batch) < 2 * self._processes:
             return await loop.run_in_executor(self._executor, _transform, batch)

@@ -4,18 +4,20 @@ insert, and only then acknowledge.
 Delivery guarantee, and where it comes from:
 - A message is acked only after the ClickHouse insert holding its events returned. A crash
   before the ack means JetStream redelivers it after ``ack_wait``.
-- Each flush goes through a staging table: ClickHouse drops the (org, request_id) already in
-  ``events`` before one INSERT … SELECT copies the rest (repeats inside the flush are dropped
-  before that). A redelivery after a crash between insert and ack, an event re-sent in
-  another batch, or a restart therefore never stores an event twice, and the rollups
-  (materialized views fed by that insert) count it once. A crash *during* that one insert
-  statement could leave a rollup without rows its events table has; ClickHouse offers no
-  atomic multi-table insert on MergeTree, so that window (milliseconds) is the known gap.
-- A message that cannot be processed (not an envelope, an event the pricing engine rejects)
-  is negatively acked; after ``COSTOBS_WRITER_MAX_DELIVERIES`` deliveries it goes to
-  ``costobs.dlq.events`` with the reason, and is acked so it stops blocking nothing.
-- A failing insert (ClickHouse down) is retried with backoff, keeping the messages in
-  progress; it never counts towards the dead-letter limit.
+- Each flush first asks ClickHouse (through a staging table) which (org, request_id) ``events``
+  holds already and drops those (repeats inside the flush are dropped before that): a
+  redelivery, an event re-sent in another batch, or a restart never stores an event twice.
+- The rest is ONE insert into ``events`` with a token of its own; the materialized views carry
+  it to every rollup. The rows and the token are fixed once per flush and recorded in the
+  flush log before the insert; a failure (or a crash) anywhere in it is repaired by repeating
+  exactly that insert, which each table deduplicates on its own (store.insert_events). So every
+  event is counted once in ``events`` and once in every rollup.
+- A store failure (disk full, memory, too many parts, timeouts, connection loss: by ClickHouse
+  error code, store/failures.py) pauses the writer: the same flush is retried with backoff,
+  its messages kept in progress, until it succeeds. It never counts towards dead-lettering.
+- Only a message that cannot be parsed or validated, or whose rows ClickHouse refuses, is
+  negatively acked; after ``COSTOBS_WRITER_MAX_DELIVERIES`` deliveries it goes to
+  ``costobs.dlq.events`` with the reason. A failed dead-letter publish leaves it for later.
 Known limit: two writer processes given the same re-sent event in the same instant can both
 find it absent; run one writer per stream (50k+ events/s on two cores) or accept that race.
 """
@@ -23,22 +25,27 @@ find it absent; run one writer per stream (50k+ events/s on two cores) or accept
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
+from consumers.flush_log import FlushLog
 from consumers.processor import MessageRows, PoisonMessage, Price, merge, transform
 from consumers.transform_pool import TransformPool
 from costobs_server import metrics
-from costobs_server.store import EventStore
+from costobs_server.store import EventStore, failures
 from costobs_server.streams import (
     DLQ_SUBJECT,
     EVENT_COUNT_HEADER,
@@ -51,6 +58,13 @@ log = logging.getLogger(__name__)
 # Fault injection for the crash tests: SIGKILL this process right after an insert, before
 # its ack. Never set in production.
 FAILPOINT = os.environ.get("COSTOBS_FAILPOINT", "")
+MAX_RETRY_DELAY_S = 10.0
+T = TypeVar("T")
+
+
+class Abandoned(Exception):
+    """The writer is stopping while the store still fails: the flush stays unacknowledged
+    (JetStream redelivers it) and, if its insert began, in the flush log."""
 
 
 @dataclass
@@ -72,6 +86,8 @@ class Writer:
         max_deliveries: int = 5,
         staging_table: str = "events_staging",
         pool: TransformPool | None = None,
+        flush_log: FlushLog | None = None,
+        retry_delay_s: float = 0.5,
     ) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
@@ -82,6 +98,8 @@ class Writer:
         self.max_deliveries = max_deliveries
         self.staging_table = staging_table
         self.pool = pool
+        self.flush_log = flush_log
+        self.retry_delay_s = retry_delay_s
         self.stats = WriterStats()
         self._stop = asyncio.Event()
 
@@ -90,7 +108,11 @@ class Writer:
         self._stop.set()
 
     async def run(self) -> None:
-        await asyncio.to_thread(self.store.prepare_staging, self.staging_table)
+        try:
+            await self._retrying(self.store.prepare_staging, self.staging_table)
+            await self._complete_logged_flushes()
+        except Abandoned:  # stopped while the store was failing: nothing taken yet
+            return
         sub = await self.js.pull_subscribe_bind(WRITER_DURABLE, stream=EVENTS_STREAM)
         # Two stages, so parsing the next flush overlaps inserting this one; at most two
         # flushes wait between them (well inside ack_wait).
@@ -136,6 +158,10 @@ class Writer:
                     continue
                 deadline = time.monotonic() + self.flush_s  # idle: nothing to flush yet
                 continue
+            except NatsError as exc:  # NATS away: the client reconnects by itself
+                log.warning("fetching from JetStream failed (%r); retrying", exc)
+                await asyncio.sleep(0.5)
+                continue
             messages.extend(got)
             events += sum(_event_count(m) for m in got)
             if events >= self.batch_size:
@@ -150,11 +176,17 @@ class Writer:
                 await self._reject(msg, outcome)
             else:
                 good.append((msg, outcome))
-        inserted, duplicates, unpriced = await self._insert(good)
+        try:
+            inserted, duplicates, unpriced = await self._insert(good)
+        except Abandoned:
+            return
+        except PoisonMessage as exc:  # a flush of one message, whose rows ClickHouse refuses
+            await self._reject(good[0][0], str(exc))
+            return
         if FAILPOINT == "writer_after_insert" and inserted:
             os.kill(os.getpid(), signal.SIGKILL)
         for msg, _ in good:
-            await msg.ack()
+            await _ack(msg)
         self.stats.inserted += inserted
         self.stats.duplicates += duplicates
         metrics.WRITER_INSERTED.inc(inserted)
@@ -165,29 +197,92 @@ class Writer:
     async def _insert(self, good: list[tuple[Msg, MessageRows]]) -> tuple[int, int, int]:
         """Insert the flush; returns (inserted, duplicates, unpriced).
 
-        ClickHouse unreachable: retry with backoff, keeping the messages in progress (never
-        towards the dead-letter limit). ClickHouse refusing the data: insert message by
-        message, so only the message it refuses is rejected.
+        A store failure is retried (``_retrying``); ClickHouse refusing the rows themselves
+        means inserting message by message, so only the message it refuses is rejected.
         """
-        rows = [message_rows for _, message_rows in good]
-        delay = 0.5
+        merged = merge([message_rows for _, message_rows in good])
+        try:
+            stored = await self._retrying(
+                self.store.stored_keys, merged.block, self.staging_table, held=good
+            )
+            new = merged.without(stored)
+            if new.rows:
+                await self._insert_once(new.block, held=good)
+        except failures.Refused as exc:
+            if len(good) == 1:
+                raise PoisonMessage(f"ClickHouse refused the rows: {exc}") from exc
+            log.warning("ClickHouse refused a flush (%s); inserting message by message", exc)
+            return await self._insert_one_by_one(good)
+        return new.rows, new.repeats, merged.unpriced if new.rows else 0
+
+    async def _insert_once(self, block: bytes, held: list[tuple[Msg, MessageRows]]) -> None:
+        """One insert with a token of its own, recorded until it succeeded: every retry (and
+        a restart after a crash) repeats exactly these rows with this token."""
+        token = f"{self.staging_table}-{uuid.uuid4().hex}"
+        if self.flush_log is not None:
+            await asyncio.to_thread(self.flush_log.begin, token, block)
+        await self._retrying(self.store.insert_events, block, token, held=held)
+        if FAILPOINT == "writer_mid_flush":
+            os.kill(os.getpid(), signal.SIGKILL)  # as if killed with the flush log written
+        if self.flush_log is not None:
+            await asyncio.to_thread(self.flush_log.done, token)
+
+    async def _complete_logged_flushes(self) -> None:
+        """Repeat the inserts a crash left unfinished, before consuming anything new."""
+        if self.flush_log is None:
+            return
+        for token, block in await asyncio.to_thread(self.flush_log.pending):
+            log.warning("completing flush %s left unfinished by the last run", token)
+            await self._retrying(self.store.insert_events, block, token)
+            await asyncio.to_thread(self.flush_log.done, token)
+
+    async def _retrying(
+        self,
+        call: Callable[..., T],
+        *args: object,
+        held: list[tuple[Msg, MessageRows]] | None = None,
+    ) -> T:
+        """``call(*args)`` in a thread until it succeeds: the store failing pauses the writer
+        (messages ``held`` stay in progress), however long it takes. Raises ``Refused`` when
+        ClickHouse refuses the rows, ``Abandoned`` when the writer stops meanwhile."""
+        delay = self.retry_delay_s
         while True:
             try:
-                return await asyncio.to_thread(self._insert_sync, rows)
-            except (OperationalError, OSError) as exc:
-                metrics.WRITER_INSERT_ERRORS.inc()
+                result = await asyncio.to_thread(call, *args)
+            except Exception as exc:
+                if failures.refused(exc):
+                    raise failures.Refused(str(exc)) from exc
+                reason = failures.describe(exc)
+                metrics.WRITER_INSERT_ERRORS.labels(reason).inc()
                 log.warning(
-                    "insert of %d messages failed (%r); retrying in %.1fs", len(rows), exc, delay
+                    "store call %s failed (%s: %s); retrying in %.1fs",
+                    getattr(call, "__name__", call),
+                    reason,
+                    str(exc)[:300],
+                    delay,
                 )
-                for msg, _ in good:
+                await self._pause(delay, held or [])
+                delay = min(delay * 2, MAX_RETRY_DELAY_S)
+                if call == self.store.stored_keys:  # a lost staging table is made again
+                    with contextlib.suppress(Exception):
+                        await asyncio.to_thread(self.store.prepare_staging, self.staging_table)
+                continue
+            return result
+
+    async def _pause(self, seconds: float, held: list[tuple[Msg, MessageRows]]) -> None:
+        """Wait, telling JetStream every second that ``held`` messages are still in progress."""
+        deadline = time.monotonic() + seconds
+        while True:
+            for msg, _ in held:
+                with contextlib.suppress(Exception):  # NATS down: redelivered later, deduped
                     await msg.in_progress()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-            except DatabaseError as exc:
-                if len(good) == 1:
-                    raise PoisonMessage(f"ClickHouse refused the rows: {exc}") from exc
-                log.warning("ClickHouse refused a flush (%s); inserting message by message", exc)
-                return await self._insert_one_by_one(good)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), min(left, 1.0))
+            if self._stop.is_set():
+                raise Abandoned
 
     async def _insert_one_by_one(self, good: list[tuple[Msg, MessageRows]]) -> tuple[int, int, int]:
         totals = [0, 0, 0]
@@ -201,13 +296,6 @@ class Writer:
             totals = [a + b for a, b in zip(totals, counts, strict=True)]
         return totals[0], totals[1], totals[2]
 
-    def _insert_sync(self, rows: list[MessageRows]) -> tuple[int, int, int]:
-        merged = merge(rows)
-        if not merged.rows:
-            return 0, merged.repeats, 0
-        already = self.store.write_events(merged.block, self.staging_table)
-        return merged.rows - already, merged.repeats + already, merged.unpriced
-
     async def _reject(self, msg: Msg, reason: str) -> None:
         deliveries = msg.metadata.num_delivered
         if deliveries < self.max_deliveries:
@@ -220,23 +308,37 @@ class Writer:
             await msg.nak(delay=min(2.0**deliveries, 60.0))
             return
         seq = msg.metadata.sequence.stream
-        await self.js.publish(
-            DLQ_SUBJECT,
-            msg.data,
-            headers={
-                "Nats-Msg-Id": f"dlq:{seq}",
-                "CostObs-Reason": reason[:1000],
-                "CostObs-Subject": msg.subject,
-                "CostObs-Stream-Seq": str(seq),
-                "CostObs-Deliveries": str(deliveries),
-            },
-        )
-        await msg.ack()
+        try:
+            await self.js.publish(
+                DLQ_SUBJECT,
+                msg.data,
+                headers={
+                    "Nats-Msg-Id": f"dlq:{seq}",
+                    "CostObs-Reason": reason[:1000],
+                    "CostObs-Subject": msg.subject,
+                    "CostObs-Stream-Seq": str(seq),
+                    "CostObs-Deliveries": str(deliveries),
+                },
+            )
+        except Exception as exc:  # kept in the stream; tried again on its next delivery
+            log.error("could not dead-letter message %s (%r); it will be redelivered", seq, exc)
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=min(2.0**deliveries, 60.0))
+            return
+        await _ack(msg)
         self.stats.dead_lettered += 1
         metrics.WRITER_DEAD_LETTERED.inc()
         log.error(
             "message %s moved to %s after %d deliveries: %s", seq, DLQ_SUBJECT, deliveries, reason
         )
+
+
+async def _ack(msg: Msg) -> None:
+    """A lost ack only means a redelivery, which the duplicate check absorbs."""
+    try:
+        await msg.ack()
+    except Exception as exc:
+        log.warning("ack of message %s failed (%r)", msg.metadata.sequence.stream, exc)
 
 
 def _event_count(msg: Msg) -> int:

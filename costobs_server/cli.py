@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerting.cli import register as register_alerts
 from billing.cli import register as register_billing
 from costobs_server.cli_pricing import register as register_pricing
 from costobs_server.errors import CostObsError
-from costobs_server.settings import Settings, load_settings
+from costobs_server.vocabulary import DEV_KEY
+
+# Every role, store and settings import happens inside the command that needs it, so that
+# `costobs --help` and the client commands start fast (bench/cli_start.py measures it).
+if TYPE_CHECKING:
+    from costobs_server.settings import Settings
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    from costobs_server.settings import load_settings
+
     return load_settings(
         data_dir=getattr(args, "data_dir", None),
         port=getattr(args, "port", None),
@@ -26,6 +33,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def _up(args: argparse.Namespace) -> int:
+    import asyncio
+
     from costobs_server.serve import run
 
     settings = _settings(args)
@@ -36,6 +45,8 @@ def _up(args: argparse.Namespace) -> int:
 
 def _role(role: str) -> Any:
     def handler(args: argparse.Namespace) -> int:
+        import asyncio
+
         from costobs_server.serve import run
 
         settings = _settings(args)
@@ -86,6 +97,41 @@ def _compact(args: argparse.Namespace) -> int:
         store.close()
     print(f"pair rollups: {done.days} days, {done.halves} half-months in {done.seconds:.1f}s")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Exit 0 when every rollup matches events (or was repaired), 1 when a mismatch remains."""
+    from costobs_server.serve import open_store
+    from costobs_server.store.verify import verify
+
+    store = open_store(_settings(args))
+    try:
+        report = verify(store, fix=args.repair, org=args.org)
+    finally:
+        store.close()
+    for m in report.mismatches:
+        print(
+            f"MISMATCH {m.table} org={m.org_id} {m.unit}: "
+            f"stored {_figures(m.stored)}, events say {_figures(m.derived)}"
+            + ("  → repaired" if args.repair else "")
+        )
+    units = sum(report.checked.values())
+    print(
+        f"checked {len(report.checked)} rollups, {units} org-days: "
+        f"{len(report.mismatches)} mismatched, {report.repaired} repaired"
+    )
+    if report.stale_pair_days:
+        print(
+            f"pair rollups: {report.stale_pair_days} closed days not compacted yet"
+            + (f"; compacted {report.compacted_days}" if args.repair else " (--repair compacts)")
+        )
+    return 1 if report.mismatches and not args.repair else 0
+
+
+def _figures(values: tuple[Any, ...]) -> str:
+    return (
+        "(" + ", ".join(format(v, "f") if isinstance(v, Decimal) else str(v) for v in values) + ")"
+    )
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -152,6 +198,32 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    from costobs_server.backfill import read_lines, send, write_report
+
+    settings = _settings(args)
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    summary = send(
+        url,
+        args.api_key,
+        read_lines(args.file, args.format),
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+        params={"backfill": "true"},  # history beyond COSTOBS_MAX_EVENT_AGE_DAYS: admin key
+    )
+    report = Path(args.report) if args.report else None
+    if summary.rejected:
+        report = report or Path(
+            f"{Path(args.file).name if args.file != '-' else 'stdin'}.rejected.jsonl"
+        )
+        write_report(report, summary.rejected)
+    print(json.dumps(summary.to_dict()))
+    if summary.rejected:
+        print(f"{len(summary.rejected)} line(s) rejected: see {report}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="costobs", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -185,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
             "compact", help="fill the pair rollups for closed UTC days now (the writer does it)"
         )
     ).set_defaults(func=_compact)
+    verify = with_common(
+        sub.add_parser(
+            "verify", help="check every rollup against events per day; --repair re-derives"
+        )
+    )
+    verify.add_argument("--repair", action="store_true", help="re-derive mismatched days")
+    verify.add_argument("--org", help="only this org")
+    verify.set_defaults(func=_verify)
     with_common(
         sub.add_parser("dashboard", help="server mode: the Streamlit dashboard (COSTOBS_API_URL)")
     ).set_defaults(func=_dashboard)
@@ -225,6 +305,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--api-key", default="costobs_dev_secret_key")
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=_demo_data)
+
+    backfill = with_common(
+        sub.add_parser(
+            "backfill",
+            help="load history (JSON Lines or CSV of wire events, gzip ok) through ingest",
+        )
+    )
+    backfill.add_argument("file", help="the file, or - for standard input")
+    backfill.add_argument(
+        "--format",
+        choices=["auto", "jsonl", "csv", "litellm", "langfuse"],
+        default="auto",
+        help="wire events (jsonl, csv) or another tool's export: litellm (proxy spend logs), "
+        "langfuse (generations / observations)",
+    )
+    backfill.add_argument("--url", help="ingest URL (default: http://COSTOBS_HOST:COSTOBS_PORT)")
+    backfill.add_argument(
+        "--api-key",
+        default=DEV_KEY,
+        help="an admin key: history is sent with ?backfill=true (default: the dev key)",
+    )
+    backfill.add_argument("--batch-size", type=int, default=500, help="events per request")
+    backfill.add_argument(
+        "--report", help="where rejected lines are listed (default: FILE.rejected.jsonl)"
+    )
+    backfill.add_argument("--no-progress", action="store_true", help="no progress bar")
+    backfill.set_defaults(func=_backfill)
 
     register_pricing(sub)
     register_alerts(sub)

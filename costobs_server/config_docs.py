@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from costobs_server.nats_auth import example_server_config
 from costobs_server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+NATS_EXAMPLE = ROOT / "nats" / "nats-server.conf"
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"
 
 
@@ -59,6 +61,7 @@ def main() -> int:
     readme = ROOT / "README.md"
     readme.write_text(readme_with_table(readme.read_text()))
     (ROOT / ".env.example").write_text(env_example())
+    NATS_EXAMPLE.write_text(example_server_config())
     return 0
 
 

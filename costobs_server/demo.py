@@ -270,7 +270,11 @@ def send_demo_data(
             for start in range(0, len(generated), BATCH):
                 chunk = generated[start : start + BATCH]
                 batch_id = f"demo-{seed}-{start}"
-                result = _post(client, "/v1/events", {"batch_id": batch_id, "events": chunk})
+                # weeks of history: a backfill (beyond COSTOBS_MAX_EVENT_AGE_DAYS), which needs
+                # an admin key — as the bills below do
+                result = _post(
+                    client, "/v1/events?backfill=true", {"batch_id": batch_id, "events": chunk}
+                )
                 body = result.json()
                 sent += body["accepted"] + body["duplicates"]
                 rejected += len(body["rejected"])

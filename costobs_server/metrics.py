@@ -23,8 +23,16 @@ WRITER_DEAD_LETTERED = Counter(
 )
 WRITER_UNPRICED = Counter("costobs_writer_events_unpriced_total", "Events of unknown models")
 WRITER_INSERT_ERRORS = Counter(
-    "costobs_writer_insert_errors_total", "Failed ClickHouse inserts (retried)"
+    "costobs_writer_insert_errors_total",
+    "Failed ClickHouse calls of the writer, retried, by ClickHouse error (e.g. NOT_ENOUGH_SPACE)",
+    ["error"],
 )
 WRITER_FLUSH_SECONDS = Histogram(
     "costobs_writer_flush_seconds", "Dedup + insert + ack time of one flush"
+)
+
+CHILD_RESTARTS = Counter(
+    "costobs_child_restarts_total",
+    "Child processes restarted after they died (transform_worker, nats_server)",
+    ["child"],
 )

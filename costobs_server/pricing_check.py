@@ -142,7 +142,8 @@ def detect(raw: Any) -> str:
     )
 
 
-def _provider(name: str) -> str:
+def normalise_provider(name: str) -> str:
+    """Another tool's provider name in our vocabulary (our table's aliases do the rest)."""
     name = name.strip().lower()
     if name.startswith("vertex_ai"):  # vertex_ai-language-models, vertex_ai-anthropic_models…
         return "vertex"
@@ -159,10 +160,10 @@ def from_litellm(raw: Mapping[str, Any]) -> Iterable[OtherModel]:
     for key, row in raw.items():
         if key == "sample_spec" or not isinstance(row, dict):
             continue
-        provider = _provider(str(row.get("litellm_provider") or key.split("/", 1)[0]))
+        provider = normalise_provider(str(row.get("litellm_provider") or key.split("/", 1)[0]))
         model = key
         first, _, rest = key.partition("/")
-        if rest and (_provider(first) == provider or first.lower() == provider):
+        if rest and (normalise_provider(first) == provider or first.lower() == provider):
             model = rest  # "gemini/gemini-2.5-pro" → "gemini-2.5-pro"
         rates = {
             ours: n * MILLION
@@ -215,7 +216,7 @@ def _genai_price(prices: Any, today: date) -> tuple[Mapping[str, Any], date | No
 def from_genai_prices(raw: list[Any], today: date | None = None) -> Iterable[OtherModel]:
     today = today or date.today()
     for provider_row in raw:
-        provider = _provider(str(provider_row.get("id", "")))
+        provider = normalise_provider(str(provider_row.get("id", "")))
         for model_row in provider_row.get("models") or []:
             prices, newest = _genai_price(model_row.get("prices"), today)
             rates: dict[str, Decimal] = {}

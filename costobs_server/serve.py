@@ -17,20 +17,24 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import nats
 import uvicorn
 from nats.aio.client import Client as NATS
 
 from consumers.bills import BillsWriter
+from consumers.flush_log import FlushLog
 from consumers.pricer import Pricer
 from consumers.transform_pool import TransformPool
 from consumers.writer import Writer
+from costobs_server import metrics
+from costobs_server.errors import CostObsError
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
+from costobs_server.nats_auth import NatsAuth, connect
 from costobs_server.nats_server import NatsServer
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
@@ -42,6 +46,12 @@ from ingest.app import create_app
 log = logging.getLogger("costobs")
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 SHUTDOWN_TIMEOUT_S = 30.0
+HEALTHY_RUN_S = 60.0
+"""A child that ran this long before dying starts a fresh count towards the restart limit."""
+
+
+class RoleFailed(CostObsError):
+    """A part of the process cannot continue; ``costobs`` exits non-zero with this reason."""
 
 
 class _Server(uvicorn.Server):
@@ -63,23 +73,11 @@ def open_metadata(settings: Settings) -> MetadataDB:
 
 
 def open_store(settings: Settings) -> EventStore:
-    store = EventStore.open(settings.clickhouse_url, settings.chdb_path)
+    store = EventStore.open(
+        settings.clickhouse_url, settings.chdb_path, settings.clickhouse_cluster
+    )
     store.migrate()
     return store
-
-
-async def connect_nats(url: str, name: str) -> NATS:
-    async def quiet(exc: Exception) -> None:
-        log.warning("NATS: %r", exc)
-
-    return await nats.connect(
-        url,
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        error_cb=quiet,
-    )
 
 
 @dataclass
@@ -101,6 +99,10 @@ class Stack:
     dashboard: subprocess.Popen[bytes] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     nats_url: str = ""
+    nats_auth: Callable[[str], NatsAuth] | None = None
+    """Credentials per role; unset = the embedded server's users, or COSTOBS_NATS_* settings."""
+    connections: dict[str, NATS] = field(default_factory=dict)
+    """One NATS connection per role, each as that role's user."""
     _stopping: bool = False
 
     async def start(self, with_dashboard: bool = False) -> None:
@@ -114,12 +116,18 @@ class Stack:
             self.tasks.append(asyncio.create_task(self._watch_nats(), name="nats-watchdog"))
         db = await asyncio.to_thread(open_metadata, s)
         store = await asyncio.to_thread(open_store, s)
-        nc = await connect_nats(self.nats_url, f"costobs-{'+'.join(sorted(self.roles))}")
-        await ensure_streams(nc.jetstream(), s)
-        self.services = Services(s, db, store, nc)
+        auth = self._role_auth()
+        for role in sorted(self.roles):
+            self.connections[role] = await connect(self.nats_url, auth(role), role)
+        self.services = Services(s, db, store, self.connections.get("ingest"))
         if "writer" in self.roles:
+            # the writer owns the stream definitions; other roles never change them
+            nc = self.connections["writer"]
+            await ensure_streams(nc.jetstream(), s)
             if s.writer_processes:
-                self.transform_pool = TransformPool(s.writer_processes, s.metadata_db_url)
+                self.transform_pool = TransformPool(
+                    s.writer_processes, s.metadata_db_url, restart_limit=s.child_restart_limit
+                )
                 await asyncio.to_thread(self.transform_pool.warm_up)
             self.writer = Writer(
                 nc,
@@ -130,6 +138,7 @@ class Stack:
                 max_deliveries=s.writer_max_deliveries,
                 staging_table=f"events_staging_{s.writer_id}",
                 pool=self.transform_pool,
+                flush_log=FlushLog(s.resolved_data_dir / "writer" / s.writer_id),
             )
             self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
             self.bills_writer = BillsWriter(nc, store)
@@ -165,7 +174,7 @@ class Stack:
             from alerting.worker import AlertD
 
             alertd = AlertD(
-                services,
+                replace(services, nc=self.connections["alertd"]),
                 Pricer(overrides=db.price_overrides),
                 reconcile_s=s.alert_reconcile_s,
                 refresh_s=s.alert_rule_refresh_s,
@@ -174,7 +183,17 @@ class Stack:
         if "billsyncd" in self.roles:
             from billing.sync import BillSync
 
-            await self._start_worker("billsyncd", BillSync(s, services.nc), s.billsyncd_port)
+            await self._start_worker(
+                "billsyncd", BillSync(s, self.connections["billsyncd"]), s.billsyncd_port
+            )
+
+    def _role_auth(self) -> Callable[[str], NatsAuth]:
+        if self.nats_auth is not None:
+            return self.nats_auth
+        if self.nats_server is not None:
+            return self.nats_server.auth
+        server_mode = NatsAuth.from_settings(self.settings)
+        return lambda _role: server_mode
 
     async def _start_worker(self, name: str, worker: Any, port: int) -> None:
         from alerting.http import health_app
@@ -191,19 +210,41 @@ class Stack:
             self.tasks.append(asyncio.create_task(server.serve(), name=f"{name}-http"))
 
     async def _watch_nats(self) -> None:
-        """Restart the embedded nats-server if it dies; clients reconnect by themselves."""
+        """Restart the embedded nats-server if it dies (clients reconnect by themselves), with
+        backoff; after ``child_restart_limit`` failed or short-lived restarts in a row the
+        process cannot continue and fails with the reason."""
         server = self.nats_server
         assert server is not None
+        limit = self.settings.child_restart_limit
+        failures, started = 0, time.monotonic()
         while not self._stopping:
             await asyncio.sleep(0.5)
             if self._stopping:
                 return
-            if server.process is None or server.process.poll() is not None:
-                log.error("embedded nats-server exited; restarting it on %s", server.url)
-                try:
-                    await asyncio.to_thread(server.start)
-                except Exception:
-                    log.exception("could not restart nats-server; retrying")
+            if server.process is not None and server.process.poll() is None:
+                continue
+            code = server.process.returncode if server.process is not None else None
+            failures = failures + 1 if time.monotonic() - started < HEALTHY_RUN_S else 1
+            if failures > limit:
+                raise RoleFailed(
+                    f"the embedded nats-server died {failures} times in a row (exit code "
+                    f"{code}); see {server.store_dir / 'nats-server.log'}"
+                )
+            delay = min(0.25 * 2**failures, 10.0)
+            log.error(
+                "embedded nats-server exited (code %s); restarting it on %s in %.1fs",
+                code,
+                server.url,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            started = time.monotonic()
+            try:
+                await asyncio.to_thread(server.start)
+            except Exception as exc:
+                log.error("could not restart nats-server: %s", exc)
+                continue
+            metrics.CHILD_RESTARTS.labels("nats_server").inc()
 
     def endpoints(self) -> list[tuple[str, str]]:
         s = self.settings
@@ -261,9 +302,9 @@ class Stack:
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s failed: %r", task.get_name(), task.exception())
-        if self.services is not None and self.services.nc is not None:
+        for nc in self.connections.values():
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.services.nc.close(), 10)
+                await asyncio.wait_for(nc.close(), 10)
         if self.nats_server is not None:
             await asyncio.to_thread(self.nats_server.stop)
         if self.transform_pool is not None:
@@ -317,12 +358,16 @@ async def run(
     with_dashboard: bool = False,
     announce: Callable[[str], None] = print,
 ) -> None:
-    """Run until SIGINT/SIGTERM, then shut down in order."""
+    """Run until SIGINT/SIGTERM, then shut down in order. A part that stops by itself (the
+    writer failing, the nats-server beyond its restarts…) stops everything too, and then
+    ``RoleFailed`` says which and why, so the process exits non-zero and a supervisor
+    (systemd, Kubernetes) restarts it."""
     stack = Stack(settings, roles)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
+    failed: list[str] = []
     try:
         await stack.start(with_dashboard)
         # Start-up objects are permanent: move them out of the collector's way, and collect
@@ -337,9 +382,15 @@ async def run(
         watched = [*stack.tasks, asyncio.create_task(stopping.wait())]
         done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if task in stack.tasks and task.exception() is not None:
-                log.error("%s stopped: %r", task.get_name(), task.exception())
+            if task in stack.tasks:
+                exc = task.exception()
+                failed.append(
+                    f"{task.get_name()} failed: {exc}" if exc else f"{task.get_name()} stopped"
+                )
+                log.error("%s; stopping", failed[-1])
     finally:
         announce("Stopping CostObs…")
         await stack.stop()
-        announce("Stopped.")
+        announce("Stopped." if not failed else "Stopped after a failure.")
+    if failed:
+        raise RoleFailed("; ".join(failed))

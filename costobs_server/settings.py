@@ -6,6 +6,7 @@ Each variable is documented once, here, and listed in ``.env.example``. A bad va
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -42,9 +43,34 @@ class Settings(BaseSettings):
     nats_sync_always: bool = Field(
         True, description="embedded server fsyncs every write before acknowledging"
     )
+    # Server mode: how this process authenticates to COSTOBS_NATS_URL (the embedded server
+    # generates its own per-role users instead). At most one of user/password, token, creds.
+    nats_user: str | None = Field(
+        None, description="server mode: NATS user of this role (with COSTOBS_NATS_PASSWORD)"
+    )
+    nats_password: SecretStr | None = Field(None, description="server mode: NATS password")
+    nats_token: SecretStr | None = Field(None, description="server mode: NATS auth token")
+    nats_creds: Path | None = Field(
+        None, description="server mode: NATS .creds file (user JWT + NKey seed, decentralised auth)"
+    )
+    nats_tls_ca: Path | None = Field(
+        None, description="server mode: CA bundle that signed the NATS server's certificate"
+    )
+    nats_tls_cert: Path | None = Field(
+        None, description="server mode: client certificate for NATS mutual TLS (with _KEY)"
+    )
+    nats_tls_key: Path | None = Field(
+        None, description="server mode: private key of COSTOBS_NATS_TLS_CERT"
+    )
 
     clickhouse_url: str | None = Field(
         None, description="ClickHouse server (http://user:pass@host:8123/db); unset = chDB"
+    )
+    clickhouse_cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="ClickHouse cluster name: migrations run ON CLUSTER with Replicated tables "
+        "and Distributed tables for reads and inserts; unset = one node",
     )
     metadata_url: str | None = Field(
         None, description="SQLAlchemy URL of the metadata DB; unset = SQLite in the data dir"
@@ -57,6 +83,28 @@ class Settings(BaseSettings):
     )
     key_cache_seconds: float = Field(
         2.0, ge=0, description="how long a looked-up API key is trusted (revocation delay)"
+    )
+    max_event_age_days: int = Field(
+        30,
+        ge=1,
+        le=36500,
+        description="oldest event timestamp accepted, in days; an admin key may backfill "
+        "older events with POST /v1/events?backfill=true",
+    )
+    max_clock_skew_s: float = Field(
+        300.0, ge=0, description="how far ahead of the server clock an event timestamp may be"
+    )
+    max_event_quantity: int = Field(
+        100_000_000,
+        ge=1,
+        le=10**12,
+        description="cap on every usage quantity of one event (tokens, images, characters, …)",
+    )
+    max_event_cost_usd: Decimal = Field(
+        Decimal("10000"),
+        gt=0,
+        max_digits=38,
+        description="cap on the cost_usd and provider_cost_usd one event may state",
     )
 
     writer_batch_size: int = Field(
@@ -80,6 +128,15 @@ class Settings(BaseSettings):
     writer_max_deliveries: int = Field(
         5, ge=1, description="deliveries before a message goes to the dead-letter subject"
     )
+    child_restart_limit: int = Field(
+        5,
+        ge=0,
+        description="restarts in a row of a dying child (transform worker, embedded "
+        "nats-server) before the process exits non-zero",
+    )
+    health_timeout_s: float = Field(
+        2.0, gt=0, description="how long /healthz waits for each dependency to answer"
+    )
     compact_interval_s: float = Field(
         300.0,
         ge=0,
@@ -102,6 +159,12 @@ class Settings(BaseSettings):
         1.0, ge=0, description="first retry delay of a failed delivery; doubles each attempt"
     )
     alert_delivery_timeout_s: float = Field(10.0, gt=0, description="HTTP timeout per attempt")
+    alert_target_allow: str | None = Field(
+        None,
+        description="private, loopback or link-local destinations alert targets may reach "
+        "(comma-separated CIDRs, addresses or host names); unset = loopback in embedded mode, "
+        "none in server mode; empty = none",
+    )
 
     # billsyncd (billing/): makes outbound calls only when a provider admin key is set
     billsyncd_port: int = Field(8082, ge=0, le=65535, description="billsyncd health port; 0 = none")
@@ -153,6 +216,13 @@ class Settings(BaseSettings):
     @property
     def nats_store_dir(self) -> Path:
         return self.resolved_data_dir / "nats"
+
+    @property
+    def alert_target_allow_entries(self) -> tuple[str, ...]:
+        """The allow-list, the mode's default when unset (alerting/addresses.py checks it)."""
+        if self.alert_target_allow is None:
+            return ("127.0.0.0/8", "::1") if self.mode == "embedded" else ()
+        return tuple(e.strip() for e in self.alert_target_allow.split(",") if e.strip())
 
     @property
     def seeds_dev_key(self) -> bool:

@@ -1,4 +1,4 @@
-"""Streams as code: ``nats/streams.yaml`` applied idempotently at start-up."""
+"""Streams as code: ``costobs_server/streams.yaml`` applied idempotently at start-up."""
 
 from __future__ import annotations
 
@@ -25,12 +25,13 @@ from costobs_server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFINITIONS = Path(__file__).resolve().parent.parent / "nats" / "streams.yaml"
+DEFINITIONS = Path(__file__).resolve().parent / "streams.yaml"  # shipped in the wheel
 EVENTS_STREAM = "COSTOBS_EVENTS"
 BILLS_STREAM = "COSTOBS_BILLS"
 DLQ_STREAM = "COSTOBS_DLQ"
 WRITER_DURABLE = "writer"
 BILLS_DURABLE = "bills-writer"
+ALERTD_DURABLE = "alertd"
 
 
 def events_subject(org_id: str) -> str:

@@ -8,6 +8,14 @@ without building an object per event (about 4 µs an event against 10–20 µs f
 these machines), and the validated dicts go to JetStream as they are. Absent optional fields
 take the defaults named in their descriptions (``DEFAULTS`` below); the writer fills them.
 
+Types are strict: a JSON value of another type is refused, never coerced (``"100"``,
+``true`` and ``1.0`` are not token counts; a number is not a timestamp). Both of the ingest's
+paths — the one-pass batch and the per-event fallback on parsed JSON — validate the same way,
+so timestamps are parsed from RFC 3339 text by an explicit check rather than by pydantic's
+lax mode (which would also take unix seconds). Dates and timestamps must lie in the supported
+range of ``costobs_server.bounds``; the per-event limits that depend on settings (age, clock
+skew, quantity and cost caps) are checked by ingest with ``bounds.event_problems``.
+
 The JSON Schema published under ``sdk/`` is generated from these types
 (``python -m costobs_server.wire > sdk/wire-schema.v1.json``) and pinned by a test.
 """
@@ -21,6 +29,7 @@ from typing import Annotated, Any, Literal, Required
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -29,6 +38,8 @@ from pydantic import (
     with_config,
 )
 from typing_extensions import TypedDict
+
+from costobs_server import bounds
 
 MAX_TAGS = 32
 
@@ -41,7 +52,32 @@ DecimalString = Annotated[str, StringConstraints(pattern=r"^\d{1,20}(\.\d{1,18})
 """Money and fractional quantities: a decimal string such as "0.0125" (a JSON number is refused,
 so no float ever carries a cost)."""
 
-_CONFIG = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+Timestamp = Annotated[
+    AwareDatetime,
+    Field(strict=False),  # strict parsing takes only datetime objects, never text
+    BeforeValidator(bounds.rfc3339_text),
+    AfterValidator(bounds.supported_instant),
+]
+"""RFC 3339 text with an offset, within the supported range (2000-01-01..2099-12-31)."""
+Day = Annotated[
+    date,
+    Field(strict=False),
+    BeforeValidator(bounds.iso_day_text),
+    AfterValidator(bounds.supported_day),
+]
+"""YYYY-MM-DD within the supported range."""
+
+
+def _exactly_one(value: Any) -> Any:
+    # Literal[1] alone would take true and 1.0 (they equal 1 in Python), even in strict mode
+    if type(value) is not int:
+        raise ValueError("Input should be 1")
+    return value
+
+
+SchemaVersion = Annotated[Literal[1], BeforeValidator(_exactly_one)]
+
+_CONFIG = ConfigDict(extra="forbid", use_attribute_docstrings=True, strict=True)
 
 
 @with_config(_CONFIG)
@@ -51,6 +87,7 @@ class Usage(TypedDict, total=False):
     Token fields are disjoint except ``reasoning_tokens``, the part of ``output_tokens`` that
     was reasoning (never charged twice). Audio and image tokens are not inside
     ``input_tokens``/``output_tokens``: they have their own fields and rates. Absent = 0.
+    Each quantity of one event is capped by the server (COSTOBS_MAX_EVENT_QUANTITY).
     """
 
     input_tokens: Count
@@ -98,11 +135,13 @@ Status = Literal["ok", "error", "cancelled", "timeout"]
 class Event(TypedDict, total=False):
     """One observed provider call. Never carries prompt or response content."""
 
-    schema_version: Literal[1]
+    schema_version: SchemaVersion
     request_id: Required[Annotated[str, StringConstraints(min_length=1, max_length=128)]]
     """Client-generated unique id of this call: the idempotency key of the event."""
-    timestamp: Required[AwareDatetime]
-    """When the call started (RFC 3339 with offset)."""
+    timestamp: Required[Timestamp]
+    """When the call started: RFC 3339 text with offset, dated 2000-01-01..2099-12-31 and
+    inside the server's window (COSTOBS_MAX_EVENT_AGE_DAYS back, COSTOBS_MAX_CLOCK_SKEW_S
+    ahead)."""
     provider: Required[Identifier]
     model: Required[Annotated[str, StringConstraints(min_length=1, max_length=256)]]
     operation: Identifier
@@ -138,7 +177,8 @@ class Event(TypedDict, total=False):
     streaming: bool
 
     cost_usd: DecimalString
-    """The SDK's local estimate; the writer re-prices and stores both."""
+    """The SDK's local estimate; the writer re-prices and stores both. Capped per event by the
+    server (COSTOBS_MAX_EVENT_COST_USD), as is provider_cost_usd."""
     provider_cost_usd: DecimalString
     """A cost the provider itself reported (OpenRouter ``usage.cost``, xAI ticks)."""
     pricing_version: Annotated[str, StringConstraints(max_length=64)]
@@ -163,7 +203,7 @@ _validate_event = EVENT_ADAPTER.validator.validate_python
 BatchId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-@with_config(ConfigDict(extra="forbid"))
+@with_config(ConfigDict(extra="forbid", strict=True))
 class Batch(TypedDict):
     """The request body; events are validated one by one so a bad one rejects only itself."""
 
@@ -174,7 +214,7 @@ class Batch(TypedDict):
 BATCH_ADAPTER: TypeAdapter[Batch] = TypeAdapter(Batch)
 
 
-@with_config(ConfigDict(extra="forbid"))
+@with_config(ConfigDict(extra="forbid", strict=True))
 class ValidBatch(TypedDict):
     """A batch whose events are all valid, parsed and validated in one pass over the JSON:
     the ingest's fast path; any error sends the body to ``Batch`` and per-event validation."""
@@ -191,7 +231,7 @@ class BillRow(TypedDict, total=False):
     """One provider's bill for one day, from billing sync or an import."""
 
     provider: Required[Identifier]
-    date: Required[date]
+    date: Required[Day]
     billed_usd: Required[DecimalString]
     source: Identifier
     """api (billing sync), import (default), demo, …: a sync never overwrites an import."""
@@ -224,7 +264,7 @@ def describe(exc: ValidationError) -> str:
         elif err["type"] == "missing":
             parts.append(f"{field}: required field is missing")
         else:
-            parts.append(f"{field}: {err['msg']}")
+            parts.append(f"{field}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

@@ -278,4 +278,5 @@ def outcome_text(outcome: Mapping[str, Any], targets: list[dict[str, Any]]) -> t
     http = f"HTTP {status}" if status is not None else "no HTTP answer"
     if outcome.get("ok"):
         return True, f"{who}: delivered ({http})"
-    return False, f"{who}: failed ({http}) — {outcome.get('error') or 'no detail'}"
+    detail = outcome.get("error") or ""
+    return False, f"{who}: failed ({http})" + (f" — {detail}" if detail != http else "")

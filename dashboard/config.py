@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from costobs_server.errors import ConfigError
-from costobs_server.metadata.db import DEV_KEY
 from costobs_server.settings import Settings, load_settings
+from costobs_server.vocabulary import DEV_KEY
 
 AuthMode = Literal["none", "password", "oidc"]
 

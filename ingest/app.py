@@ -2,44 +2,73 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from datetime import UTC, date, datetime
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from alerting.addresses import policy_from_settings
 from alerting.api import router as alerts_api
 from costobs_server import metrics
+from costobs_server.bounds import EventLimits, SupportedDay, event_problems
+from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
+from costobs_server.settings import Settings
 from costobs_server.wire import (
     BATCH_ADAPTER,
+    BILLS_ADAPTER,
     VALID_BATCH_ADAPTER,
-    BillImport,
+    Event,
     describe,
     json_schema,
     validate_event,
 )
-from ingest.auth import KeyCache, require_key
+from ingest.auth import KeyCache, has_scope, needs
 from ingest.body import read_body
 from ingest.publisher import Publisher, Unavailable, publish_bills
 from readapi import router as read_api
 
+_AUTH = {
+    "401": {"description": "Missing, unknown or revoked API key"},
+    "403": {"description": "The key lacks the scope this endpoint needs"},
+}
 _EVENTS_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WireBatch"}}},
     },
     "responses": {
-        "202": {"description": "Accepted events are durable in JetStream"},
+        "202": {"description": "Accepted events are durable in JetStream; rejected ones listed"},
         "400": {"description": "Malformed body or too many events"},
-        "401": {"description": "Missing, unknown or revoked API key"},
+        **_AUTH,
         "413": {"description": "Body too large"},
+        "415": {"description": "Content-Encoding other than gzip"},
         "429": {"description": "Saturated; retry after Retry-After seconds"},
+        "503": {"description": "Queue unavailable; retry after Retry-After seconds"},
+    },
+}
+_BILLS_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/WireBillImport"}}
+        },
+    },
+    "responses": {
+        "202": {"description": "Bills are durable in JetStream"},
+        "400": {"description": "Body is not valid JSON"},
+        **_AUTH,
+        "413": {"description": "Body too large"},
+        "415": {"description": "Content-Encoding other than gzip"},
+        "422": {"description": "Invalid bills; the detail names each field"},
         "503": {"description": "Queue unavailable; retry after Retry-After seconds"},
     },
 }
@@ -50,17 +79,55 @@ def _error(status: int, message: str, retry_after: int | None = None) -> JSONRes
     return JSONResponse({"detail": message}, status_code=status, headers=headers)
 
 
-def _validated(body: bytes, max_events: int) -> tuple[str, list[bytes], list[dict[str, Any]]]:
-    """(batch id, accepted events as JSON, rejections by index). A batch of valid events is
-    parsed and validated in one pass (the common case, ~20% less CPU); anything else is
-    parsed again and checked event by event, so a bad event rejects only itself."""
+def event_limits(settings: Settings, *, backfill: bool = False) -> EventLimits:
+    """The per-event limits of the settings; a backfill lifts the age limit."""
+    return EventLimits(
+        max_age=None if backfill else timedelta(days=settings.max_event_age_days),
+        max_skew=timedelta(seconds=settings.max_clock_skew_s),
+        max_quantity=settings.max_event_quantity,
+        max_cost=settings.max_event_cost_usd,
+    )
+
+
+Verdicts = tuple[list[bytes], list[dict[str, Any]]]
+
+
+def _admit(events: list[tuple[int, Event | str]], limits: EventLimits, now: datetime) -> Verdicts:
+    """Accepted events as JSON and rejections by index, from each event's schema verdict (the
+    validated event, or the schema's complaint) and then the limits: the one place both
+    validation paths decide, so they cannot disagree."""
+    accepted: list[bytes] = []
+    rejected: list[dict[str, Any]] = []
+    for index, verdict in events:
+        problem = verdict if isinstance(verdict, str) else event_problems(verdict, limits, now)
+        if problem is None:
+            accepted.append(orjson.dumps(verdict))
+        else:
+            rejected.append({"index": index, "error": problem})
+    return accepted, rejected
+
+
+def _schema_verdict(raw: object) -> Event | str:
+    try:
+        return validate_event(raw)
+    except ValueError as exc:
+        return str(exc)
+
+
+def _validated(
+    body: bytes, max_events: int, limits: EventLimits, now: datetime
+) -> tuple[str, list[bytes], list[dict[str, Any]]]:
+    """(batch id, accepted events as JSON, rejections by index). A batch of schema-valid
+    events is parsed and validated in one pass (the common case, ~20% less CPU); anything else
+    is parsed again and checked event by event, so a bad event rejects only itself. Either way
+    every event is then held to ``limits`` (age, clock skew, quantity and cost caps)."""
     try:
         valid = VALID_BATCH_ADAPTER.validate_json(body)
     except ValidationError:
         pass
     else:
         if len(valid["events"]) <= max_events:
-            return valid["batch_id"], [orjson.dumps(e) for e in valid["events"]], []
+            return valid["batch_id"], *_admit(list(enumerate(valid["events"])), limits, now)
     try:
         batch = BATCH_ADAPTER.validate_python(orjson.loads(body))
     except orjson.JSONDecodeError as exc:
@@ -76,14 +143,8 @@ def _validated(body: bytes, max_events: int) -> tuple[str, list[bytes], list[dic
             400,
             f"{len(events)} events in one batch; at most {max_events} (COSTOBS_MAX_BATCH_EVENTS)",
         )
-    accepted: list[bytes] = []
-    rejected: list[dict[str, Any]] = []
-    for index, raw in enumerate(events):
-        try:
-            accepted.append(orjson.dumps(validate_event(raw)))
-        except ValueError as exc:
-            rejected.append({"index": index, "error": str(exc)})
-    return batch["batch_id"], accepted, rejected
+    verdicts = [(index, _schema_verdict(raw)) for index, raw in enumerate(events)]
+    return batch["batch_id"], *_admit(verdicts, limits, now)
 
 
 def create_app(services: Services) -> FastAPI:
@@ -95,20 +156,37 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.keys = KeyCache(services.db, settings.key_cache_seconds)
+    app.state.alert_policy = policy_from_settings(settings)  # a bad allow-list stops start-up
     publisher = Publisher(services.nc, settings.max_inflight_batches) if services.nc else None
+    limits = event_limits(settings)
+    backfill_limits = event_limits(settings, backfill=True)
 
     @app.post("/v1/events", status_code=202, openapi_extra=_EVENTS_OPENAPI)
-    async def post_events(request: Request) -> Response:
+    async def post_events(
+        request: Request,
+        key: Annotated[KeyInfo, Depends(needs("ingest"))],
+        backfill: Annotated[
+            bool,
+            Query(
+                description="lift the age limit (COSTOBS_MAX_EVENT_AGE_DAYS) for this batch: "
+                "events back to 2000-01-01 are accepted. Needs a key with the admin scope."
+            ),
+        ] = False,
+    ) -> Response:
         started = time.perf_counter()
-        key = await require_key(request, "ingest")
+        if backfill and not has_scope(key, "admin"):
+            raise HTTPException(403, "backfill=true needs a key with the 'admin' scope")
         if publisher is None:
             return _error(503, "this process does not accept events (no queue)", 5)
         if publisher.saturated:
             metrics.BATCHES.labels("saturated").inc()
             return _error(429, "ingest is saturated; retry shortly", retry_after=1)
         body = await read_body(request, settings.max_body_bytes)
-        batch_id, accepted, rejected = _validated(body, settings.max_batch_events)
-        received_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        now = datetime.now(UTC)
+        batch_id, accepted, rejected = _validated(
+            body, settings.max_batch_events, backfill_limits if backfill else limits, now
+        )
+        received_at = now.isoformat(timespec="milliseconds")
         try:
             result = await publisher.publish(key.org_id, batch_id, received_at, accepted)
         except Unavailable as exc:
@@ -127,13 +205,22 @@ def create_app(services: Services) -> FastAPI:
             media_type="application/json",
         )
 
-    @app.post("/v1/billing/import", status_code=202)
-    async def import_bills(request: Request, payload: BillImport) -> Response:
+    @app.post("/v1/billing/import", status_code=202, openapi_extra=_BILLS_OPENAPI)
+    async def import_bills(
+        request: Request, key: Annotated[KeyInfo, Depends(needs("admin"))]
+    ) -> Response:
         """Daily provider bills (air-gapped or unsupported providers, demo data). They travel
-        through JetStream like events and land in ``billed_daily``. Needs the admin scope."""
-        key = await require_key(request, "admin")
+        through JetStream like events and land in ``billed_daily``. Needs the admin scope,
+        checked before the body is read: a key without it learns nothing about the body."""
         if publisher is None:
             return _error(503, "this process does not accept bills (no queue)", 5)
+        body = await read_body(request, settings.max_body_bytes)
+        try:
+            payload = BILLS_ADAPTER.validate_json(body)
+        except ValidationError as exc:
+            if exc.errors()[0]["type"] == "json_invalid":
+                raise HTTPException(400, f"body is not valid JSON: {describe(exc)}") from None
+            raise HTTPException(422, describe(exc)) from None
         bills = [{**b, "date": b["date"].isoformat()} for b in payload["bills"]]
         try:
             duplicate = await publish_bills(publisher, key.org_id, bills)
@@ -149,28 +236,50 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        checks = {"nats": bool(services.nc and services.nc.is_connected)}
-        try:
-            await run_in_threadpool(services.store.query, "SELECT 1")
-            checks["clickhouse"] = True
-        except Exception:
-            checks["clickhouse"] = False
-        ok = all(checks.values()) if services.nc else checks["clickhouse"]
+        """Each dependency asked with a timeout: a frozen one is as unhealthy as a dead one."""
+        timeout = settings.health_timeout_s
+        checks: dict[str, Awaitable[object]] = {
+            "clickhouse": run_in_threadpool(services.store.query, "SELECT 1"),
+            "metadata": run_in_threadpool(services.db.ping),
+        }
+        if services.nc is not None:
+            checks["nats"] = services.nc.jetstream(timeout=timeout).account_info()
+        results = await asyncio.gather(
+            *(asyncio.wait_for(check, timeout) for check in checks.values()),
+            return_exceptions=True,
+        )
+        body: dict[str, Any] = {
+            name: not isinstance(r, BaseException) for name, r in zip(checks, results, strict=True)
+        }
+        problems = {
+            name: (f"no answer within {timeout}s" if isinstance(r, TimeoutError) else repr(r))
+            for name, r in zip(checks, results, strict=True)
+            if isinstance(r, BaseException)
+        }
+        ok = not problems
+        if problems:
+            body["problems"] = problems
         return JSONResponse(
-            {"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503
+            {"status": "ok" if ok else "degraded", **body}, status_code=200 if ok else 503
         )
 
     @app.get("/metrics")
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/usage/summary")
+    @app.get(
+        "/v1/usage/summary",
+        responses={
+            400: {"description": "'from' is after 'to'"},
+            **{int(k): v for k, v in _AUTH.items()},
+            422: {"description": "Invalid parameter; the detail names it"},
+        },
+    )
     async def usage_summary(
-        request: Request,
-        from_: Annotated[date, Query(alias="from", description="first UTC day, YYYY-MM-DD")],
-        to: Annotated[date, Query(description="last UTC day (inclusive), YYYY-MM-DD")],
+        key: Annotated[KeyInfo, Depends(needs("read"))],
+        from_: Annotated[SupportedDay, Query(alias="from", description="first UTC day")],
+        to: Annotated[SupportedDay, Query(description="last UTC day (inclusive), YYYY-MM-DD")],
     ) -> dict[str, Any]:
-        key = await require_key(request, "read")
         if from_ > to:
             raise HTTPException(400, "'from' must not be after 'to'")
         summary: dict[str, Any] = await run_in_threadpool(
@@ -193,6 +302,16 @@ def create_app(services: Services) -> FastAPI:
                 components[f"Wire{name}"] = definition
             wire.pop("$schema", None)
             components["WireBatch"] = wire
+            bills = BILLS_ADAPTER.json_schema(ref_template="#/components/schemas/Wire{model}")
+            for name, definition in bills.pop("$defs", {}).items():
+                components[f"Wire{name}"] = definition
+            components["WireBillImport"] = bills
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    if "requestBody" in operation:  # FastAPI and the handlers answer 400 for it
+                        operation["responses"].setdefault(
+                            "400", {"description": "Body is not valid JSON"}
+                        )
             app.openapi_schema = schema
         return app.openapi_schema
 

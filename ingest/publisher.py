@@ -112,20 +112,39 @@ class Publisher:
         return Published(accepted, duplicates)
 
 
+JETSTREAM_CANNOT_STORE = {
+    10023: "insufficient resources",
+    10028: "insufficient memory resources",
+    10033: "account resource limits exceeded",
+    10047: "insufficient storage resources",
+    10077: "the stream's store failed",
+}
+"""JetStream API error codes meaning the server cannot store more now (its disk or limits)."""
+
+
 def _unavailable(exc: BaseException) -> Unavailable:
-    if isinstance(exc, APIError) and exc.err_code in (10077, 10047, 10028):
-        # stream full / storage limits: the queue is saturated, not down
-        return Unavailable(f"the event queue is full: {exc.description}", retry_after=30)
-    if isinstance(
-        exc,
-        NatsTimeout
-        | asyncio.TimeoutError
-        | ConnectionClosedError
-        | NoRespondersError
-        | OutboundBufferLimitError
-        | APIError,
-    ):
-        return Unavailable(f"the event queue did not acknowledge: {type(exc).__name__}", 5)
+    """Why JetStream did not acknowledge, for the 503: the server's own words when it answered."""
+    if isinstance(exc, APIError) and exc.err_code in JETSTREAM_CANNOT_STORE:
+        return Unavailable(
+            f"the event queue (JetStream) cannot store events: {exc.description} "
+            f"(JetStream error {exc.err_code}: {JETSTREAM_CANNOT_STORE[exc.err_code]}); "
+            "free disk space or raise its limits",
+            retry_after=30,
+        )
+    if isinstance(exc, APIError):
+        return Unavailable(
+            f"the event queue (JetStream) refused: {exc.description} "
+            f"(JetStream error {exc.err_code})",
+            retry_after=5,
+        )
+    if isinstance(exc, NatsTimeout | asyncio.TimeoutError):
+        return Unavailable(
+            f"the event queue (JetStream) did not acknowledge within {PUBLISH_TIMEOUT_S:g}s "
+            "(NATS overloaded, frozen or its disk stalled)",
+            retry_after=5,
+        )
+    if isinstance(exc, ConnectionClosedError | NoRespondersError | OutboundBufferLimitError):
+        return Unavailable(f"the event queue (NATS) is not reachable: {type(exc).__name__}", 5)
     return Unavailable(f"publishing failed: {exc!r}", retry_after=5)
 
 

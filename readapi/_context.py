@@ -1,7 +1,9 @@
 """Per-request context: the org from the credential, its time zone, the range, and I/O.
 
 The org is always the credential's: no parameter names an org, so no request can read another
-org's data. Read endpoints need the ``read`` scope, key management the ``admin`` scope.
+org's data. Read endpoints need the ``read`` scope, key management the ``admin`` scope (which
+implies ``read``: ``ingest.auth`` holds the scope rules). Every date parameter lies in the
+supported range of ``costobs_server.bounds`` (else 422 naming the parameter).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from costobs_server.bounds import SupportedDay
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
 from ingest.auth import require_key
@@ -94,9 +97,9 @@ async def admin(request: Request) -> OrgScope:
 Reader = Annotated[OrgScope, Depends(reader)]
 Admin = Annotated[OrgScope, Depends(admin)]
 _FROM_HELP = "first local day (org time zone), YYYY-MM-DD; default: 29 days before `to`"
-From = Annotated[date | None, Query(alias="from", description=_FROM_HELP)]
+From = Annotated[SupportedDay | None, Query(alias="from", description=_FROM_HELP)]
 To = Annotated[
-    date | None,
+    SupportedDay | None,
     Query(description="last local day, inclusive, YYYY-MM-DD; default: today"),
 ]
 

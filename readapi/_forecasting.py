@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from costobs_server.bounds import SupportedDay
 from readapi import _forecast, _sql, _time
 from readapi._context import AUTH_RESPONSES, Reader
 from readapi._models import Forecast
@@ -55,7 +56,7 @@ async def forecast(
         Query(pattern=r"^\d{1,15}(\.\d{1,6})?$", description="monthly budget, decimal string"),
     ] = None,
     as_of: Annotated[
-        date | None, Query(description="today, in the org's time zone (default: now)")
+        SupportedDay | None, Query(description="today, in the org's time zone (default: now)")
     ] = None,
 ) -> dict[str, Any]:
     """Both models are fitted on complete days (through yesterday); today's partial spend

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from billing.providers import item_model
+from costobs_server.bounds import SupportedDay
 from readapi import _canonical, _drift, _reconcile, _sql, _time
 from readapi._context import AUTH_RESPONSES, OrgScope, Reader
 from readapi._models import ModelDrift, Reconcile
@@ -19,9 +20,9 @@ router = APIRouter(tags=["reconcile"], responses=AUTH_RESPONSES)
 
 
 UtcFrom = Annotated[
-    date | None, Query(alias="from", description="first UTC day (bills are per UTC day)")
+    SupportedDay | None, Query(alias="from", description="first UTC day (bills are per UTC day)")
 ]
-UtcTo = Annotated[date | None, Query(description="last UTC day, inclusive; default today")]
+UtcTo = Annotated[SupportedDay | None, Query(description="last UTC day, inclusive; default today")]
 
 
 def _days(from_: date | None, to: date | None) -> tuple[date, date]:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Query
 
+from costobs_server.bounds import SupportedInstant, supported_instant
 from readapi import _sql
 from readapi._context import AUTH_RESPONSES, From, Reader, To, range_info
 from readapi._models import RequestDetail, RequestPage
@@ -38,6 +39,7 @@ def decode_cursor(cursor: str) -> _sql.Cursor:
         parsed = datetime.fromisoformat(ts)
         if parsed.tzinfo is not None or not isinstance(request_id, str):
             raise ValueError("bad cursor fields")
+        supported_instant(parsed)
         return _sql.Cursor(parsed, request_id)
     except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
         raise HTTPException(422, "'cursor': not a cursor this API returned") from None
@@ -131,7 +133,7 @@ async def get_request(
     org: Reader,
     request_id: Annotated[str, Path(min_length=1, max_length=256)],
     timestamp: Annotated[
-        datetime | None,
+        SupportedInstant | None,
         Query(description="the request's timestamp (from the list), to find it faster"),
     ] = None,
 ) -> dict[str, Any]:

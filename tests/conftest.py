@@ -9,16 +9,15 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
 from costobs_server.metadata.db import MetadataDB
-from costobs_server.nats_server import NatsServer, free_port
-from costobs_server.serve import Stack
-from costobs_server.settings import load_settings
+from costobs_server.nats_server import NatsServer
 from costobs_server.store import EventStore
-from tests.helpers import Running, new_org
+from tests.helpers import FIXED_CLOCK_WINDOW, Running, running_stack
+
+pytest_plugins = ["tests.wheel_venv"]  # the `installed` fixture: wheels in a fresh venv
 
 POSTGRES_URL = os.environ.get("COSTOBS_TEST_POSTGRES_URL")
 CLICKHOUSE_URL = os.environ.get("COSTOBS_TEST_CLICKHOUSE_URL")
@@ -87,23 +86,8 @@ async def running(
     nats_server: NatsServer, data_dir: Path, store: EventStore, tmp_path: Path
 ) -> AsyncIterator[Running]:
     """Ingest + writer in this process against the session's nats-server and chDB."""
-    settings = load_settings(
-        data_dir=data_dir,
-        nats_url=nats_server.url,
-        port=free_port(),
-        metadata_url=f"sqlite:///{tmp_path / 'metadata.sqlite3'}",
-        writer_flush_ms=100,
-        key_cache_seconds=0.5,
-        compact_interval_s=0,  # tests that want the pair rollups run the compactor themselves
-    )
-    stack = Stack(settings, frozenset({"ingest", "writer"}))
-    await stack.start()
-    assert stack.services is not None
-    org = new_org(stack.services.db)
-    url = f"http://127.0.0.1:{settings.port}"
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        yield Running(stack, url, client, org)
-    await stack.stop()
+    async with running_stack(nats_server, data_dir, tmp_path, **FIXED_CLOCK_WINDOW) as r:
+        yield r
 
 
 @pytest.fixture

@@ -5,14 +5,35 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+from nats.aio.client import Client as NATS
 
 from costobs_server.metadata.db import MetadataDB
+from costobs_server.nats_auth import ADMIN, connect
+from costobs_server.nats_server import NatsServer, free_port
 from costobs_server.serve import Stack
+from costobs_server.settings import Settings, load_settings
+from costobs_server.streams import ensure_streams
+
+
+async def nats_client(server: NatsServer, role: str = ADMIN) -> NATS:
+    """A client of a test NATS server as ``role``'s generated user (never unauthenticated)."""
+    return await connect(server.url, server.auth(role), role)
+
+
+async def create_streams(server: NatsServer, settings: Settings) -> None:
+    """What a writer does at start: apply the stream definitions (for tests with no writer)."""
+    nc = await nats_client(server, "writer")
+    try:
+        await ensure_streams(nc.jetstream(), settings)
+    finally:
+        await nc.close()
 
 
 @dataclass
@@ -57,6 +78,48 @@ class Running:
         )
         assert r.status_code == 200, r.text
         return dict(r.json())
+
+
+FIXED_CLOCK_WINDOW: dict[str, Any] = {
+    "max_event_age_days": 36500,
+    "max_clock_skew_s": 100 * 365 * 86400,
+}
+"""Settings for stacks fed the tests' events, which carry fixed 2026 dates whatever today is:
+any timestamp in the supported range is inside the window (tests/test_ingest_limits.py tests
+the window itself)."""
+
+
+def settings_env(settings: dict[str, Any]) -> dict[str, str]:
+    """The same settings as ``COSTOBS_*`` variables, for a process."""
+    return {f"COSTOBS_{name.upper()}": str(value) for name, value in settings.items()}
+
+
+@asynccontextmanager
+async def running_stack(
+    nats: NatsServer, data_dir: Path, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[Running]:
+    """Ingest + writer in this process against a test nats-server and the session's chDB,
+    with a fresh org; ``overrides`` are settings."""
+    settings = load_settings(
+        data_dir=data_dir,
+        nats_url=nats.url,
+        port=free_port(),
+        metadata_url=f"sqlite:///{tmp_path / 'metadata.sqlite3'}",
+        writer_flush_ms=100,
+        key_cache_seconds=0.5,
+        compact_interval_s=0,  # tests that want the pair rollups run the compactor themselves
+        **overrides,
+    )
+    stack = Stack(settings, frozenset({"ingest", "writer"}), nats_auth=nats.auth)
+    await stack.start()
+    assert stack.services is not None
+    org = new_org(stack.services.db)
+    url = f"http://127.0.0.1:{settings.port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            yield Running(stack, url, client, org)
+    finally:
+        await stack.stop()
 
 
 async def eventually(

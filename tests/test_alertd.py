@@ -38,7 +38,7 @@ async def alertd(running: Running) -> AsyncIterator[StartAlertd]:
                 "alert_retry_base_s": 0.05,
             }
         )
-        stack = Stack(settings, frozenset({"alertd"}))
+        stack = Stack(settings, frozenset({"alertd"}), nats_auth=running.stack.nats_auth)
         await stack.start()
         stacks.append(stack)
         worker: AlertD = stack.workers[0]
@@ -393,7 +393,7 @@ async def test_alertd_health_port(running: Running) -> None:
 
     port = free_port()
     settings = running.stack.settings.model_copy(update={"alertd_port": port})
-    stack = Stack(settings, frozenset({"alertd"}))
+    stack = Stack(settings, frozenset({"alertd"}), nats_auth=running.stack.nats_auth)
     await stack.start()
     try:
 

@@ -279,7 +279,7 @@ async def test_without_keys_billsyncd_never_connects_out(
     )
     assert settings.billing_openai_admin_key is None
     assert settings.billing_anthropic_admin_key is None
-    stack = Stack(settings, frozenset({"billsyncd"}))
+    stack = Stack(settings, frozenset({"billsyncd"}), nats_auth=running.stack.nats_auth)
     await stack.start()  # connects to NATS on loopback, like every role
     try:
         connections.clear()

@@ -5,8 +5,13 @@ setting, every COPY source a real path."""
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import tomllib
 from pathlib import Path
 
+import jsonschema
+import pytest
 import yaml
 
 from costobs_server.cli import build_parser
@@ -37,8 +42,82 @@ def test_compose_services_run_real_roles_with_real_settings() -> None:
     assert {"migrate", "ingest", "writer", "alertd", "billsyncd", "dashboard"} <= set(roles)
 
 
+# deploy/schemas/compose-spec.json is schema/compose-spec.json of the compose-spec project
+# (Apache-2.0), commit 170098ba07d9f53c383a41bfd4c5166b0a4529a6, vendored unchanged.
+COMPOSE_SCHEMA = ROOT / "deploy" / "schemas" / "compose-spec.json"
+# Each CostObs role that listens: the setting holding its port, and its health path.
+ROLE_PORTS = {
+    "ingest": ("port", "/healthz"),
+    "alertd": ("alertd_port", "/healthz"),
+    "billsyncd": ("billsyncd_port", "/healthz"),
+    "dashboard": ("dashboard_port", "/_stcore/health"),  # Streamlit's own
+}
+HEALTH_ROUTES = {  # where each health path is served, to find it in the source
+    "/healthz": ("ingest/app.py", "alerting/http.py"),
+}
+
+
+def _compose() -> dict:  # type: ignore[type-arg]
+    loaded: dict = yaml.safe_load((ROOT / "docker-compose.yml").read_text())  # type: ignore[type-arg]
+    return loaded
+
+
+def test_compose_file_is_valid_against_the_compose_specification() -> None:
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.Draft7Validator(schema).validate(_compose())
+
+
+def test_the_compose_schema_check_rejects_a_broken_file() -> None:
+    broken = _compose()
+    broken["services"]["ingest"]["healthcheck"]["interval"] = ["10s"]
+    broken["services"]["ingest"]["restartt"] = "always"
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(schema).validate(broken)
+
+
+def test_compose_ports_and_healthchecks_match_the_roles() -> None:
+    defaults = Settings.model_fields
+    checked = set()
+    for name, service in _compose()["services"].items():
+        if service.get("image") != "costobs:local":
+            continue
+        role = service["command"][0]
+        if role not in ROLE_PORTS:
+            assert "ports" not in service, f"{name}: `costobs {role}` listens on no port"
+            continue
+        setting, path = ROLE_PORTS[role]
+        port = int(
+            service.get("environment", {}).get(f"COSTOBS_{setting.upper()}")
+            or defaults[setting].default
+        )
+        published = [str(p).split(":")[-1] for p in service.get("ports", [])]
+        assert published == [str(port)], f"{name}: publishes {published}, listens on {port}"
+        probe = " ".join(service["healthcheck"]["test"])
+        match = re.search(r"http://127\.0\.0\.1:(\d+)(/[\w/]+)", probe)
+        assert match, f"{name}: healthcheck calls no local URL: {probe}"
+        assert (int(match[1]), match[2]) == (port, path), f"{name}: healthcheck {match[0]}"
+        for source in HEALTH_ROUTES.get(path, ()):
+            assert f'@app.get("{path}")' in (ROOT / source).read_text(), f"{source}: {path}"
+        checked.add(role)
+    assert checked == set(ROLE_PORTS)
+
+
 def test_dockerfile_copies_existing_paths() -> None:
     for line in (ROOT / "deploy" / "Dockerfile").read_text().splitlines():
-        if line.startswith("COPY "):
+        if line.startswith("COPY ") and "--from=" not in line:
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
+
+
+def test_dockerfile_installs_the_built_wheels_of_every_package_as_non_root() -> None:
+    text = (ROOT / "deploy" / "Dockerfile").read_text()
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]]
+    copied = {line.split()[1] for line in text.splitlines() if line.startswith("COPY ")}
+    assert set(packages) <= copied, f"the wheel build lacks {set(packages) - copied}"
+    assert "pip install -e" not in text and "pip install /tmp/wheels/*.whl" in text
+    runtime = text.split("\nFROM ")[-1]  # the final stage
+    user = next(line.split()[1] for line in runtime.splitlines() if line.startswith("USER "))
+    assert user.split(":")[0] not in {"0", "root"}

@@ -229,7 +229,7 @@ async def test_orgs_are_isolated(running: Running) -> None:
 
 async def test_health_metrics_and_openapi(running: Running) -> None:
     health = await running.client.get("/healthz")
-    assert health.json() == {"status": "ok", "nats": True, "clickhouse": True}
+    assert health.json() == {"status": "ok", "nats": True, "clickhouse": True, "metadata": True}
     assert (await running.post([event()])).status_code == 202
     metrics = (await running.client.get("/metrics")).text
     assert "costobs_ingest_events_accepted_total" in metrics

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Running, event, eventually, new_org
+from tests.helpers import Org, Running, event, eventually, new_org
 from tests.readapi_seed import dec, send
 
 pytestmark = pytest.mark.timeout(120)
@@ -195,3 +195,42 @@ async def test_openapi_documents_the_read_api(running: Running) -> None:
     assert "patch" in paths["/v1/org"]
     summary = schema["components"]["schemas"]["Spend"]["properties"]
     assert summary["cost_usd"]["type"] == "string"
+
+
+async def test_admin_implies_read_and_scope_is_checked_before_the_input(
+    running: Running,
+) -> None:
+    """An admin key reads (and sends events); a key without a scope gets 403 whatever its
+    body or parameters, before anything about them is said."""
+    db = running.org.db
+    admin, ingest, reader = (
+        Org(running.org.id, db.create_key(running.org.id, s, (s,)).secret, db)
+        for s in ("admin", "ingest", "read")
+    )
+    for path, params in [*READ_ENDPOINTS, ("/v1/alerts/rules", {}), ("/v1/usage/summary", DAY)]:
+        r = await running.client.get(path, params=params, headers=admin.headers)
+        assert r.status_code == 200, (path, r.text)
+    assert (await running.post([event()], org=admin)).status_code == 202
+
+    for org in (ingest, reader):
+        for body in ({"bills": "not a list"}, {}, b"{not json"):
+            sent: dict[str, Any] = {"content": body} if isinstance(body, bytes) else {"json": body}
+            r = await running.client.post("/v1/billing/import", headers=org.headers, **sent)
+            assert r.status_code == 403, (org, body, r.text)
+            assert "'admin' scope" in r.json()["detail"]
+    bad_params = [
+        ("/v1/summary", {"from": "not a date"}),
+        ("/v1/forecast", {"history_days": "-1"}),
+        ("/v1/usage/summary", {"from": "x"}),
+        ("/v1/alerts/history", {"limit": "0"}),
+    ]
+    for path, params in bad_params:
+        r = await running.client.get(path, params=params, headers=ingest.headers)
+        assert r.status_code == 403, (path, r.text)
+    r = await running.client.post(
+        "/v1/events", params={"backfill": "maybe"}, content=b"{", headers=reader.headers
+    )
+    assert r.status_code == 403, r.text
+    r = await running.client.post("/v1/billing/import", json={"bills": []}, headers=admin.headers)
+    assert r.status_code == 422  # an admin key gets the validation answer
+    assert "bills" in r.json()["detail"]

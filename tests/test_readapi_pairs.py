@@ -269,7 +269,7 @@ async def test_the_writer_role_runs_the_compactor(running: Running) -> None:
     )
     store = running.stack.services.store  # type: ignore[union-attr]
     started = datetime.now(UTC).replace(tzinfo=None)
-    stack = Stack(settings, frozenset({"writer"}))
+    stack = Stack(settings, frozenset({"writer"}), nats_auth=running.stack.nats_auth)
     await stack.start()
     try:
         assert stack.compactor is not None

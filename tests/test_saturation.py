@@ -14,7 +14,7 @@ from costobs_server.nats_server import NatsServer, free_port
 from costobs_server.serve import Stack
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
-from tests.helpers import event, new_org
+from tests.helpers import create_streams, event, new_org
 
 
 async def test_saturated_ingest_answers_429_then_recovers(
@@ -29,7 +29,8 @@ async def test_saturated_ingest_answers_429_then_recovers(
         metadata_url=f"sqlite:///{tmp_path / 'm.sqlite3'}",
         max_inflight_batches=1,
     )
-    stack = Stack(settings, frozenset({"ingest"}))
+    await create_streams(server, settings)  # ingest alone never creates them
+    stack = Stack(settings, frozenset({"ingest"}), nats_auth=server.auth)
     await stack.start()
     assert stack.services is not None and server.process is not None
     org = new_org(stack.services.db)

@@ -58,9 +58,8 @@ def test_migrations_are_numbered_and_applied_once(any_store: EventStore) -> None
 
 def test_rollups_agree_with_events_to_the_last_digit(any_store: EventStore) -> None:
     org = f"s{uuid.uuid4().hex[:10]}"
-    any_store.prepare_staging("events_staging_t")
-    any_store.write_events(_lines(org, 48), "events_staging_t")
-    any_store.write_events(_lines(org, 10, cost="1.000000000000000001"), "events_staging_t")
+    any_store.insert_events(_lines(org, 48), uuid.uuid4().hex)
+    any_store.insert_events(_lines(org, 10, cost="1.000000000000000001"), uuid.uuid4().hex)
     expected = 48 * Decimal("0.000000000000000001") + 10 * Decimal("1.000000000000000001")
     p = {"org": org}
     ((events_cost,),) = any_store.query(
@@ -83,7 +82,7 @@ def test_rollups_agree_with_events_to_the_last_digit(any_store: EventStore) -> N
     assert summary["cost_usd"] == "10.000000000000000058"
 
 
-def test_write_events_skips_rows_already_stored(any_store: EventStore) -> None:
+def test_stored_rows_are_found_and_a_repeated_insert_is_stored_once(any_store: EventStore) -> None:
     org = f"s{uuid.uuid4().hex[:10]}"
     any_store.prepare_staging("events_staging_t")
 
@@ -100,17 +99,15 @@ def test_write_events_skips_rows_already_stored(any_store: EventStore) -> None:
             }
         )
 
-    assert (
-        any_store.write_events(b"\n".join([line("a", "1.5"), line("b", "2")]), "events_staging_t")
-        == 0
-    )
-    # "a" again (a redelivery or a re-send) with a new "c": only "c" is added
-    assert (
-        any_store.write_events(
-            b"\n".join([line("a", "1.5"), line("c", "0.25")]), "events_staging_t"
-        )
-        == 1
-    )
+    first = b"\n".join([line("a", "1.5"), line("b", "2")])
+    assert any_store.stored_keys(first, "events_staging_t") == set()
+    any_store.insert_events(first, f"{org}-first")
+    # "a" again (a redelivery or a re-send) with a new "c": only "a" is found stored
+    assert any_store.stored_keys(
+        b"\n".join([line("a", "1.5"), line("c", "0.25")]), "events_staging_t"
+    ) == {(org, "a")}
+    any_store.insert_events(line("c", "0.25"), f"{org}-second")
+    any_store.insert_events(line("c", "0.25"), f"{org}-second")  # a retry of the same insert
     rows = any_store.query(
         "SELECT request_id, cost_usd FROM events WHERE org_id={o:String} ORDER BY request_id",
         {"o": org},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import nats
 import pytest
 from nats.js.api import StorageType
 
@@ -10,12 +9,13 @@ from costobs_server.errors import ConfigError
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
 from costobs_server.streams import EVENTS_STREAM, WRITER_DURABLE, ensure_streams, load_definitions
+from tests.helpers import nats_client
 
 
 async def test_streams_are_created_then_updated_in_place(tmp_path: object) -> None:
     server = NatsServer(tmp_path / "nats")  # type: ignore[operator]
     server.start()
-    nc = await nats.connect(server.url)
+    nc = await nats_client(server, "writer")  # the role that owns the stream definitions
     try:
         js = nc.jetstream()
         await ensure_streams(js, load_settings(nats_url=server.url))

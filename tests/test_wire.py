@@ -50,7 +50,20 @@ def test_a_full_event_validates_and_keeps_its_values() -> None:
         ({"prompt": "hello"}, "prompt: unknown field"),
         ({"response": {"text": "x"}}, "response: unknown field"),
         ({"usage": {"input_tokens": 1, "completion": "text"}}, "usage.completion: unknown field"),
-        ({"timestamp": "2026-11-20T10:00:00"}, "timestamp: Input should have timezone info"),
+        ({"timestamp": "2026-11-20T10:00:00"}, "timestamp: must be an RFC 3339 timestamp"),
+        ({"timestamp": 1_763_632_800}, "timestamp: must be an RFC 3339 timestamp"),
+        ({"timestamp": "1763632800"}, "timestamp: must be an RFC 3339 timestamp"),
+        ({"timestamp": "0001-01-01T00:00:00Z"}, "timestamp: 0001-01-01 is outside the supported"),
+        ({"timestamp": "9999-12-31T23:59:59+23:59"}, "timestamp: 9999-12-31 is outside"),
+        ({"usage": {"input_tokens": "100"}}, "usage.input_tokens: Input should be a valid integer"),
+        ({"usage": {"input_tokens": True}}, "usage.input_tokens: Input should be a valid integer"),
+        ({"usage": {"input_tokens": 1.0}}, "usage.input_tokens: Input should be a valid integer"),
+        ({"latency_ms": "7"}, "latency_ms: Input should be a valid integer"),
+        ({"batch": 1}, "batch: Input should be a valid boolean"),
+        ({"streaming": "true"}, "streaming: Input should be a valid boolean"),
+        ({"schema_version": True}, "schema_version: Input should be 1"),
+        ({"schema_version": 1.0}, "schema_version: Input should be 1"),
+        ({"customer_id": 42}, "customer_id: Input should be a valid string"),
         ({"cost_usd": 0.25}, "cost_usd: Input should be a valid string"),
         ({"cost_usd": "-1"}, "cost_usd: String should match pattern"),
         ({"cost_usd": "1e-5"}, "cost_usd: String should match pattern"),
@@ -96,8 +109,9 @@ def test_published_schema_agrees_with_the_server() -> None:
             jsonschema.validate({"batch_id": "b", "events": [bad]}, schema)
 
 
-# Lax inputs (strings for numbers, numbers for strings, other timestamp forms) and refusals:
-# the ingest's one-pass path must agree with per-event validation on every one of them.
+# Inputs of other JSON types (strings for numbers, numbers for strings, other timestamp forms)
+# and refusals: the ingest's one-pass path must agree with per-event validation on every one
+# of them — both refuse every coercion (REFUSED_BY_BOTH), both keep the rest byte for byte.
 ONE_PASS_CASES = [
     {},
     {"usage": {"input_tokens": "10", "output_tokens": 3}},
@@ -122,6 +136,23 @@ ONE_PASS_CASES = [
     {"usage": {"audio_seconds": "12.5"}},
     {"prompt": "hello"},
     {"status": "weird"},
+    {"schema_version": 1},
+    {"schema_version": True},
+    {"timestamp": "1763632800"},
+    {"timestamp": "1999-12-31T23:59:59Z"},
+    {"timestamp": "2000-01-01T00:00:00+01:00"},
+]
+ACCEPTED_BY_BOTH = [
+    {},
+    {"usage": {"input_tokens": 10, "output_tokens": 3}},
+    {"batch": True},
+    {"timestamp": "2026-11-20T10:00:00Z"},
+    {"timestamp": "2026-11-20T11:00:00.123456+01:00"},
+    {"tags": {"a": "x", "b": "y"}},
+    {"cost_usd": "0.000000000000000001"},
+    {"usage": {"audio_seconds": "12.5"}},
+    {"schema_version": 1},
+    {"timestamp": "2000-01-01T00:00:00+01:00"},  # 1999-12-31 in UTC: the text's date counts
 ]
 
 
@@ -143,3 +174,5 @@ def test_one_pass_batch_validation_agrees_with_per_event_validation(
     except ValueError:
         each = None
     assert one_pass == each
+    accepted = {orjson.dumps(c) for c in ACCEPTED_BY_BOTH}  # bytes: in Python, True == 1
+    assert (each is not None) == (orjson.dumps(change) in accepted), "coerced or wrongly refused"

@@ -8,20 +8,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import nats
 import orjson
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
 
+from consumers.flush_log import FlushLog
 from consumers.pricer import Pricer
 from consumers.processor import PoisonMessage, merge, rows_from_message, transform
 from consumers.writer import Writer
 from costobs_server.metadata.db import MetadataDB
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
-from costobs_server.store import EventStore
+from costobs_server.store import NO_DEDUP, EventStore, failures
 from costobs_server.streams import DLQ_STREAM, DLQ_SUBJECT, ensure_streams, events_subject
 from costobs_server.wire import validate_event
-from tests.helpers import Running, event, eventually
+from tests.helpers import Running, event, eventually, nats_client
 
 
 def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
@@ -127,13 +128,19 @@ async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
     nats_server: NatsServer, store: EventStore
 ) -> None:
     settings = load_settings(nats_url=nats_server.url, writer_ack_wait_s=60)
-    nc = await nats.connect(nats_server.url)
+    nc = await nats_client(nats_server)
     js = nc.jetstream()
     await ensure_streams(js, settings)
     org = f"p{uuid.uuid4().hex[:8]}"
     ack = await js.publish(events_subject(org), b'{"org_id": "broken"')
+    writer_nc = await nats_client(nats_server, "writer")  # the writer's own, limited user
     writer = Writer(
-        nc, store, Pricer(), flush_ms=50, max_deliveries=2, staging_table="events_staging_poison"
+        writer_nc,
+        store,
+        Pricer(),
+        flush_ms=50,
+        max_deliveries=2,
+        staging_table="events_staging_poison",
     )
     task = asyncio.create_task(writer.run())
     dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
@@ -149,50 +156,106 @@ async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
     finally:
         writer.stop()
         await task
+        await writer_nc.close()
         await nc.close()
 
 
-class FlakyStore:
-    """The real store, with its first inserts failing as when ClickHouse is unreachable."""
+class FailingStore:
+    """The real store, whose first ``failures`` inserts fail with ``error`` (as ClickHouse
+    raises it), before any row is written."""
 
-    def __init__(self, store: EventStore, failures: int) -> None:
-        self.store, self.failures, self.calls = store, failures, 0
+    def __init__(self, store: EventStore, failures: int, error: Exception) -> None:
+        self.store, self.failures, self.error, self.calls = store, failures, error, 0
 
-    def prepare_staging(self, name: str) -> None:
-        self.store.prepare_staging(name)
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
-    def write_events(self, block: bytes, staging: str) -> int:
+    def _fail(self) -> None:
         self.calls += 1
         if self.calls <= self.failures:
-            raise ConnectionError("ClickHouse is down")
-        return self.store.write_events(block, staging)
+            raise self.error
+
+    def insert_events(self, block: bytes, token: str) -> None:
+        self._fail()
+        self.store.insert_events(block, token)
 
 
-async def test_failing_insert_is_retried_without_loss_or_dead_letter(
-    nats_server: NatsServer, store: EventStore
-) -> None:
-    settings = load_settings(nats_url=nats_server.url)
-    nc = await nats.connect(nats_server.url)
+def clickhouse_error(code: int, name: str, text: str) -> DatabaseError:
+    """An error as clickhouse-connect raises it from chDB or a server."""
+    return DatabaseError(f"Code: {code}. DB::Exception: {text}. ({name})", code=code, name=name)
+
+
+def count_events(store: EventStore, org: str) -> int:
+    rows = store.query("SELECT count() FROM events WHERE org_id={o:String}", {"o": org})
+    return int(rows[0][0])
+
+
+async def run_writer(
+    server: NatsServer, store: Any, org: str, messages: list[bytes], **kw: Any
+) -> Writer:
+    """A writer over ``store`` until it has written (and acked) ``messages``."""
+    settings = load_settings(nats_url=server.url)
+    nc = await nats_client(server)
     js = nc.jetstream()
     await ensure_streams(js, settings)
-    org = f"f{uuid.uuid4().hex[:8]}"
-    flaky = FlakyStore(store, failures=2)
-    writer = Writer(nc, flaky, Pricer(), flush_ms=50, staging_table="events_staging_flaky")  # type: ignore[arg-type]
-    await js.publish(events_subject(org), envelope(org, [event(0), event(1)]))
+    writer = Writer(
+        nc,
+        store,
+        Pricer(),
+        flush_ms=50,
+        staging_table=f"events_staging_{org}",
+        retry_delay_s=0.05,
+        **kw,
+    )
+    for m in messages:
+        await js.publish(events_subject(org), m)
     task = asyncio.create_task(writer.run())
-
-    def stored() -> bool:
-        rows = store.query("SELECT count() FROM events WHERE org_id={o:String}", {"o": org})
-        return bool(rows[0][0] == 2)
-
+    expected = sum(len(orjson.loads(m)["events"]) for m in messages)
     try:
-        await eventually(stored, within=30)
-        assert flaky.calls >= 3
-        assert writer.stats.dead_lettered == 0
+        await eventually(
+            lambda: writer.stats.inserted + writer.stats.duplicates >= expected, within=30
+        )
+        assert count_events(store, org) == expected
     finally:
         writer.stop()
         await task
         await nc.close()
+    return writer
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionError("ClickHouse is down"),
+        clickhouse_error(243, "NOT_ENOUGH_SPACE", "Cannot reserve 1.00 MiB, not enough space"),
+        clickhouse_error(241, "MEMORY_LIMIT_EXCEEDED", "Memory limit (total) exceeded"),
+    ],
+    ids=["down", "disk-full", "memory"],
+)
+async def test_store_failures_pause_the_writer_and_never_dead_letter(
+    nats_server: NatsServer, store: EventStore, error: Exception
+) -> None:
+    """Finding 1 of issue 11: NOT_ENOUGH_SPACE dead-lettered acknowledged events. Now any store
+    failure (by ClickHouse code) is retried, past the dead-letter limit, until it succeeds."""
+    org = f"f{uuid.uuid4().hex[:8]}"
+    failing = FailingStore(store, failures=6, error=error)
+    messages = [envelope(org, [event(0), event(1)]), envelope(org, [event(2)])]
+    writer = await run_writer(nats_server, failing, org, messages, max_deliveries=2)
+    assert failing.calls >= 7
+    assert writer.stats.dead_lettered == 0
+    assert count_events(store, org) == 3
+
+
+def test_errors_are_classified_by_code_not_text() -> None:
+    assert failures.error_code(clickhouse_error(243, "NOT_ENOUGH_SPACE", "x")) == 243
+    chdb_text = RuntimeError("Code: 252. DB::Exception: Too many parts (300). (TOO_MANY_PARTS)")
+    assert failures.error_code(chdb_text) == 252 and not failures.refused(chdb_text)
+    refusal = DatabaseError("Code: 27. DB::Exception: Cannot parse input: expected '\"'")
+    assert failures.refused(refusal)
+    # a message mentioning a full disk is not classified by its words
+    assert not failures.refused(DatabaseError("not enough space"))
+    assert failures.error_code(DatabaseError("not enough space")) is None
+    assert failures.describe(chdb_text) == "TOO_MANY_PARTS (252)"
 
 
 async def test_org_discount_override_is_applied_by_the_writer(running: Running) -> None:
@@ -225,3 +288,147 @@ async def test_transform_pool_gives_the_same_rows_as_in_process(tmp_path: Path) 
     assert remote == local
     # (1000 × $2.50 + 100 × $10.00) / 1M × 0.5 discount
     assert orjson.loads(remote[0].lines[0])["cost_usd"] == "0.00175"  # type: ignore[union-attr]
+
+
+class RollupFailsUntil:
+    """The real store with ClickHouse's own TOO_MANY_PARTS raised by one rollup table
+    (``parts_to_throw_insert``) for the first ``failures`` inserts: ``events`` is written,
+    the rollups are not. Lifted before insert number ``failures + 1``."""
+
+    def __init__(self, store: EventStore, failures: int, table: str = "cost_model_hourly") -> None:
+        self.store, self.failures, self.table, self.calls = store, failures, table, 0
+        client = store.client
+        client.command(f"SYSTEM STOP MERGES {table}")
+        for _ in range(2):  # parts in the partition the test events go to
+            client.command(
+                f"INSERT INTO {table} (org_id, hour, provider, model) "
+                "VALUES ('zz-parts', '2026-11-20 00:00:00', '', '')",
+                settings=NO_DEDUP,
+            )
+        client.command(f"ALTER TABLE {table} MODIFY SETTING parts_to_throw_insert = 1")
+
+    def lift(self) -> None:
+        self.store.client.command(f"ALTER TABLE {self.table} RESET SETTING parts_to_throw_insert")
+        self.store.client.command(f"SYSTEM START MERGES {self.table}")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def _count(self) -> None:
+        self.calls += 1
+        if self.calls == self.failures + 1:
+            self.lift()
+
+    def insert_events(self, block: bytes, token: str) -> None:
+        self._count()
+        self.store.insert_events(block, token)
+
+
+def rollups_match_events(store: EventStore, org: str) -> list[Any]:
+    """Every rollup's mismatches with events for ``org`` (none when exact)."""
+    from costobs_server.store.verify import check, rollups
+
+    found = [rollup for rollup in rollups(store)]
+    assert len(found) >= 10  # every view-fed rollup is checked
+    return [m for rollup in found for m in check(store, rollup, org)[1]]
+
+
+async def test_a_flush_failing_after_events_were_written_completes_every_rollup(
+    nats_server: NatsServer, store: EventStore
+) -> None:
+    """Finding 2 of issue 11: the retry's duplicate check skipped rows that had reached
+    ``events`` but not every rollup, leaving rollups short for ever."""
+    org = f"r{uuid.uuid4().hex[:8]}"
+    failing = RollupFailsUntil(store, failures=2)
+    try:
+        messages = [envelope(org, [event(i) for i in range(5)]), envelope(org, [event(9)])]
+        await run_writer(nats_server, failing, org, messages)
+        assert failing.calls >= 3
+        await eventually(lambda: not rollups_match_events(store, org), within=10)
+        ((n,),) = store.query(
+            "SELECT sum(requests) FROM cost_model_hourly WHERE org_id={o:String}", {"o": org}
+        )
+        assert n == 6
+    finally:
+        failing.lift()
+
+
+async def test_a_flush_cut_short_by_a_crash_is_completed_from_the_flush_log(
+    nats_server: NatsServer, store: EventStore, tmp_path: Path
+) -> None:
+    """The writer stops (as if killed) while a rollup fails: the next writer first repeats the
+    logged insert, and the redelivered messages are found stored; every rollup is exact."""
+    org = f"c{uuid.uuid4().hex[:8]}"
+    log_dir = tmp_path / "flushes"
+    failing = RollupFailsUntil(store, failures=1_000_000)
+    settings = load_settings(nats_url=nats_server.url, writer_ack_wait_s=1)
+    nc = await nats_client(nats_server)
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    try:
+        await js.publish(events_subject(org), envelope(org, [event(i) for i in range(4)]))
+        first = Writer(
+            nc,
+            failing,
+            Pricer(),
+            flush_ms=50,
+            staging_table=f"events_staging_{org}",  # type: ignore[arg-type]
+            flush_log=FlushLog(log_dir),
+            retry_delay_s=0.05,
+        )
+        task = asyncio.create_task(first.run())
+        await eventually(lambda: failing.calls >= 2 and count_events(store, org) == 4)
+        first.stop()
+        await task
+        assert len(FlushLog(log_dir).pending()) == 1
+        assert rollups_match_events(store, org)  # events written, rollups not
+    finally:
+        failing.lift()
+    second = Writer(
+        nc,
+        store,
+        Pricer(),
+        flush_ms=50,
+        staging_table=f"events_staging_{org}",
+        flush_log=FlushLog(log_dir),
+    )
+    task = asyncio.create_task(second.run())
+    try:
+        await eventually(lambda: second.stats.duplicates == 4, within=30)  # redelivered, stored
+        assert not FlushLog(log_dir).pending()
+        assert not rollups_match_events(store, org)
+        assert count_events(store, org) == 4
+    finally:
+        second.stop()
+        await task
+        await nc.close()
+
+
+async def test_a_failed_dead_letter_publish_keeps_the_message_and_the_writer(
+    nats_server: NatsServer, store: EventStore
+) -> None:
+    """Finding 3 of issue 11: a failed dead-letter publish stopped the writer (and with it
+    `costobs up`). Now the message stays in the stream and is dead-lettered once it can be."""
+    settings = load_settings(nats_url=nats_server.url)
+    nc = await nats_client(nats_server)
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    org = f"d{uuid.uuid4().hex[:8]}"
+    await js.delete_stream(DLQ_STREAM)  # nothing takes costobs.dlq.events now
+    ack = await js.publish(events_subject(org), b"not an envelope")
+    writer = Writer(
+        nc, store, Pricer(), flush_ms=50, max_deliveries=1, staging_table=f"events_staging_{org}"
+    )
+    task = asyncio.create_task(writer.run())
+    try:
+        await asyncio.sleep(1.5)
+        assert not task.done(), task
+        await ensure_streams(js, settings)  # the dead-letter stream is back
+        dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
+        msg = await dlq.next_msg(timeout=45)
+        assert msg.headers and msg.headers["CostObs-Stream-Seq"] == str(ack.seq)
+        assert writer.stats.dead_lettered == 1
+    finally:
+        writer.stop()
+        await task
+        await nc.close()

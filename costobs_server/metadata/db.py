@@ -12,13 +12,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from costobs_server.metadata.models import ApiKey, Org, PriceOverride
+from costobs_server.vocabulary import DEFAULT_ORG as DEFAULT_ORG  # re-exported
+from costobs_server.vocabulary import DEV_KEY as DEV_KEY
 
-DEFAULT_ORG = "default"
-DEV_KEY = "costobs_dev_secret_key"
 SCOPES = ("ingest", "read", "admin")
 _ALEMBIC_DIR = Path(__file__).parent / "alembic"
 
@@ -87,6 +87,11 @@ class MetadataDB:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def ping(self) -> None:
+        """One round trip (``/healthz``)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     @classmethod
     def connect(cls, url: str) -> MetadataDB:

@@ -17,6 +17,12 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from costobs_server.errors import StoreError
+from costobs_server.store.cluster import (
+    CLUSTER_CLIENT_SETTINGS,
+    check_cluster_name,
+    cluster_statements,
+    schema_migrations_ddl,
+)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,10 +49,23 @@ def load_migrations(folder: Path = _MIGRATIONS) -> list[Migration]:
     return found
 
 
+def created_tables(migrations: list[Migration]) -> set[str]:
+    """Every table any migration creates (views excluded)."""
+    found = set()
+    for migration in migrations:
+        for statement in migration.statements:
+            words = statement.split()
+            if words[:5] == ["CREATE", "TABLE", "IF", "NOT", "EXISTS"]:
+                found.add(words[5])
+    return found
+
+
 class EventStore:
     """One interface over ClickHouse for the writer, the read API and the tools."""
 
-    def __init__(self, connect: Any, *, thread_local: bool) -> None:
+    def __init__(self, connect: Any, *, thread_local: bool, cluster: str | None = None) -> None:
+        self.cluster = cluster
+        """ClickHouse cluster name: migrations run ON CLUSTER (see store/cluster.py)."""
         self._connect = connect
         self._local = threading.local() if thread_local else None
         self._shared: Client | None = None if thread_local else connect()
@@ -63,15 +82,27 @@ class EventStore:
         return cls(connect, thread_local=True)
 
     @classmethod
-    def open_server(cls, url: str) -> EventStore:
-        def connect() -> Client:
-            return clickhouse_connect.get_client(dsn=url, autogenerate_session_id=False)
+    def open_server(cls, url: str, cluster: str | None = None) -> EventStore:
+        settings = CLUSTER_CLIENT_SETTINGS if cluster else None
 
-        return cls(connect, thread_local=False)
+        def connect() -> Client:
+            return clickhouse_connect.get_client(
+                dsn=url, autogenerate_session_id=False, settings=settings
+            )
+
+        return cls(connect, thread_local=False, cluster=cluster and check_cluster_name(cluster))
 
     @classmethod
-    def open(cls, clickhouse_url: str | None, chdb_path: Path) -> EventStore:
-        return cls.open_server(clickhouse_url) if clickhouse_url else cls.open_chdb(chdb_path)
+    def open(
+        cls, clickhouse_url: str | None, chdb_path: Path, cluster: str | None = None
+    ) -> EventStore:
+        if clickhouse_url:
+            return cls.open_server(clickhouse_url, cluster)
+        if cluster:
+            raise StoreError(
+                "COSTOBS_CLICKHOUSE_CLUSTER needs a ClickHouse server (COSTOBS_CLICKHOUSE_URL)"
+            )
+        return cls.open_chdb(chdb_path)
 
     @property
     def client(self) -> Client:
@@ -88,18 +119,16 @@ class EventStore:
 
     def migrate(self) -> list[int]:
         """Apply the numbered migrations not applied yet; returns the versions applied."""
-        self.client.command(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
-            "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
-        )
+        self.client.command(schema_migrations_ddl(self.cluster))
         done = {
             row[0] for row in self.client.query("SELECT version FROM schema_migrations").result_rows
         }
         applied = []
-        for migration in load_migrations():
+        migrations = load_migrations()
+        for migration in migrations:
             if migration.version in done:
                 continue
-            for statement in migration.statements:
+            for statement in self.statements(migration, migrations):
                 self.client.command(statement)
             self.client.insert(
                 "schema_migrations",
@@ -109,6 +138,13 @@ class EventStore:
             applied.append(migration.version)
         return applied
 
+    def statements(self, migration: Migration, every: list[Migration]) -> tuple[str, ...]:
+        """What runs for ``migration``: its own statements, or their cluster form."""
+        if self.cluster is None:
+            return migration.statements
+        tables = created_tables(every)
+        return tuple(cluster_statements(list(migration.statements), self.cluster, tables))
+
     # -- writes -------------------------------------------------------------------------
 
     def prepare_staging(self, name: str) -> None:
@@ -117,16 +153,16 @@ class EventStore:
         self.client.command(f"DROP TABLE IF EXISTS {name}")
         self.client.command(f"CREATE TABLE {name} AS events ENGINE = Memory")
 
-    def write_events(self, block: bytes, staging: str) -> int:
-        """Insert JSONEachRow ``events`` rows, skipping any (org_id, request_id) stored already.
+    def stored_keys(self, block: bytes, staging: str) -> set[tuple[str, str]]:
+        """The (org_id, request_id) of the JSONEachRow ``events`` rows in ``block`` that
+        ``events`` holds already.
 
-        The rows land in the staging table first; ClickHouse then finds the ones already in
-        ``events`` (looking only inside the staging rows' orgs and time range, which the sort
-        key makes cheap for live traffic) and copies the rest with one INSERT … SELECT, which
-        feeds every rollup once. Returns how many rows were skipped as already stored.
+        The rows land in the staging table; ClickHouse then looks for them in ``events`` only
+        inside the staging rows' orgs and time range, which the sort key makes cheap for live
+        traffic.
         """
         if not block:
-            return 0
+            return set()
         _check_identifier(staging)
         client = self.client
         client.command(f"TRUNCATE TABLE {staging}")
@@ -140,16 +176,27 @@ class EventStore:
             f"AND timestamp BETWEEN (SELECT min(timestamp) FROM {staging}) "
             f"AND (SELECT max(timestamp) FROM {staging}))"
         ).result_rows
-        if stored:
-            client.command(
-                f"INSERT INTO events SELECT * FROM {staging} "
-                "WHERE (org_id, request_id) NOT IN {stored:Array(Tuple(String, String))}",
-                parameters={"stored": [tuple(r) for r in stored]},
-            )
-        else:
-            client.command(f"INSERT INTO events SELECT * FROM {staging}")
         client.command(f"TRUNCATE TABLE {staging}")
-        return len(stored)
+        return {(org, request_id) for org, request_id in stored}
+
+    def insert_events(self, block: bytes, token: str) -> None:
+        """Insert JSONEachRow rows into ``events`` and, through the materialized views, every
+        rollup, idempotently per ``token``.
+
+        Each table keeps a log of the recent insert tokens (migration 0008), and a repeated
+        insert is checked by ``events`` and by each view's target on its own: re-sending the
+        same block with the same token after a failure anywhere (``events`` written, some
+        rollups not) completes what is missing and adds nothing twice. The caller must resend
+        exactly the same bytes (the same rows form the same blocks).
+        """
+        if not block:
+            return
+        self.client.raw_insert(
+            "events",
+            insert_block=block,
+            fmt="JSONEachRow",
+            settings={**_JSON_INSERT_SETTINGS, **_dedup_settings(token)},
+        )
 
     def insert_billed(self, rows: Sequence[Sequence[Any]]) -> None:
         self.client.insert(
@@ -192,6 +239,20 @@ _JSON_INSERT_SETTINGS = {
     "input_format_skip_unknown_fields": 0,  # a field with no column is an error, not lost
     "async_insert": 0,  # the staging rows must be there when the next statement runs
 }
+
+
+def _dedup_settings(token: str) -> dict[str, Any]:
+    return {
+        "insert_deduplication_token": token,
+        "deduplicate_insert": "enable",
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+        # one stream per view, in order: the same bytes form the same blocks on every retry
+        "parallel_view_processing": 0,
+    }
+
+
+NO_DEDUP: dict[str, Any] = {"deduplicate_insert": "disable"}
+"""For inserts that must never be taken for a repeat (repairs re-deriving rollup rows)."""
 
 
 def _check_identifier(name: str) -> None:

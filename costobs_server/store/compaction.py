@@ -95,7 +95,7 @@ class Compacted:
     seconds: float = 0.0
 
 
-def _state(
+def state(
     store: EventStore, today: date, org: str | None
 ) -> dict[str, tuple[dict[date, int], dict[tuple[str, date], int]]]:
     out: dict[str, tuple[dict[date, int], dict[tuple[str, date], int]]] = {}
@@ -121,7 +121,7 @@ def compact(
     result = Compacted()
     stale = [
         (org_id, day)
-        for org_id, (counts, done) in _state(store, today, org).items()
+        for org_id, (counts, done) in state(store, today, org).items()
         for day in pairs.stale_days(counts, done, today)
     ]
     for org_id, day in stale[:max_days]:
@@ -131,7 +131,7 @@ def compact(
         _record(store, "day", org_id, day)
         result.days += 1
     # read the records again: the days just done may complete half-months
-    for org_id, (counts, done) in _state(store, today, org).items():
+    for org_id, (counts, done) in state(store, today, org).items():
         for half in pairs.stale_halves(counts, done, today):
             end = pairs.half_end(half)
             store.client.command(_HALF, parameters={"org": org_id, "half": half, "end": end})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,8 @@ def configure(
     request_timeout: float | None = None,
     shutdown_timeout: float | None = None,
     gzip: bool | None = None,
+    spill_dir: str | os.PathLike[str] | None = None,
+    spill_max_bytes: int | None = None,
     model_aliases: Mapping[str, str] | None = None,
     provider_hosts: Mapping[str, str] | None = None,
     include_usage_hosts: Mapping[str, bool] | None = None,
@@ -46,7 +49,12 @@ def configure(
     Raises :class:`costobs.ConfigError` naming the argument or variable with a bad value.
     """
     values = {k: v for k, v in locals().items() if v is not None}
-    _config.set_current(_config.resolve(**values))
+    settings = _config.resolve(**values)
+    _config.set_current(settings)
+    if settings.enabled and settings.spill_dir:
+        from costobs import _shipper
+
+        _shipper.resume_spilled(settings.spill_dir)
 
 
 def record(
@@ -84,9 +92,9 @@ def record(
         call.status = status if status in ("ok", "error", "cancelled", "timeout") else "error"
         call.error_type = error_type
         call.latency_ms = max(0, int(latency_ms))
-        call.streaming = streaming
+        call.streaming = bool(streaming)  # the wire takes JSON booleans only, never 1 or "yes"
         call.service_tier = service_tier
-        call.batch = batch
+        call.batch = bool(batch)
         call.region = region
         call.provider_cost = dec(provider_cost_usd)
         call.provider_request_id = provider_request_id

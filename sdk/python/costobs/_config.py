@@ -52,6 +52,12 @@ class Settings:
     """COSTOBS_SHUTDOWN_TIMEOUT: seconds the atexit drain may take."""
     gzip: bool = True
     """COSTOBS_GZIP: compress batches (``Content-Encoding: gzip``)."""
+    spill_dir: str | None = None
+    """COSTOBS_SPILL_DIR: opt-in directory where batches wait (gzipped) while the ingest is
+    unreachable, and what is unsent at exit; the next process using it sends them."""
+    spill_max_bytes: int = 256 * 1024 * 1024
+    """COSTOBS_SPILL_MAX_BYTES: most bytes the spill may hold; beyond it batches are dropped
+    (``spill_full``)."""
     model_aliases: Mapping[str, str] = field(default_factory=dict)
     """Azure deployment names and Bedrock application-profile ARNs → model ids."""
     provider_hosts: Mapping[str, str] = field(default_factory=dict)

@@ -7,6 +7,15 @@ only appends to a deque) and ``max_buffer_bytes`` of serialised events waiting t
 What does not fit, is refused by the ingest, or outlives its retries is dropped and counted
 by reason (``costobs.stats().dropped``). No thread exists before the first event; after
 ``fork`` the child starts empty with a fresh lock and a thread of its own on first use.
+
+Recovery: while a batch waits to be retried the worker keeps serialising new events (the
+queue does not fill behind a sleeping thread), and while more than one batch waits it probes
+the ingest every ``PROBE_S`` (``PROBE_DROPPING_S`` once events are being dropped) instead of
+waiting out a long backoff; a ``Retry-After`` still sets the floor. The first success sends
+the backlog back to back. Only waits of the full backoff count towards ``max_retries``.
+With ``spill_dir`` set (``_spill``), batches that cannot be sent go to disk instead of being
+dropped: those waiting while the ingest is down, those past their retries, and what is still
+in memory at shutdown; they are sent, oldest first, once the ingest answers again.
 """
 
 from __future__ import annotations
@@ -23,10 +32,11 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from costobs import _config
+from costobs import _config, _spill
 from costobs._event import Call, price, to_wire
 from costobs._guard import report
 from costobs._stats import COUNTERS, Stats
@@ -38,6 +48,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("costobs")
 
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+PROBE_S = 0.5
+"""Longest wait between attempts while more than one batch is waiting."""
+PROBE_DROPPING_S = 0.1
+"""... and once events were dropped (queue or buffer full) since the last accepted batch."""
+_SPILL_RECHECK_S = 1.0
 
 
 def _worker_report(exc: BaseException) -> None:
@@ -86,6 +101,11 @@ class Shipper:
         self._thread: threading.Thread | None = None
         self._conn: http.client.HTTPConnection | None = None
         self._conn_key: tuple[str, str, int | None] | None = None
+        self._dropping = False
+        self._spilling = 0
+        self._spill: _spill.Spill | None = None
+        self._spill_key: tuple[str, int] | None = None
+        self._next_spill_check = 0.0
 
     # -- hot path -------------------------------------------------------------------------
     def submit(self, call: Call) -> None:
@@ -96,21 +116,37 @@ class Shipper:
                 return
             if len(self._queue) >= settings.max_queue_events:
                 COUNTERS.drop("queue_full")
+                if not self._dropping:  # a waiting worker probes sooner from now on
+                    self._dropping = True
+                    self._cond.notify_all()
                 return
             self._queue.append(call)
             if self._first_at is None:
                 self._first_at = time.monotonic()
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="costobs-shipper", daemon=True
-                )
-                self._thread.start()
+                self._start_thread()
             elif len(self._queue) == settings.max_batch_events:
                 self._cond.notify_all()
 
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="costobs-shipper", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Start shipping now (not on the first event): a spill dir may hold earlier batches."""
+        with self._cond:
+            if self._thread is None and not self._closed:
+                self._start_thread()
+            self._cond.notify_all()
+
     # -- control --------------------------------------------------------------------------
+    def _in_memory(self) -> int:
+        return len(self._queue) + self._taken + len(self._buffer) + self._inflight + self._spilling
+
     def pending(self) -> int:
-        return len(self._queue) + self._taken + len(self._buffer) + self._inflight
+        """Events not yet accepted by the ingest: in memory, and spilled to disk."""
+        spilled = self._spill.pending_events() if self._spill is not None else 0
+        return self._in_memory() + spilled
 
     def flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -141,7 +177,7 @@ class Shipper:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout + 0.5)
         with self._cond:
-            left = self.pending()
+            left = self._in_memory()
             if left:
                 COUNTERS.drop("shutdown", left)
                 self._queue.clear()
@@ -160,34 +196,70 @@ class Shipper:
     def _run(self) -> None:
         while True:
             settings = _config.current()
+            spill = self._spill_for(settings)
             with self._cond:
                 while True:
                     waiting = len(self._queue) + len(self._buffer)
-                    if self._stopping and (not waiting or self._past_deadline()):
-                        return
-                    if waiting:
+                    spill_due = self._spill_due(spill)
+                    if self._stopping and (not (waiting or spill_due) or self._past_deadline()):
+                        break
+                    if waiting or spill_due:
                         age = time.monotonic() - (self._first_at or 0.0)
                         if (
                             self._stopping
                             or self._flush_requests
+                            or spill_due
                             or waiting >= settings.max_batch_events
                             or age >= settings.flush_interval
                         ):
                             break
                         self._cond.wait(settings.flush_interval - age)
                     else:
-                        self._cond.wait()
+                        self._cond.wait(_SPILL_RECHECK_S if spill is not None else None)
+                stop = self._stopping and (not (waiting or spill_due) or self._past_deadline())
                 calls = list(self._queue)
                 self._queue.clear()
                 self._taken = len(calls)
                 self._first_at = None
             try:
                 self._serialise(calls, settings)
-                self._send_buffer(settings)
+                if stop or (not self._send_buffer(settings) and self._stopping):
+                    self._stash(settings)  # the ingest is unreachable: keep the rest on disk
+                    return
             except Exception as exc:  # a bug here must not kill shipping for good
                 _worker_report(exc)
-            with self._cond:
-                self._cond.notify_all()
+            finally:
+                with self._cond:
+                    self._cond.notify_all()
+
+    def _spill_for(self, settings: _config.Settings) -> _spill.Spill | None:
+        if not settings.spill_dir or not _spill.AVAILABLE:
+            return None
+        key = (settings.spill_dir, settings.spill_max_bytes)
+        if self._spill is None or self._spill_key != key:
+            try:
+                self._spill = _spill.Spill(*key)
+            except OSError as exc:
+                _worker_report(exc)
+                return None
+            self._spill_key = key
+            self._next_spill_check = 0.0
+        return self._spill
+
+    def _spill_due(self, spill: _spill.Spill | None) -> bool:
+        """Spilled batches wait and no recent look found them all locked by others."""
+        return (
+            spill is not None
+            and time.monotonic() >= self._next_spill_check
+            and spill.pending_events() > 0
+        )
+
+    def _stash(self, settings: _config.Settings) -> None:
+        """Stopping: what is still in memory goes to the spill (when there is one)."""
+        spill = self._spill_for(settings)
+        if spill is not None:
+            self._housekeep(settings)
+            self._spill_memory(spill, settings, everything=True)
 
     def _serialise(self, calls: list[Call], settings: _config.Settings) -> None:
         try:
@@ -217,85 +289,211 @@ class Shipper:
                 return
             if self._buffer_bytes + len(data) > settings.max_buffer_bytes:
                 COUNTERS.drop("buffer_full")
+                self._dropping = True
                 return
             self._buffer.append(data)
             self._buffer_bytes += len(data)
 
-    def _send_buffer(self, settings: _config.Settings) -> None:
+    def _take_batch(self, settings: _config.Settings) -> list[bytes]:
+        """The next batch's events from the buffer (call with the lock held)."""
+        items: list[bytes] = []
+        size = 0
+        while self._buffer and len(items) < settings.max_batch_events:
+            nxt = len(self._buffer[0]) + 1
+            if items and size + nxt > settings.max_batch_bytes:
+                break
+            data = self._buffer.popleft()
+            items.append(data)
+            size += nxt
+            self._buffer_bytes -= len(data)
+        return items
+
+    def _send_buffer(self, settings: _config.Settings) -> bool:
+        """Spilled batches (oldest first), then the buffer; False if the ingest stayed down."""
+        spill = self._spill_for(settings)
         while True:
+            if self._past_deadline():
+                return True
+            if spill is not None and self._spill_due(spill):
+                claimed = spill.claim_oldest()
+                if claimed is None:  # all locked by other processes sending them
+                    self._next_spill_check = time.monotonic() + _SPILL_RECHECK_S
+                else:
+                    if not self._send_spilled(claimed, settings):
+                        return False
+                    continue
             with self._cond:
-                if not self._buffer:
-                    return
-                if self._past_deadline():
-                    return
-                items: list[bytes] = []
-                size = 0
-                while self._buffer and len(items) < settings.max_batch_events:
-                    nxt = len(self._buffer[0]) + 1
-                    if items and size + nxt > settings.max_batch_bytes:
-                        break
-                    data = self._buffer.popleft()
-                    items.append(data)
-                    size += nxt
-                    self._buffer_bytes -= len(data)
+                items = self._take_batch(settings)
+                if not items:
+                    return True
                 self._inflight = len(items)
             try:
-                self._send_batch(items, settings)
+                if not self._send_batch(items, settings):
+                    return False
             finally:
                 with self._cond:
                     self._inflight = 0
                     self._cond.notify_all()
 
-    def _send_batch(self, items: list[bytes], settings: _config.Settings) -> None:
+    def _send_batch(self, items: list[bytes], settings: _config.Settings) -> bool:
+        """Send one batch to a final answer; False if it went to the spill or was dropped
+        because the ingest stayed unreachable."""
         if not settings.api_key:
             COUNTERS.drop("no_api_key", len(items))
             logger.warning("costobs: no api_key configured (COSTOBS_API_KEY); events dropped")
-            return
-        batch_id = str(uuid.uuid4())
-        body = b'{"batch_id":"' + batch_id.encode() + b'","events":[' + b",".join(items) + b"]}"
-        if settings.gzip:
-            body = gzip.compress(body, compresslevel=5)
-        attempt = 0
-        while True:
-            status, retry_after, answer = self._post(body, settings)
-            if status in (200, 201, 202):
-                self._accepted(answer, len(items))
-                return
-            if status == 413 and len(items) > 1:
-                half = len(items) // 2
-                self._send_batch(items[:half], settings)
-                self._send_batch(items[half:], settings)
-                return
-            if status is not None and status not in _RETRY_STATUSES:
-                reason = {401: "unauthorized", 403: "unauthorized", 413: "too_large"}.get(
-                    status, "bad_request" if status == 400 else f"http_{status}"
-                )
-                logger.warning("costobs: ingest answered %s; %d events dropped", status, len(items))
-                COUNTERS.drop(reason, len(items))
-                return
-            if attempt >= settings.max_retries:
-                COUNTERS.drop("retries_exhausted", len(items))
-                return
-            delay = backoff_delay(attempt, settings.backoff_base, settings.backoff_max, retry_after)
-            attempt += 1
-            COUNTERS.add("retried")
-            if not self._sleep(delay):
-                COUNTERS.drop("shutdown", len(items))  # stopping and out of time
-                return
+            return True
+        body = _request_body(str(uuid.uuid4()), items)
+        wire = gzip.compress(body, compresslevel=5) if settings.gzip else body
+        status, answer, gave_up = self._deliver(wire, settings)
+        if status is None:
+            spill = self._spill_for(settings)
+            if spill is None:
+                COUNTERS.drop(gave_up, len(items))
+            else:
+                self._put(spill, wire if settings.gzip else gzip.compress(body, 5), len(items))
+            return False
+        self._answered(status, answer, lambda: items, settings)
+        return True
 
-    def _sleep(self, delay: float) -> bool:
-        end = time.monotonic() + delay
-        with self._cond:
-            while True:
+    def _send_spilled(self, claimed: _spill.Claimed, settings: _config.Settings) -> bool:
+        """One spilled batch, with the batch_id it was given; deleted only once answered."""
+        wire = claimed.body if settings.gzip else gzip.decompress(claimed.body)
+        status, answer, _ = self._deliver(wire, settings)
+        if status is None:
+            claimed.release()
+            return False
+        try:
+            self._answered(status, answer, lambda: _events_of(claimed.body), settings)
+        finally:
+            claimed.done()
+        return True
+
+    def _answered(
+        self,
+        status: int,
+        answer: bytes,
+        items: Callable[[], list[bytes]],
+        settings: _config.Settings,
+    ) -> None:
+        """A final answer: accepted, split on 413, or refused for good (counted)."""
+        if status in (200, 201, 202):
+            self._accepted(answer, len(items()))
+            return
+        events = items()
+        if status == 413 and len(events) > 1:
+            half = len(events) // 2
+            self._send_batch(events[:half], settings)
+            self._send_batch(events[half:], settings)
+            return
+        reason = {401: "unauthorized", 403: "unauthorized", 413: "too_large"}.get(
+            status, "bad_request" if status == 400 else f"http_{status}"
+        )
+        logger.warning("costobs: ingest answered %s; %d events dropped", status, len(events))
+        COUNTERS.drop(reason, len(events))
+
+    def _deliver(self, wire: bytes, settings: _config.Settings) -> tuple[int | None, bytes, str]:
+        """POST until the ingest gives a final answer: (status, body, ""), or
+        (None, b"", why) when giving up (retries exhausted, or stopping)."""
+        retries = 0
+        due = 0.0  # when the next retry of the full backoff is due; probes may come sooner
+        spill = self._spill_for(settings)
+        while True:
+            status, retry_after, answer = self._post(wire, settings)
+            if status is not None and status not in _RETRY_STATUSES:
+                return status, answer, ""
+            now = time.monotonic()
+            if now >= due:  # this attempt was a retry step, not a probe
+                if retries >= settings.max_retries:
+                    return None, b"", "retries_exhausted"
+                due = now + backoff_delay(
+                    retries, settings.backoff_base, settings.backoff_max, retry_after
+                )
+                retries += 1
+            if self._stopping and spill is not None:
+                return None, b"", "shutdown"  # no time to wait: the spill keeps it
+            floor = min(retry_after, settings.backoff_max) if retry_after is not None else 0.0
+            COUNTERS.add("retried")
+            if not self._pause(due, floor, settings):
+                return None, b"", "shutdown"  # stopping and out of time
+
+    def _backlog(self, settings: _config.Settings) -> bool:
+        """More than one batch waits (or events are being dropped): worth probing sooner."""
+        if self._dropping or len(self._queue) + len(self._buffer) > settings.max_batch_events:
+            return True
+        spill = self._spill
+        return spill is not None and spill.pending_events() > 0
+
+    def _pause(self, due: float, floor: float, settings: _config.Settings) -> bool:
+        """Wait for the next attempt: until ``due``, or a probe interval (at least ``floor``)
+        once a backlog waits. Meanwhile new events are serialised (and spilled), so the
+        queue does not fill behind this wait. False when stopping ran out of time."""
+        start = time.monotonic()
+        while True:
+            self._housekeep(settings)
+            with self._cond:
                 now = time.monotonic()
                 if self._past_deadline():
                     return False
+                end = due
+                if self._backlog(settings):
+                    probe = PROBE_DROPPING_S if self._dropping else PROBE_S
+                    end = min(due, start + max(probe, floor))
                 if now >= end:
                     return True
-                limit = end if not self._stopping else min(end, self._stop_deadline)
-                self._cond.wait(max(0.0, limit - now))
+                limit = min(end, now + settings.flush_interval)
+                if self._stopping:
+                    limit = min(limit, self._stop_deadline)
+                if len(self._queue) < settings.max_batch_events:
+                    self._cond.wait(max(0.0, limit - now))
+
+    def _housekeep(self, settings: _config.Settings) -> None:
+        """While waiting to retry: serialise what was queued; spill full batches."""
+        with self._cond:
+            calls = list(self._queue)
+            self._queue.clear()
+            self._taken = len(calls)
+            self._first_at = None
+        if calls:
+            self._serialise(calls, settings)
+        spill = self._spill_for(settings)
+        if spill is not None:
+            self._spill_memory(spill, settings, everything=False)
+
+    def _spill_memory(
+        self, spill: _spill.Spill, settings: _config.Settings, everything: bool
+    ) -> None:
+        """Move buffered events to disk: full batches, or ``everything`` (stopping)."""
+        while True:
+            with self._cond:
+                full = len(self._buffer) >= settings.max_batch_events or (
+                    self._buffer_bytes >= settings.max_batch_bytes
+                )
+                if not (full or everything):
+                    return
+                items = self._take_batch(settings)
+                if not items:
+                    return
+                self._spilling += len(items)
+            try:
+                body = _request_body(str(uuid.uuid4()), items)
+                self._put(spill, gzip.compress(body, compresslevel=5), len(items))
+            finally:
+                with self._cond:
+                    self._spilling -= len(items)
+
+    def _put(self, spill: _spill.Spill, body_gz: bytes, events: int) -> None:
+        try:
+            stored = spill.put(body_gz, events)
+        except OSError as exc:  # disk full, directory gone: counted, never raised
+            logger.warning("costobs: could not spill %d events: %r", events, exc)
+            stored = False
+        if stored:
+            COUNTERS.add("spilled", events)
+        else:
+            COUNTERS.drop("spill_full", events)
 
     def _accepted(self, answer: bytes, count: int) -> None:
+        self._dropping = False  # "dropping" means: since the last batch the ingest took
         try:
             result: dict[str, Any] = json.loads(answer) if answer else {}
         except ValueError:
@@ -352,6 +550,16 @@ class Shipper:
         return response.status, parse_retry_after(response.getheader("Retry-After")), answer
 
 
+def _request_body(batch_id: str, items: list[bytes]) -> bytes:
+    return b'{"batch_id":"' + batch_id.encode() + b'","events":[' + b",".join(items) + b"]}"
+
+
+def _events_of(body_gz: bytes) -> list[bytes]:
+    """A spilled batch's events, each serialised again (for a 413 split)."""
+    events = json.loads(gzip.decompress(body_gz))["events"]
+    return [json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode() for e in events]
+
+
 _lock = threading.Lock()
 _shipper: Shipper | None = None
 _atexit_registered = False
@@ -373,6 +581,18 @@ def get() -> Shipper:
 
 def submit(call: Call) -> None:
     (_shipper or get()).submit(call)
+
+
+def resume_spilled(spill_dir: str) -> None:
+    """Batches left in ``spill_dir`` by an earlier process: start sending them now."""
+    try:
+        names = os.listdir(spill_dir)
+    except OSError:
+        return
+    if not _spill.AVAILABLE:
+        logger.warning("costobs: spill_dir needs fcntl (POSIX); the spill is off")
+    elif any(n.endswith(_spill.SUFFIX) for n in names):
+        get().wake()
 
 
 def flush(timeout: float = 5.0) -> bool:

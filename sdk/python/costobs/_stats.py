@@ -25,6 +25,9 @@ class Stats:
     """Batches the ingest answered 202 to."""
     internal_errors: int = 0
     """Errors inside the SDK itself (logged and swallowed; the provider call is untouched)."""
+    spilled: int = 0
+    """Events written to the on-disk spill (``spill_dir``) to be sent once the ingest is back;
+    ``queued`` counts those still on disk."""
 
     @property
     def dropped_total(self) -> int:
@@ -41,6 +44,7 @@ class Counters:
         self.retried = 0
         self.batches = 0
         self.internal_errors = 0
+        self.spilled = 0
         self.dropped: Counter[str] = Counter()
 
     def add(self, name: str, n: int = 1) -> None:
@@ -63,6 +67,7 @@ class Counters:
                 queued=queued,
                 batches=self.batches,
                 internal_errors=self.internal_errors,
+                spilled=self.spilled,
             )
 
 

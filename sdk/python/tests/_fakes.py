@@ -8,6 +8,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,8 +158,15 @@ class FakeProvider:
 class Receiver:
     """A fake ``POST /v1/events``: scripted statuses, dedup by request_id, wire validation."""
 
-    def __init__(self, api_key: str = "test-key") -> None:
+    def __init__(self, api_key: str = "test-key", validate: bool = True) -> None:
         self.api_key = api_key
+        self.validate = validate
+        self.down = False
+        """True: answer every batch 503 (an ingest outage), storing nothing."""
+        self.accepted_at: list[float] = []
+        """monotonic time of each 2xx answer"""
+        self.received = 0
+        """events in batches answered 2xx, re-sends included (exactly once: == len(stored))"""
         self.lock = threading.Lock()
         self.batches: list[dict[str, Any]] = []
         self.script: list[tuple[int, dict[str, str]]] = []
@@ -181,6 +189,8 @@ class Receiver:
                     return self._send(404, {})
                 if self.headers.get("Authorization") != f"Bearer {outer.api_key}":
                     return self._send(401, {"error": "bad key"})
+                if outer.down:
+                    return self._send(503, {"error": "ingest is down"})
                 body = (
                     gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
                 )
@@ -196,8 +206,6 @@ class Receiver:
                     )
                     scripted = outer.script.pop(0) if outer.script else None
                 if outer.delay:
-                    import time
-
                     time.sleep(outer.delay)
                 if scripted is not None:
                     status, headers = scripted
@@ -206,7 +214,7 @@ class Receiver:
                 rejected = []
                 with outer.lock:
                     for index, event in enumerate(batch["events"]):
-                        if validate_wire_event is not None:
+                        if outer.validate and validate_wire_event is not None:
                             try:
                                 validate_wire_event(event)
                             except Exception as exc:
@@ -218,6 +226,8 @@ class Receiver:
                         else:
                             outer.stored[event["request_id"]] = event
                             accepted += 1
+                    outer.received += len(batch["events"])
+                    outer.accepted_at.append(time.monotonic())
                 self._send(
                     202, {"accepted": accepted, "duplicates": duplicates, "rejected": rejected}
                 )

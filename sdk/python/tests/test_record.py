@@ -38,6 +38,26 @@ def test_record_prices_locally_and_merges_scope(receiver: Receiver) -> None:
     assert narration["cost_usd"] != "0"
 
 
+def test_record_sends_the_wire_types_whatever_it_was_given(receiver: Receiver) -> None:
+    """The server refuses coercible values ("100", 1 for true, 1.0): the SDK converts first,
+    and the receiver checks every event against the server's strict wire schema."""
+    costobs.record(
+        provider="openai",
+        model="gpt-4o",
+        input_tokens="100",
+        output_tokens=7.0,
+        batch=1,
+        streaming="yes",
+        latency_ms=12.7,
+        provider_cost_usd=1,
+    )
+    (event,) = shipped(receiver, 1)
+    assert event["usage"] == {"input_tokens": 100, "output_tokens": 7}
+    assert (event["batch"], event["streaming"], event["latency_ms"]) == (True, True, 12)
+    assert event["provider_cost_usd"] == "1"
+    assert not receiver.invalid
+
+
 def test_disabled_sdk_records_nothing(receiver: Receiver) -> None:
     costobs.configure(ingest_url=receiver.url, api_key="test-key", enabled=False)
     costobs.record(provider="openai", model="gpt-4o", input_tokens=1)

@@ -44,7 +44,8 @@ def read_raw(path: str | os.PathLike[str]) -> Any:
                 "reading a YAML price table needs pyyaml (pip install pyyaml)"
             ) from exc
         try:
-            raw = yaml.safe_load(text)
+            # libyaml's loader when pyyaml was built with it: ~10x faster on the full table.
+            raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as exc:
             raise PricingError(f"{path}: invalid YAML: {exc}") from exc
     else:
