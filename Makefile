@@ -63,3 +63,55 @@ clean:
 
 docs: $(STAMP)
 	$(BIN)/python -m costobs_server.config_docs
+
+# Go SDK (sdk/go): the SDK module under -race; the provider-SDK module (real openai-go,
+# anthropic-sdk-go, genai, bedrockruntime, the wire-schema check, `costobs up` end to end
+# and the install proof) without -race, to keep the compile of those SDKs inside CI's budget.
+GO ?= go
+STATICCHECK := $(CURDIR)/$(TOOLS)/staticcheck-v0.8.2
+GO_ENV := COSTOBS_BIN=$(CURDIR)/$(BIN)/costobs COSTOBS_PYTHON=$(CURDIR)/$(BIN)/python
+.PHONY: go-test go-lint go-bench
+test: go-test
+lint: go-lint
+bench: go-bench
+
+go-test: $(STAMP)
+	cd sdk/go && $(GO_ENV) $(GO) test -race -count=1 ./...
+	cd sdk/go/providertest && $(GO_ENV) $(GO) test -count=1 ./...
+
+$(STATICCHECK):
+	mkdir -p $(TOOLS)
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	mv $(TOOLS)/staticcheck $(STATICCHECK)
+
+go-lint: $(STATICCHECK)
+	cd sdk/go && $(GO) vet ./... && $(STATICCHECK) ./...
+	cd sdk/go/providertest && $(GO) vet ./... && $(STATICCHECK) ./...
+	@test -z "$$(gofmt -l sdk/go)" || { gofmt -l sdk/go; echo "gofmt: run gofmt -w sdk/go"; exit 1; }
+
+go-bench:
+	cd sdk/go && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3000x .
+
+# TypeScript SDK (sdk/typescript): node modules from the lockfile, reinstalled when it changes.
+TS_SDK := sdk/typescript
+TS_STAMP := $(TS_SDK)/node_modules/.installed
+.PHONY: install-ts test-ts lint-ts bench-ts
+
+$(TS_STAMP): $(TS_SDK)/package.json $(TS_SDK)/package-lock.json
+	cd $(TS_SDK) && npm ci --no-audit --no-fund
+	touch $(TS_STAMP)
+
+install-ts: $(TS_STAMP)
+
+test-ts: $(TS_STAMP) $(STAMP)
+	cd $(TS_SDK) && npm test
+
+lint-ts: $(TS_STAMP)
+	cd $(TS_SDK) && npm run lint
+
+bench-ts: $(TS_STAMP)
+	cd $(TS_SDK) && npm run bench
+
+test: test-ts
+lint: lint-ts
+bench: bench-ts

@@ -9,16 +9,22 @@ column defaults ('' / 0 / false).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 import orjson
 
+from consumers.cost_parts import cost_parts
+
 
 class QuoteLike(Protocol):
     cost_usd: Decimal
+
+    @property
+    def breakdown_atto(self) -> Sequence[tuple[str, int]]: ...
+
     unpriced: bool
     entry: str | None
     version: str
@@ -88,6 +94,7 @@ def _row(
     usage = event.pop("usage", None)
     if usage:
         event.update(usage)  # usage fields are columns of their own
+        event.update(cost_parts(quote.breakdown_atto, usage))  # for the FOCUS export
     if "cost_usd" in event:
         event["sdk_cost_usd"] = event.pop("cost_usd")
     if "pricing_version" in event:

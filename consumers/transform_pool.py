@@ -78,7 +78,8 @@ class TransformPool:
                 failed += 1
                 if failed > self.restart_limit:
                     raise CostObsError(
-                        f"the writer's transform workers died {failed} times in a row; last: {exc}"
+                        f"the writer's transform workers keep dying ({failed} failures in a "
+                        f"row, COSTOBS_CHILD_RESTART_LIMIT={self.restart_limit}): {exc}"
                     ) from exc
                 delay = min(0.2 * 2**failed, 10.0)
                 log.error("a transform worker died (%s); restarting in %.1fs", exc, delay)

@@ -221,9 +221,12 @@ class Writer:
         token = f"{self.staging_table}-{uuid.uuid4().hex}"
         if self.flush_log is not None:
             await asyncio.to_thread(self.flush_log.begin, token, block)
-        await self._retrying(self.store.insert_events, block, token, held=held)
-        if FAILPOINT == "writer_mid_flush":
-            os.kill(os.getpid(), signal.SIGKILL)  # as if killed with the flush log written
+        try:
+            await self._retrying(self.store.insert_events, block, token, held=held)
+        except failures.Refused:  # nothing of it was written: the messages are bisected
+            if self.flush_log is not None:
+                await asyncio.to_thread(self.flush_log.done, token)
+            raise
         if self.flush_log is not None:
             await asyncio.to_thread(self.flush_log.done, token)
 
@@ -233,7 +236,10 @@ class Writer:
             return
         for token, block in await asyncio.to_thread(self.flush_log.pending):
             log.warning("completing flush %s left unfinished by the last run", token)
-            await self._retrying(self.store.insert_events, block, token)
+            try:
+                await self._retrying(self.store.insert_events, block, token)
+            except failures.Refused as exc:  # its messages, unacked, are bisected when redelivered
+                log.error("flush %s was refused (%s); its messages decide", token, exc)
             await asyncio.to_thread(self.flush_log.done, token)
 
     async def _retrying(

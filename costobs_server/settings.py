@@ -107,6 +107,19 @@ class Settings(BaseSettings):
         description="cap on the cost_usd and provider_cost_usd one event may state",
     )
 
+    # OTLP/HTTP traces at /v1/traces (ingest/otlp.py, ingest/genai.py)
+    otlp_attribute_map: str | None = Field(
+        None,
+        description='OTLP: JSON {"span or resource attribute": "customer_id|user_id|trace_id|'
+        'feature|team|service|environment|prompt_key|prompt_version" or "tag:<key>"}, on top of '
+        "service.name → service and deployment.environment(.name) → environment",
+    )
+    otlp_input_excludes_cache: str = Field(
+        "anthropic,bedrock",
+        description="OTLP: providers whose gen_ai.usage.input_tokens leaves out cache reads and "
+        "writes (as their APIs count); for the others they are subtracted",
+    )
+
     writer_batch_size: int = Field(
         20000, ge=1, description="events per ClickHouse insert (fewer, larger parts)"
     )

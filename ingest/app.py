@@ -31,6 +31,7 @@ from costobs_server.wire import (
     json_schema,
     validate_event,
 )
+from ingest import otlp
 from ingest.auth import KeyCache, has_scope, needs
 from ingest.body import read_body
 from ingest.publisher import Publisher, Unavailable, publish_bills
@@ -243,7 +244,8 @@ def create_app(services: Services) -> FastAPI:
             "metadata": run_in_threadpool(services.db.ping),
         }
         if services.nc is not None:
-            checks["nats"] = services.nc.jetstream(timeout=timeout).account_info()
+            # a PING answered by the server: needs no permission beyond the connection
+            checks["nats"] = services.nc.flush(timeout=max(1, round(timeout)))
         results = await asyncio.gather(
             *(asyncio.wait_for(check, timeout) for check in checks.values()),
             return_exceptions=True,
@@ -287,6 +289,7 @@ def create_app(services: Services) -> FastAPI:
         )
         return summary
 
+    otlp.install(app, settings, publisher)
     app.include_router(read_api)
     app.include_router(alerts_api)
 

@@ -20,7 +20,8 @@ router = APIRouter(tags=["reconcile"], responses=AUTH_RESPONSES)
 
 
 UtcFrom = Annotated[
-    SupportedDay | None, Query(alias="from", description="first UTC day (bills are per UTC day)")
+    SupportedDay | None,
+    Query(alias="from", description="first UTC day (bills are per UTC day)"),
 ]
 UtcTo = Annotated[SupportedDay | None, Query(description="last UTC day, inclusive; default today")]
 

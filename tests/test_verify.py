@@ -54,7 +54,7 @@ def test_verify_finds_damaged_rollup_days_and_repairs_them_exactly(
         "INSERT INTO prompt_version_daily SELECT * FROM prompt_version_daily "
         "WHERE org_id = {o:String}",
         parameters={"o": org},
-        settings={"deduplicate_insert": "disable"},
+        settings=store.no_dedup,
     )
     found = verify(store, org=org).mismatches
     assert {m.table for m in found} == {

@@ -19,7 +19,7 @@ from consumers.writer import Writer
 from costobs_server.metadata.db import MetadataDB
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
-from costobs_server.store import NO_DEDUP, EventStore, failures
+from costobs_server.store import EventStore, failures
 from costobs_server.streams import DLQ_STREAM, DLQ_SUBJECT, ensure_streams, events_subject
 from costobs_server.wire import validate_event
 from tests.helpers import Running, event, eventually, nats_client
@@ -303,7 +303,7 @@ class RollupFailsUntil:
             client.command(
                 f"INSERT INTO {table} (org_id, hour, provider, model) "
                 "VALUES ('zz-parts', '2026-11-20 00:00:00', '', '')",
-                settings=NO_DEDUP,
+                settings=store.no_dedup,
             )
         client.command(f"ALTER TABLE {table} MODIFY SETTING parts_to_throw_insert = 1")
 
@@ -432,3 +432,36 @@ async def test_a_failed_dead_letter_publish_keeps_the_message_and_the_writer(
         writer.stop()
         await task
         await nc.close()
+
+
+async def test_transform_pool_restarts_a_killed_worker_then_gives_up_past_its_limit(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+
+    from consumers.transform_pool import TransformPool
+    from costobs_server import metrics
+    from costobs_server.errors import CostObsError
+
+    batch = [(envelope("o", [event(0)]), 1)]
+    restarts = metrics.CHILD_RESTARTS.labels("transform_worker")
+    pool = TransformPool(1, None, restart_limit=1)
+    try:
+        first = await pool.transform(batch)
+
+        def kill_worker() -> None:
+            for process in list(pool._executor._processes.values()):  # type: ignore[union-attr]
+                os.kill(process.pid, signal.SIGKILL)
+                process.join()
+
+        before = restarts._value.get()
+        kill_worker()
+        assert await pool.transform(batch) == first  # restarted, same rows
+        assert pool.restarts == 1 and restarts._value.get() == before + 1
+        pool.restart_limit = 0
+        kill_worker()
+        with pytest.raises(CostObsError, match="keep dying"):
+            await pool.transform(batch)
+    finally:
+        pool.close()

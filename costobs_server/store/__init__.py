@@ -5,6 +5,7 @@ Both backends run the same SQL and the same numbered migrations; only the connec
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -198,6 +199,14 @@ class EventStore:
             settings={**_JSON_INSERT_SETTINGS, **_dedup_settings(token)},
         )
 
+    @functools.cached_property
+    def no_dedup(self) -> dict[str, Any]:
+        """Settings for inserts that must never be taken for a repeat (repairs re-deriving
+        rollup rows): ClickHouse 26 switches deduplication off with ``deduplicate_insert``,
+        which older servers (25.8 in docker-compose) reject as unknown."""
+        new = self.query("SELECT count() FROM system.settings WHERE name = 'deduplicate_insert'")
+        return {"deduplicate_insert": "disable"} if new[0][0] else {"insert_deduplicate": 0}
+
     def insert_billed(self, rows: Sequence[Sequence[Any]]) -> None:
         self.client.insert(
             "billed_daily",
@@ -244,15 +253,12 @@ _JSON_INSERT_SETTINGS = {
 def _dedup_settings(token: str) -> dict[str, Any]:
     return {
         "insert_deduplication_token": token,
-        "deduplicate_insert": "enable",
+        # on by default from ClickHouse 26 (``deduplicate_insert``), by this one before
+        "insert_deduplicate": 1,
         "deduplicate_blocks_in_dependent_materialized_views": 1,
         # one stream per view, in order: the same bytes form the same blocks on every retry
         "parallel_view_processing": 0,
     }
-
-
-NO_DEDUP: dict[str, Any] = {"deduplicate_insert": "disable"}
-"""For inserts that must never be taken for a repeat (repairs re-deriving rollup rows)."""
 
 
 def _check_identifier(name: str) -> None:

@@ -26,7 +26,7 @@ _CREATE_TABLE = re.compile(
     r"^CREATE TABLE IF NOT EXISTS (\w+)\s*(\(.*\))\s*ENGINE = (\w+)(?:\(([^)]*)\))?(.*)$", re.S
 )
 _CREATE_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS(.*)$", re.S)
-_ALTER = re.compile(r"^ALTER TABLE (\w+) (.*)$", re.S)
+_ALTER = re.compile(r"^ALTER TABLE (\w+)\s+(.*)$", re.S)
 _DROP = re.compile(r"^DROP (TABLE|VIEW) IF EXISTS (\w+)$")
 _MERGE_TREES = {
     "MergeTree",
@@ -99,7 +99,11 @@ def _one(statement: str, cluster: str, tables: set[str]) -> list[str]:
             # Replicated tables keep their insert-block log in Keeper already
             # (replicated_deduplication_window): the token-deduplicated flush needs nothing more.
             return []
-        return [f"ALTER TABLE {local(table)} {on} {change}"]
+        altered = [f"ALTER TABLE {local(table)} {on} {change}"]
+        if re.match(r"(ADD|DROP|MODIFY|RENAME) COLUMN\b", change.lstrip()):
+            # The Distributed table has the columns of the local one: change both.
+            altered.append(f"ALTER TABLE {table} {on} {change}")
+        return altered
     if m := _DROP.match(statement):
         kind, name = m.groups()
         if kind == "VIEW":

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from costobs_server.store import NO_DEDUP, EventStore, compaction, pairs
+from costobs_server.store import EventStore, compaction, pairs
 
 _TARGET = re.compile(r"\bTO\s+(?:`?\w+`?\.)?`?(\w+)`?")
 
@@ -136,7 +136,7 @@ def repair(store: EventStore, rollup: Rollup, org_id: str, unit: date) -> None:
     store.client.command(
         f"INSERT INTO {rollup.table} ({columns}) SELECT {columns} FROM ({rollup.select}) {where}",
         parameters=params,
-        settings=NO_DEDUP,
+        settings=store.no_dedup,
     )
 
 

@@ -53,6 +53,9 @@ PROBE_S = 0.5
 PROBE_DROPPING_S = 0.1
 """... and once events were dropped (queue or buffer full) since the last accepted batch."""
 _SPILL_RECHECK_S = 1.0
+STASH_GRACE_S = 3.0
+"""With a spill: how much longer than ``shutdown_timeout`` exit may take to write what is
+left in memory to disk (serialising it first)."""
 
 
 def _worker_report(exc: BaseException) -> None:
@@ -145,8 +148,8 @@ class Shipper:
 
     def pending(self) -> int:
         """Events not yet accepted by the ingest: in memory, and spilled to disk."""
-        spilled = self._spill.pending_events() if self._spill is not None else 0
-        return self._in_memory() + spilled
+        spill = self._spill_for(_config.current())  # not only once the worker looked
+        return self._in_memory() + (spill.pending_events() if spill is not None else 0)
 
     def flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -176,6 +179,8 @@ class Shipper:
             self._cond.notify_all()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout + 0.5)
+            if thread.is_alive() and self._spill is not None:
+                thread.join(STASH_GRACE_S)  # writing the rest to disk is quick; losing it is not
         with self._cond:
             left = self._in_memory()
             if left:

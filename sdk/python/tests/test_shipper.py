@@ -110,7 +110,8 @@ def test_retries_exhausted_are_counted(receiver: Receiver) -> None:
         api_key="test-key",
         max_retries=2,
         backoff_base=0.01,
-        flush_interval=0.01,
+        flush_interval=5,
+        max_batch_events=3,  # one batch of the three, however slowly they are recorded
     )
     receiver.script = [(502, {})] * 3
     _record(3)
@@ -441,6 +442,7 @@ def test_spilled_batches_survive_the_process_and_keep_their_batch_id(
     while len(receiver.stored) < 500:
         assert time.monotonic() < deadline, costobs.stats()
         time.sleep(0.02)
+    assert costobs.flush(10)  # the last 202 is in: wait for its file to be deleted too
     assert sorted(b["batch_id"] for b in receiver.batches) == sorted(ids)
     assert receiver.received == 500 and _spill_files(spill) == []
 

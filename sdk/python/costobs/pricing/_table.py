@@ -96,6 +96,11 @@ class Quote:
         return {key: _from_atto(atto) for key, atto in self._parts}
 
     @property
+    def breakdown_atto(self) -> Sequence[tuple[str, int]]:
+        """``breakdown`` in whole 1e-18 USD units (exact integers; the writer's hot path)."""
+        return self._parts
+
+    @property
     def service_tier(self) -> str | None:
         """The tier whose rates were applied (``None`` = standard)."""
         return self._rates.tier if self._rates is not None else None

@@ -1,0 +1,3 @@
+module github.com/officialasishkumar/costobs/sdk/go
+
+go 1.26
