@@ -172,6 +172,8 @@ def cases(days: int, events: int, rid: str, ts: str) -> list[Case]:
         ("series", "/v1/series", r, 300),
         ("series by model", "/v1/series", with_(group_by="model"), 300),
         ("breakdown model", "/v1/breakdown", with_(by="model"), 300),
+        ("breakdown canonical_model", "/v1/breakdown", with_(by="canonical_model"), 300),
+        ("breakdown model status=failed", "/v1/breakdown", with_(by="model", status="failed"), 300),
         (
             "breakdown feature/team/env",
             "/v1/breakdown",

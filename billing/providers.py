@@ -26,13 +26,12 @@ from typing import Any
 
 import httpx
 
+from billing.line_items import ITEM_SEPARATOR
 from costobs_server.errors import CostObsError
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 100
-ITEM_SEPARATOR = ", "
-"""``"<model>, <kind>"``: a line item billed for one model (OpenAI's own format)."""
 
 Items = dict[date, dict[str, Decimal]]
 """Per UTC day: line item → billed dollars ('' = not itemised)."""
@@ -151,12 +150,6 @@ async def _pages(
 
 def _add(sums: dict[str, Decimal], key: str, amount: Decimal) -> None:
     sums[key] = sums.get(key, Decimal(0)) + amount
-
-
-def item_model(line_item: str) -> str | None:
-    """The model a line item was billed for, None for other costs (web search, …)."""
-    model, sep, _ = line_item.partition(ITEM_SEPARATOR)
-    return model if sep and model else None
 
 
 def day_totals(items: Items) -> dict[date, Decimal]:

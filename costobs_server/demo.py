@@ -57,18 +57,24 @@ MODELS = (
         (100, 1200),
         cache_share=0.3,
     ),
-    # the same model through Vertex and through a LiteLLM gateway: one canonical model
-    Model("vertex", "claude-sonnet-4-5@20250929", 0.02, (800, 15000), (100, 1200)),
-    Model(
-        "openai_compatible",
-        "anthropic/claude-sonnet-4-5",
-        0.03,
-        (800, 15000),
-        (100, 1200),
-        cache_share=0.3,
-        gateway_host="llm-gateway.internal:4000",
+)
+ROUTES = (
+    (0.15, Model("vertex", "claude-sonnet-4-5@20250929", 0, (0, 0), (0, 0))),
+    (
+        0.2,
+        Model(
+            "openai_compatible",
+            "anthropic/claude-sonnet-4-5",
+            0,
+            (0, 0),
+            (0, 0),
+            gateway_host="llm-gateway.internal:4000",
+        ),
     ),
 )
+"""Shares of Claude Sonnet 4.5 calls made through Vertex and through a LiteLLM gateway: one
+canonical model however it is reached. Drawn from a second RNG, so the rest of the data is the
+same whatever these are."""
 FEATURES = ("summarize", "chat", "search", "extract", "classify", "draft-email")
 TEAMS = {
     "summarize": "docs",
@@ -85,7 +91,7 @@ PROMPTS = {
     "chat": ("support-chat", ("v7", "v8")),
     "extract": ("invoice-extract", ("v1", "v2")),
 }
-ERRORS = ("RateLimitError", "InternalServerError")
+ERRORS = ("RateLimitError", "APITimeoutError", "InternalServerError")
 FAILURES = (("error", 0.5), ("timeout", 0.3), ("cancelled", 0.2))
 """How the ~2% failed calls end: refused (no usage), timed out or cut off by the caller after
 generation started (the input and part of the output known and billed)."""
@@ -93,6 +99,18 @@ generation started (the input and part of the output known and billed)."""
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([w[0] for w in weighted], [w[1] for w in weighted])[0]
+
+
+def _routed(model: Model, extra: random.Random) -> Model:
+    """Claude Sonnet 4.5 through Vertex or a gateway for some calls (same usage ranges)."""
+    if (model.provider, model.model) != ("anthropic", "claude-sonnet-4-5"):
+        return model
+    draw = extra.random()
+    for share, route in ROUTES:
+        if draw < share:
+            return route
+        draw -= share
+    return model
 
 
 def day_weights(days: int, end: date) -> list[tuple[date, float]]:
@@ -113,6 +131,7 @@ def generate_events(
     table: PriceTable | None = None,
 ) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
+    extra = random.Random(seed + 16)  # issue 16's draws: the rest of the data stays as it was
     table = table or load_price_table()
     now = now or datetime.now(UTC)
     schedule = day_weights(days, now.date())
@@ -134,12 +153,13 @@ def generate_events(
             usage["cached_input_tokens"] = cached
         if model.reasoning_share and output:
             usage["reasoning_tokens"] = int(output * model.reasoning_share)
+        model = _routed(model, extra)
         failed = rng.random() < 0.02
-        status = _pick(rng, FAILURES) if failed else "ok"
+        status = _pick(extra, FAILURES) if failed else "ok"
         if status == "error":
             usage = {"input_tokens": 0, "output_tokens": 0}
         elif failed:  # generation had started: the prompt and part of the output are billed
-            usage["output_tokens"] = int(output * rng.random())
+            usage["output_tokens"] = int(output * extra.random())
             usage.pop("reasoning_tokens", None)
         operation = "embedding" if model.model.startswith("text-embedding") else "chat"
         streaming = operation == "chat" and rng.random() < 0.3
@@ -167,10 +187,12 @@ def generate_events(
             "sdk_language": "python",
             "sdk_version": "demo",
         }
-        if status == "error":
-            event["error_type"] = rng.choice(ERRORS)
-        elif status == "timeout":
-            event["error_type"] = "APITimeoutError"
+        if failed:  # drawn for every failed call, as before issue 16: the data stays the same
+            drawn = rng.choice(ERRORS)
+            if status == "timeout":
+                event["error_type"] = "APITimeoutError"
+            elif status == "error":
+                event["error_type"] = "InternalServerError" if drawn == ERRORS[1] else drawn
         if model.gateway_host:
             event["gateway_host"] = model.gateway_host
             event["gateway"] = "litellm"

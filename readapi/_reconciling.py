@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from billing.providers import item_model
+from billing.line_items import item_model
 from costobs_server.bounds import SupportedDay
 from readapi import _canonical, _drift, _reconcile, _sql, _time
 from readapi._context import AUTH_RESPONSES, OrgScope, Reader

@@ -65,7 +65,7 @@ def test_bills_are_cents_with_drift_and_untracked_spend() -> None:
 def test_demo_bills_explain_a_stable_drift_per_model() -> None:
     from datetime import date as day_of
 
-    from billing.providers import item_model
+    from billing.line_items import item_model
     from readapi import _drift
 
     events = list(generate_events(8000, 14, seed=5, now=NOW))

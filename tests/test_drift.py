@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from billing.providers import Retry, anthropic_items, item_model, openai_items
+from billing.line_items import item_model
+from billing.providers import Retry, anthropic_items, openai_items
 from billing.sync import BillSync
 from consumers.pricer import Pricer
 from readapi import _drift
