@@ -84,7 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
         def stored() -> bool:
             r = httpx.get(
                 f"{api}/v1/usage/summary",
-                params={"from": "2000-01-01", "to": "2100-01-01"},
+                params={"from": "2000-01-01", "to": "2099-12-31"},  # the supported range
                 headers=headers,
             )
             return int(r.json()["requests"]) >= DEMO_EVENTS
