@@ -101,15 +101,10 @@ def event_limits(settings: Settings, *, backfill: bool = False) -> EventLimits:
 AGE_HINT = "COSTOBS_MAX_EVENT_AGE_DAYS; an admin key may backfill with ?backfill=true"
 
 
-def event_problems(event: Mapping[str, Any], limits: EventLimits, now: datetime) -> str | None:
-    """What makes a schema-valid event inadmissible under ``limits`` at ``now`` (aware UTC),
-    each problem naming its field; None when it is admissible."""
-    return Admission(limits, now).problems(event)
-
-
 class Admission:
-    """``event_problems`` for many events at one instant: the bounds computed once (this runs
-    for every event ingest accepts, so each check is a comparison or two)."""
+    """What makes schema-valid events inadmissible under ``limits`` at ``now`` (aware UTC),
+    each problem naming its field: the bounds computed once (this runs for every event ingest
+    accepts, so each check is a comparison or two)."""
 
     def __init__(self, limits: EventLimits, now: datetime) -> None:
         self.limits = limits

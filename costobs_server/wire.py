@@ -14,7 +14,7 @@ paths — the one-pass batch and the per-event fallback on parsed JSON — valid
 so timestamps are parsed from RFC 3339 text by an explicit check rather than by pydantic's
 lax mode (which would also take unix seconds). Dates and timestamps must lie in the supported
 range of ``costobs_server.bounds``; the per-event limits that depend on settings (age, clock
-skew, quantity and cost caps) are checked by ingest with ``bounds.event_problems``.
+skew, quantity and cost caps) are checked by ingest with ``bounds.Admission``.
 
 The JSON Schema published under ``sdk/`` is generated from these types
 (``python -m costobs_server.wire > sdk/wire-schema.v1.json``) and pinned by a test.
