@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     writer_max_deliveries: int = Field(
         5, ge=1, description="deliveries before a message goes to the dead-letter subject"
     )
+    replay_events_per_s: int = Field(
+        20000,
+        ge=0,
+        description="most events per second `costobs replay` stores next to a live writer "
+        "(while `costobs up` runs, or in server mode); 0 = no limit",
+    )
     child_restart_limit: int = Field(
         5,
         ge=0,
