@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from consumers import dead_letter as fmt
 from costobs_server import metrics
@@ -31,6 +31,8 @@ from costobs_server.streams import DLQ_STREAM
 ROLE = "dlq"
 """The NATS user the DLQ tools connect as (costobs_server/nats_auth.py)."""
 ANY_DEAD_LETTER = "costobs.dlq.>"
+SEQUENCE_NOT_FOUND = 10043
+"""JetStream's error code for deleting a message that is not (or no longer) there."""
 SOURCES = ("costobs.events.", "costobs.bills.")
 """Subjects a dead letter may be re-driven to: what the live consumers read."""
 
@@ -145,6 +147,15 @@ async def _chosen(js: JetStreamContext, ids: Iterable[int], every: bool) -> list
     return chosen
 
 
+async def _delete(js: JetStreamContext, dead_letter_id: int) -> None:
+    try:
+        await js.delete_msg(DLQ_STREAM, dead_letter_id)
+    except APIError as exc:
+        if isinstance(exc, NotFoundError) or exc.err_code == SEQUENCE_NOT_FOUND:
+            raise DeadLetterError(f"no dead letter {dead_letter_id}") from None
+        raise
+
+
 @dataclass
 class Outcome:
     id: int
@@ -182,8 +193,8 @@ async def redrive(js: JetStreamContext, ids: Iterable[int], every: bool = False)
                 )
             )
             continue
-        with contextlib.suppress(NotFoundError):  # purged meanwhile: the copy is what counts
-            await js.delete_msg(DLQ_STREAM, letter.id)
+        with contextlib.suppress(DeadLetterError):  # purged meanwhile: the copy is what counts
+            await _delete(js, letter.id)
         metrics.DLQ_REDRIVEN.inc()
         outcomes.append(Outcome(letter.id, f"redriven to {letter.source_subject} (seq {ack.seq})"))
     return outcomes
@@ -199,10 +210,7 @@ async def purge(js: JetStreamContext, ids: Iterable[int], every: bool = False) -
         return [Outcome(letter.id, "purged") for letter in letters]
     outcomes = []
     for dead_letter_id in ids:
-        try:
-            await js.delete_msg(DLQ_STREAM, dead_letter_id)
-        except NotFoundError:
-            raise DeadLetterError(f"no dead letter {dead_letter_id}") from None
+        await _delete(js, dead_letter_id)
         metrics.DLQ_PURGED.inc()
         outcomes.append(Outcome(dead_letter_id, "purged"))
     if not outcomes:
