@@ -214,3 +214,54 @@ async def test_the_cli_asks_the_running_process(
     code, out = await run("purge", str(dead), "--yes")
     assert code == 0 and f"{dead:>6}  purged" in out
     assert (await run("show", str(dead)))[0] == 2  # gone
+
+
+async def test_read_api_counts_only_the_orgs_own_dead_letters(
+    running: Running, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from readapi import _dead_letters
+
+    monkeypatch.setattr(_dead_letters, "CACHE_S", 0.0)
+    org = running.org.id
+    admin = await nats_client(nats_server)
+    try:
+        await put_dead_letter(admin, org, b"{}", f"{org}:ra:0")
+        await put_dead_letter(admin, org, b"{}", f"{org}:ra:1")
+        await put_dead_letter(admin, f"other{org}", b"{}", f"{org}:ra:2")
+    finally:
+        await admin.close()
+    r = await running.client.get("/v1/dead-letters", headers=running.org.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["available"], body["count"], body["by_stream"]) == (True, 2, {"events": 2})
+    assert body["complete"] and body["last_failure"]
+    assert (await running.client.get("/v1/dead-letters")).status_code == 401
+
+
+async def test_overview_warns_when_dead_letters_exist(
+    dashboard_env: Running, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamlit as st
+
+    from readapi import _dead_letters
+    from tests.test_dashboard_pages import open_page
+
+    monkeypatch.setattr(_dead_letters, "CACHE_S", 0.0)
+    st.cache_data.clear()
+    assert (await dashboard_env.post([event(1)])).status_code == 202
+    assert dashboard_env.stack.services is not None
+    store = dashboard_env.stack.services.store
+    q = "SELECT count() FROM events WHERE org_id={o:String}"
+    await eventually(lambda: store.query(q, {"o": dashboard_env.org.id})[0][0] == 1)
+    before = await open_page()
+    assert before.title[0].value == "Overview"
+    assert not [w for w in before.warning if "Dead letters" in w.value]
+    admin = await nats_client(nats_server)
+    try:
+        await put_dead_letter(admin, dashboard_env.org.id, b"{}", f"{dashboard_env.org.id}:ov")
+    finally:
+        await admin.close()
+    st.cache_data.clear()
+    after = await open_page()
+    (warning,) = [w.value for w in after.warning if "Dead letters" in w.value]
+    assert "1 message(s)" in warning and "1 events" in warning and "costobs dlq" in warning
