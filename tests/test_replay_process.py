@@ -4,7 +4,9 @@ the process, which owns chDB)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,10 +15,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
-from costobs_server.nats_server import free_port
-from tests.helpers import event
+from consumers.dead_letter import dead_letter_headers
+from consumers.pricer import Pricer
+from consumers.writer import Writer
+from costobs_server.nats_server import NatsServer, free_port
+from costobs_server.settings import load_settings
+from costobs_server.store import EventStore
+from costobs_server.streams import DLQ_SUBJECT, EVENTS_STREAM, WRITER_DURABLE, events_subject
+from costobs_server.wire import validate_event
+from tests.helpers import create_streams, event, eventually, nats_client
 from tests.test_process import UpProcess, processes, start
 
 pytestmark = pytest.mark.slow
@@ -79,3 +89,117 @@ def test_a_lost_store_comes_back_from_the_stream_exactly(
     assert (again["inserted"], again["already_stored"]) == (0, 2000)
     assert second.summary() == before
     assert second.terminate() == 0
+
+
+def test_dead_letters_offline_then_stored_by_the_running_process(
+    tmp_path: Path, processes: list[UpProcess]
+) -> None:
+    data, port = tmp_path / "data", free_port()
+    payload = envelope("default", [event(1), event(2)])
+    nats = NatsServer(data / "nats")  # as `costobs up` left it: a dead letter in its store
+    nats.start()
+    try:
+        dead = asyncio.run(_put_dead_letter(nats, payload))
+    finally:
+        nats.stop()
+
+    listed = cli(data, "dlq", "list").stdout  # nothing runs: the CLI opens the data dir
+    assert f"{dead:>6}  events default" in listed and "a bug since fixed" in listed
+    refused = cli(data, "dlq", "purge", "--all", check=False)  # no terminal, no --yes
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert "redriven to costobs.events.default" in cli(data, "dlq", "replay", str(dead)).stdout
+
+    up = start(processes, data, port)
+    assert up.wait_requests(2)["requests"] == 2  # the live writer stored the re-driven events
+    assert cli(data, "dlq", "list", port=port).stdout.strip() == "no dead letters"
+    assert up.terminate() == 0
+
+
+def test_server_mode_replay_is_a_process_of_its_own_with_the_replay_user(
+    tmp_path: Path, store: EventStore
+) -> None:
+    """A new ClickHouse next to a live writer: the replay process connects as the replay
+    user to the shared NATS and fills its own store (chDB here, for want of a server)."""
+    nats = NatsServer(tmp_path / "nats")
+    nats.start()
+    try:
+        org = f"s{uuid.uuid4().hex[:10]}"
+        asyncio.run(_publish_and_write(nats, store, org))
+        env = {
+            **os.environ,
+            "COSTOBS_NATS_URL": nats.url,
+            "COSTOBS_NATS_USER": "replay",
+            "COSTOBS_NATS_PASSWORD": nats.users.passwords["replay"],
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "costobs_server.cli",
+            "replay",
+            "--no-progress",
+            "--org",
+            org,
+            "--data-dir",
+            str(tmp_path / "new"),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary = json.loads(done.stdout.splitlines()[-1])
+        assert (summary["state"], summary["read"], summary["inserted"]) == ("done", 6, 6)
+    finally:
+        nats.stop()
+
+
+def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps(
+        {
+            "org_id": org,
+            "received_at": "2026-11-20T10:00:01.000+00:00",
+            "events": [validate_event(e) for e in events],
+        }
+    )
+
+
+async def _put_dead_letter(nats: NatsServer, payload: bytes) -> int:
+    await create_streams(nats, load_settings(nats_url=nats.url))
+    nc = await nats_client(nats)
+    try:
+        headers = dead_letter_headers(
+            subject=events_subject("default"),
+            seq=1,
+            deliveries=5,
+            reason="a bug since fixed",
+            source_headers={"Nats-Msg-Id": f"default:{uuid.uuid4().hex}:0"},
+        )
+        return int((await nc.jetstream().publish(DLQ_SUBJECT, payload, headers=headers)).seq)
+    finally:
+        await nc.close()
+
+
+async def _publish_and_write(nats: NatsServer, store: EventStore, org: str) -> None:
+    """Two messages on the stream, stored and acked by a live writer (its ack floor is where
+    a server-mode replay stops)."""
+    await create_streams(nats, load_settings(nats_url=nats.url))
+    nc = await nats_client(nats)
+    writer_nc = await nats_client(nats, "writer")
+    writer = Writer(writer_nc, store, Pricer(), flush_ms=50, staging_table="events_staging_sm")
+    task = asyncio.create_task(writer.run())
+    try:
+        for m in range(2):
+            events = [event(3 * m + i) for i in range(3)]
+            await nc.jetstream().publish(events_subject(org), envelope(org, events))
+        await eventually(lambda: writer.stats.inserted == 6)
+        await eventually(_acked(nc, 2))
+    finally:
+        writer.stop()
+        await task
+        await writer_nc.close()
+        await nc.close()
+
+
+def _acked(nc: Any, seq: int) -> Any:
+    async def check() -> bool:
+        info = await nc.jetstream().consumer_info(EVENTS_STREAM, WRITER_DURABLE)
+        return bool(info.ack_floor.stream_seq >= seq)
+
+    return check
