@@ -9,9 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -25,18 +23,7 @@ from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
 from costobs_server.streams import DLQ_SUBJECT, EVENTS_STREAM, events_subject
-from costobs_server.wire import validate_event
-from tests.helpers import Running, create_streams, event, eventually, nats_client
-
-
-def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
-    return orjson.dumps(
-        {
-            "org_id": org,
-            "received_at": "2026-11-20T10:00:01.000+00:00",
-            "events": [validate_event(e) for e in events],
-        }
-    )
+from tests.helpers import Running, create_streams, envelope, event, eventually, nats_client
 
 
 @pytest.fixture
@@ -214,6 +201,17 @@ async def test_the_cli_asks_the_running_process(
     code, out = await run("purge", str(dead), "--yes")
     assert code == 0 and f"{dead:>6}  purged" in out
     assert (await run("show", str(dead)))[0] == 2  # gone
+    admin = await nats_client(nats_server)
+    try:
+        fixed = await put_dead_letter(admin, org, envelope(org, [event(5)]), f"{org}:cli:1")
+    finally:
+        await admin.close()
+    code, out = await run("replay", str(fixed))
+    assert code == 0 and f"{fixed:>6}  redriven to {events_subject(org)}" in out
+    # the endpoints answer the control file's token only
+    assert (await running.client.get("/v1/ops/dlq")).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert (await running.client.get("/v1/ops/dlq", headers=wrong)).status_code == 401
 
 
 async def test_read_api_counts_only_the_orgs_own_dead_letters(

@@ -10,26 +10,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from nats.js.errors import NotFoundError
 
 from consumers.pricer import Pricer
+from consumers.writer import Writer
 from costobs_server.nats_server import NatsServer
 from costobs_server.ops_broker import ops_broker
 from costobs_server.replay import ReplayError, ReplayJob, ReplayProgress, ReplaySpec, parse_time
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
-from costobs_server.streams import EVENTS_STREAM, events_subject
-from costobs_server.wire import validate_event
-from tests.helpers import create_streams, event, nats_client
-
-
-def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
-    checked = [validate_event(e) for e in events]
-    return orjson.dumps(
-        {"org_id": org, "received_at": "2026-11-20T10:00:01.000+00:00", "events": checked}
-    )
+from costobs_server.streams import EVENTS_STREAM, WRITER_DURABLE, events_subject
+from tests.helpers import create_streams, envelope, event, eventually, nats_client
 
 
 def stored(store: EventStore, org: str) -> tuple[int, Decimal]:
@@ -212,3 +204,58 @@ def test_bad_options_are_refused_with_the_reason() -> None:
         ReplaySpec(org="a.b")
     assert ReplaySpec(org="x").durable == ReplaySpec(org="x").durable != ReplaySpec().durable
     assert ReplaySpec(job="nightly").durable == "replay-nightly"
+
+
+async def publish_and_write(nats: NatsServer, store: EventStore, org: str) -> None:
+    """Two messages on the stream, stored and acked by a live writer (its ack floor is where
+    a server-mode replay stops)."""
+    await create_streams(nats, load_settings(nats_url=nats.url))
+    nc = await nats_client(nats)
+    writer_nc = await nats_client(nats, "writer")
+    writer = Writer(writer_nc, store, Pricer(), flush_ms=50, staging_table="events_staging_sm")
+    task = asyncio.create_task(writer.run())
+    try:
+        for m in range(2):
+            events = [event(3 * m + i) for i in range(3)]
+            await nc.jetstream().publish(events_subject(org), envelope(org, events))
+        await eventually(lambda: writer.stats.inserted == 6)
+        await eventually(acked(nc, 2))
+    finally:
+        writer.stop()
+        await task
+        await writer_nc.close()
+        await nc.close()
+
+
+def acked(nc: Any, seq: int) -> Any:
+    async def check() -> bool:
+        info = await nc.jetstream().consumer_info(EVENTS_STREAM, WRITER_DURABLE)
+        return bool(info.ack_floor.stream_seq >= seq)
+
+    return check
+
+
+async def test_next_to_a_live_writer_replay_stops_at_the_writers_ack_floor(
+    tmp_path: Path, store: EventStore
+) -> None:
+    """What lies beyond the writer's progress is the writer's to store; replaying it too
+    could race the writer for the same events."""
+    nats = NatsServer(tmp_path / "nats")
+    await asyncio.to_thread(nats.start)
+    try:
+        org = f"w{uuid.uuid4().hex[:10]}"
+        await publish_and_write(nats, store, org)  # seqs 1-2, stored and acked
+        nc = await nats_client(nats)
+        try:  # seq 3: not taken by the (stopped) writer yet
+            await nc.jetstream().publish(events_subject(org), envelope(org, [event(9)]))
+        finally:
+            await nc.close()
+        next_to_writer = await job(
+            nats, store, tmp_path, ReplaySpec(org=org), live_writer=True
+        ).run()
+        assert (next_to_writer.end_seq, next_to_writer.messages) == (2, 2)
+        assert (next_to_writer.inserted, next_to_writer.already_stored) == (0, 6)
+        alone = await job(nats, store, tmp_path, ReplaySpec(org=org)).run()  # no live writer
+        assert (alone.end_seq, alone.messages, alone.inserted) == (3, 3, 1)
+    finally:
+        await asyncio.to_thread(nats.stop)

@@ -15,19 +15,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from consumers.dead_letter import dead_letter_headers
-from consumers.pricer import Pricer
-from consumers.writer import Writer
 from costobs_server.nats_server import NatsServer, free_port
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
-from costobs_server.streams import DLQ_SUBJECT, EVENTS_STREAM, WRITER_DURABLE, events_subject
-from costobs_server.wire import validate_event
-from tests.helpers import create_streams, event, eventually, nats_client
+from costobs_server.streams import DLQ_SUBJECT, events_subject
+from tests.helpers import create_streams, envelope, event, nats_client
 from tests.test_process import UpProcess, processes, start
+from tests.test_replay import publish_and_write
 
 pytestmark = pytest.mark.slow
 __all__ = ["processes"]  # the fixture, shared with test_process.py
@@ -124,7 +121,7 @@ def test_server_mode_replay_is_a_process_of_its_own_with_the_replay_user(
     nats.start()
     try:
         org = f"s{uuid.uuid4().hex[:10]}"
-        asyncio.run(_publish_and_write(nats, store, org))
+        asyncio.run(publish_and_write(nats, store, org))
         env = {
             **os.environ,
             "COSTOBS_NATS_URL": nats.url,
@@ -150,16 +147,6 @@ def test_server_mode_replay_is_a_process_of_its_own_with_the_replay_user(
         nats.stop()
 
 
-def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
-    return orjson.dumps(
-        {
-            "org_id": org,
-            "received_at": "2026-11-20T10:00:01.000+00:00",
-            "events": [validate_event(e) for e in events],
-        }
-    )
-
-
 async def _put_dead_letter(nats: NatsServer, payload: bytes) -> int:
     await create_streams(nats, load_settings(nats_url=nats.url))
     nc = await nats_client(nats)
@@ -174,32 +161,3 @@ async def _put_dead_letter(nats: NatsServer, payload: bytes) -> int:
         return int((await nc.jetstream().publish(DLQ_SUBJECT, payload, headers=headers)).seq)
     finally:
         await nc.close()
-
-
-async def _publish_and_write(nats: NatsServer, store: EventStore, org: str) -> None:
-    """Two messages on the stream, stored and acked by a live writer (its ack floor is where
-    a server-mode replay stops)."""
-    await create_streams(nats, load_settings(nats_url=nats.url))
-    nc = await nats_client(nats)
-    writer_nc = await nats_client(nats, "writer")
-    writer = Writer(writer_nc, store, Pricer(), flush_ms=50, staging_table="events_staging_sm")
-    task = asyncio.create_task(writer.run())
-    try:
-        for m in range(2):
-            events = [event(3 * m + i) for i in range(3)]
-            await nc.jetstream().publish(events_subject(org), envelope(org, events))
-        await eventually(lambda: writer.stats.inserted == 6)
-        await eventually(_acked(nc, 2))
-    finally:
-        writer.stop()
-        await task
-        await writer_nc.close()
-        await nc.close()
-
-
-def _acked(nc: Any, seq: int) -> Any:
-    async def check() -> bool:
-        info = await nc.jetstream().consumer_info(EVENTS_STREAM, WRITER_DURABLE)
-        return bool(info.ack_floor.stream_seq >= seq)
-
-    return check
