@@ -48,7 +48,6 @@ from costobs_server.errors import CostObsError
 from costobs_server.nats_auth import inbox_prefix
 from costobs_server.store import EventStore
 from costobs_server.streams import (
-    EVENT_COUNT_HEADER,
     EVENTS_STREAM,
     WRITER_DURABLE,
     events_subject,
@@ -344,6 +343,7 @@ class ReplayJob:
                 await msg.nak()
             return
         wanted = [m for m in messages if self._in_range(m, end)]
+        read_before = self.progress.read
         beat = asyncio.create_task(_in_progress(wanted))
         try:
             await self._write(wanted)
@@ -364,7 +364,7 @@ class ReplayJob:
             self._reached_end = True  # past the end, or nothing more to deliver
         if self._reached_end and await self._nothing_in_flight():
             self._end.set()
-        await self._throttle(sum(_events(m) for m in wanted))
+        await self._throttle(self.progress.read - read_before)
 
     async def _nothing_in_flight(self) -> bool:
         """No message of this job is delivered and unacknowledged: one that an interrupted
@@ -441,8 +441,3 @@ async def _in_progress(messages: list[Msg]) -> None:
         for msg in messages:
             with contextlib.suppress(Exception):
                 await msg.in_progress()
-
-
-def _events(msg: Msg) -> int:
-    header = (msg.headers or {}).get(EVENT_COUNT_HEADER)
-    return int(header) if header and header.isdigit() else 1

@@ -259,3 +259,16 @@ async def test_next_to_a_live_writer_replay_stops_at_the_writers_ack_floor(
         assert (alone.end_seq, alone.messages, alone.inserted) == (3, 3, 1)
     finally:
         await asyncio.to_thread(nats.stop)
+
+
+def test_the_cli_refuses_bad_options_before_touching_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from costobs_server import cli
+
+    empty = ["--data-dir", str(tmp_path / "nothing")]
+    assert cli.main(["replay", "--from", "yesterday", *empty]) == 2
+    assert "--from 'yesterday' is not an ISO 8601 time" in capsys.readouterr().err
+    assert cli.main(["replay", "--no-progress", *empty]) == 2  # nothing was ever stored here
+    assert "no CostObs data in" in capsys.readouterr().err
+    assert not (tmp_path / "nothing" / "nats").exists()

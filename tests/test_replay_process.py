@@ -23,7 +23,7 @@ from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
 from costobs_server.streams import DLQ_SUBJECT, events_subject
 from tests.helpers import create_streams, envelope, event, nats_client
-from tests.test_process import UpProcess, processes, start
+from tests.test_process import UpProcess, metric, processes, start
 from tests.test_replay import publish_and_write
 
 pytestmark = pytest.mark.slow
@@ -79,6 +79,7 @@ def test_a_lost_store_comes_back_from_the_stream_exactly(
     assert second.summary()["requests"] == 0
     online = replay(data, port)
     assert (online["state"], online["read"], online["inserted"]) == ("done", 2000, 2000)
+    assert metric(second.url, "costobs_replay_events_inserted_total") == 2000
     after = second.summary()
     assert after == before  # every event, every token
     assert Decimal(after["cost_usd"]) == Decimal(before["cost_usd"])  # to the last digit
