@@ -285,11 +285,13 @@ class ReplayJob:
                 await broker.start()
                 await self._end.wait()
                 await subscriber.stop()
-            if self.progress.state == "running" and not self._stopping:
+            if self.progress.state == "failed":
+                pass  # the consumer stays: the same job resumes once the cause is fixed
+            elif self._stopping:
+                self.progress.state = "stopped"
+            else:
                 await js.delete_consumer(EVENTS_STREAM, self.spec.durable)
                 self.progress.state = "done"
-            elif self.progress.state == "running":
-                self.progress.state = "stopped"
         except Abandoned:
             self.progress.state = "stopped"
         except Exception as exc:
