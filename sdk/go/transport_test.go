@@ -51,6 +51,8 @@ func post(t *testing.T, c *Client, target, body string) *http.Response {
 	return resp
 }
 
+// An unknown host is observed only on the OpenAI API paths (a gateway); anything else it
+// serves goes to the base transport untouched.
 func TestUnknownHostPassesThroughByteForByte(t *testing.T) {
 	var got []byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,12 +64,19 @@ func TestUnknownHostPassesThroughByteForByte(t *testing.T) {
 	ingest := newFakeIngest(t)
 	c := newTestClient(t, ingest.URL, Config{})
 	body := `{"model":"gpt-4o","stream":true,"messages":[]}`
-	resp := post(t, c, srv.URL+"/v1/chat/completions", body)
-	out, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if string(got) != body || string(out) != chatChunks+usageChunk {
-		t.Fatalf("unknown host altered: sent %q, read %q", got, out)
+	for _, path := range []string{"/v1/files", "/v1/chat/completions/extra", "/api/generate"} {
+		resp := post(t, c, srv.URL+path, body)
+		out, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if string(got) != body || string(out) != chatChunks+usageChunk {
+			t.Fatalf("%s altered: sent %q, read %q", path, got, out)
+		}
 	}
+	resp, err := (&http.Client{Transport: c.Transport(nil)}).Get(srv.URL + "/v1/chat/completions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
 	if ev := events(t, c, ingest); len(ev) != 0 {
 		t.Fatalf("unknown host recorded: %v", ev)
 	}
