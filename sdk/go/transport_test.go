@@ -312,3 +312,35 @@ func TestResponsesStreamWithoutEventLines(t *testing.T) {
 		t.Fatalf("events %v", ev)
 	}
 }
+
+// A provider SDK closes the body right after the stream's last event, before reading EOF:
+// the call is complete.
+func TestStreamClosedAfterItsLastEventIsComplete(t *testing.T) {
+	for _, tc := range []struct{ provider, path, stream string }{
+		{"openai", "/v1/chat/completions", chatChunks + usageChunk + "data: [DONE]\n\n"},
+		{"anthropic", "/v1/messages", "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":100,\"output_tokens\":1}}}\n\n" +
+			"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"},
+	} {
+		release := make(chan struct{})
+		srv, c, ingest := fakeProvider(t, tc.provider, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, tc.stream)
+			w.(http.Flusher).Flush()
+			<-release // EOF has not come yet when the caller closes
+		})
+		resp := post(t, c, srv.URL+tc.path, `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`)
+		buf := make([]byte, 0, 4096)
+		for !bytes.Contains(buf, []byte("[DONE]")) && !bytes.Contains(buf, []byte("message_stop\"")) {
+			n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = resp.Body.Close()
+		close(release)
+		if ev := events(t, c, ingest); len(ev) != 1 || ev[0]["status"] != "ok" {
+			t.Fatalf("%s: events %v", tc.provider, ev)
+		}
+	}
+}
