@@ -137,11 +137,7 @@ func (d *detector) route(req *http.Request, aliases map[string]string) (route, b
 	}
 	provider, fam := d.provider(host)
 	path := req.URL.Path
-	name, key := hostKey(req.URL.Scheme, host)
-	r := route{provider: provider, host: key}
-	if provider == d.gatewayProvider {
-		r.gateway = d.gatewayForHost(name)
-	}
+	r := route{provider: provider}
 	switch {
 	case fam == "anthropic":
 		if strings.HasSuffix(path, "/v1/messages") {
@@ -196,5 +192,13 @@ func (d *detector) route(req *http.Request, aliases map[string]string) (route, b
 			}
 		}
 	}
-	return r, r.kind != kindNone
+	if r.kind == kindNone {
+		return r, false
+	}
+	var name string
+	name, r.host = hostKey(req.URL.Scheme, host)
+	if provider == d.gatewayProvider {
+		r.gateway = d.gatewayForHost(name)
+	}
+	return r, true
 }

@@ -133,6 +133,7 @@ func TestCallerClosingAStreamAfterGenerationStartedIsCancelledWithKnownUsage(t *
 func TestCallerCancellingTheContextMidStreamIsCancelled(t *testing.T) {
 	srv, co, hc, in := setup(t, "anthropic", stalling(startFrames[:4]))
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	stream := anthropicClient(srv.URL, hc).Messages.NewStreaming(ctx, messageParams())
 	for i := 0; stream.Next(); i++ {
 		if i == 3 {

@@ -282,3 +282,20 @@ func TestIncludeUsageTurnedOffForAHost(t *testing.T) {
 		t.Fatalf("event %v", ev)
 	}
 }
+
+// OpenRouter bills you itself: it keeps its provider, and the cost it reports in usage.cost is
+// kept beside ours (the Python SDK's figures for the same answer).
+func TestOpenRouterKeepsItsOwnCostBesideOurs(t *testing.T) {
+	srv, co, hc, in := setup(t, "openrouter", func(w http.ResponseWriter, r *http.Request) {
+		jsonReply(w, completion("anthropic/claude-sonnet-4.5", `{"prompt_tokens":2000,"completion_tokens":100,"total_tokens":2100,"cost":0.00751}`))
+	})
+	if _, err := openaiClient(srv.URL, hc).Chat.Completions.New(context.Background(), chatWith("anthropic/claude-sonnet-4.5")); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := one(t, co, in)
+	want(t, ev, map[string]any{"provider": "openrouter", "provider_cost_usd": "0.00751", "cost_usd": "0.0075",
+		"canonical_model": "claude-sonnet-4-5"})
+	if _, ok := ev["gateway_host"]; ok {
+		t.Errorf("a known provider is no gateway: %v", ev)
+	}
+}
