@@ -32,6 +32,9 @@ type Event struct {
 	ServiceTier       string
 	Region            string
 	ProviderRequestID string
+	// ProviderCostUSD is what the provider or a gateway reported the call cost, a decimal
+	// string ("0.00042"); kept beside the SDK's own estimate (provider_cost_usd).
+	ProviderCostUSD string
 	// Metadata is the per-call layer, laid over WithMetadata's and the Config defaults.
 	Metadata Metadata
 }
@@ -197,6 +200,10 @@ func (cl *Client) Record(ctx context.Context, e Event) error {
 	if err := e.Usage.validate(); err != nil {
 		return err
 	}
+	providerCost := usdText(e.ProviderCostUSD, 1)
+	if e.ProviderCostUSD != "" && providerCost == "" {
+		return &InputError{"Event.ProviderCostUSD", fmt.Sprintf(`must be a non-negative decimal string such as "0.00042", got %q`, e.ProviderCostUSD)}
+	}
 	if e.Started.IsZero() {
 		e.Started = time.Now()
 	}
@@ -204,7 +211,7 @@ func (cl *Client) Record(ctx context.Context, e Event) error {
 		provider: e.Provider, model: e.Model, operation: e.Operation, usage: e.Usage,
 		status: e.Status, errorType: e.ErrorType, started: e.Started, latency: e.Latency,
 		streaming: e.Streaming, batch: e.Batch, serviceTier: e.ServiceTier, region: e.Region,
-		providerRequestID: e.ProviderRequestID, ctxMeta: fromContext(ctx),
+		providerRequestID: e.ProviderRequestID, providerCost: providerCost, ctxMeta: fromContext(ctx),
 	}
 	if e.TimeToFirstToken > 0 {
 		c.ttft, c.hasTTFT = e.TimeToFirstToken, true

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -85,14 +84,19 @@ func orderedPairs(raw json.RawMessage) ([][2]string, error) {
 // "host", or "host:port" for a port other than the scheme's default.
 func hostKey(scheme, hostport string) (name, key string) {
 	hostport = strings.ToLower(hostport)
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil { // no port
-		return strings.Trim(hostport, "[]"), strings.Trim(hostport, "[]")
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 || strings.HasSuffix(hostport, "]") { // no port
+		name = strings.Trim(hostport, "[]")
+		return name, name
 	}
+	name, port := strings.Trim(hostport[:i], "[]"), hostport[i+1:]
 	if port == "" || (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		return host, host
+		return name, name
 	}
-	return host, host + ":" + port
+	if !strings.HasPrefix(hostport, "[") { // already "host:port": no new string on the hot path
+		return name, hostport
+	}
+	return name, name + ":" + port
 }
 
 // gatewayForHost is the well-known gateway behind a host name, or "".

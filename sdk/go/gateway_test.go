@@ -294,7 +294,7 @@ func TestRecordThroughAGatewayAndAcrossCloudsEndsLikeADirectCall(t *testing.T) {
 	c := newTestClient(t, ingest.URL, Config{})
 	usage := Usage{InputTokens: 2000, OutputTokens: 100}
 	for _, e := range []Event{
-		{Provider: "openai_compatible", Model: "claude-sonnet-4-5", Usage: usage},
+		{Provider: "openai_compatible", Model: "claude-sonnet-4-5", Usage: usage, ProviderCostUSD: "0.00751"},
 		{Provider: "anthropic", Model: "claude-sonnet-4-5-20250929", Usage: usage},
 		{Provider: "bedrock", Model: "global.anthropic.claude-sonnet-4-5-20250929-v1:0", Status: "timeout"},
 	} {
@@ -311,7 +311,7 @@ func TestRecordThroughAGatewayAndAcrossCloudsEndsLikeADirectCall(t *testing.T) {
 	}
 	through, direct := byModel["claude-sonnet-4-5"], byModel["claude-sonnet-4-5-20250929"]
 	if through["provider"] != "anthropic" || direct["provider"] != "anthropic" || through["cost_usd"] != "0.0075" ||
-		direct["cost_usd"] != "0.0075" || through["gateway_host"] != nil {
+		direct["cost_usd"] != "0.0075" || through["gateway_host"] != nil || through["provider_cost_usd"] != "0.00751" {
 		t.Fatalf("through %v, direct %v", through, direct)
 	}
 	if b := byModel["global.anthropic.claude-sonnet-4-5-20250929-v1:0"]; b["provider"] != "bedrock" || b["status"] != "timeout" {
@@ -319,6 +319,10 @@ func TestRecordThroughAGatewayAndAcrossCloudsEndsLikeADirectCall(t *testing.T) {
 	}
 	if err := c.Record(context.Background(), Event{Provider: "openai", Model: "m", Status: "slow"}); err == nil ||
 		!strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("err %v", err)
+	}
+	if err := c.Record(context.Background(), Event{Provider: "openai", Model: "m", ProviderCostUSD: "1/3"}); err == nil ||
+		!strings.Contains(err.Error(), "Event.ProviderCostUSD") {
 		t.Fatalf("err %v", err)
 	}
 }
