@@ -108,6 +108,25 @@ func streamText(t *testing.T, client *openai.Client, model string) ([]string, er
 	return seen, stream.Err()
 }
 
+// gatewayChat makes one non-streamed chat call for model through a gateway answering with
+// the given headers and usage; it returns the one event shipped.
+func gatewayChat(t *testing.T, model, usage string, headers map[string]string) map[string]any {
+	t.Helper()
+	g := newGateway(t, func(w http.ResponseWriter, _ map[string]any) {
+		for k, v := range headers {
+			w.Header().Set(k, v)
+		}
+		jsonReply(w, completion(model, usage))
+	})
+	co, hc, in := observe(t, costobs.Config{})
+	if _, err := openaiClient(g.URL, hc).Chat.Completions.New(context.Background(), chatWith(model)); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := one(t, co, in)
+	want(t, ev, map[string]any{"gateway_host": g.host()})
+	return ev
+}
+
 func TestGatewayCallCostsTheSameAsDirectToTheDigit(t *testing.T) {
 	g := newGateway(t, func(w http.ResponseWriter, _ map[string]any) { jsonReply(w, completion("gpt-4o-mini", gatewayUsage)) })
 	var evs []map[string]any
@@ -132,42 +151,19 @@ func TestGatewayCallCostsTheSameAsDirectToTheDigit(t *testing.T) {
 }
 
 func TestRoutingPrefixedClaudeThroughAGatewayIsPricedAsAnthropic(t *testing.T) {
-	g := newGateway(t, func(w http.ResponseWriter, _ map[string]any) {
-		jsonReply(w, completion("anthropic/claude-sonnet-4-5", `{"prompt_tokens":2000,"completion_tokens":100,"total_tokens":2100}`))
-	})
-	co, hc, in := observe(t, costobs.Config{})
-	if _, err := openaiClient(g.URL, hc).Chat.Completions.New(context.Background(), chatWith("anthropic/claude-sonnet-4-5")); err != nil {
-		t.Fatal(err)
-	}
-	ev, _ := one(t, co, in)
+	ev := gatewayChat(t, "anthropic/claude-sonnet-4-5", `{"prompt_tokens":2000,"completion_tokens":100,"total_tokens":2100}`, nil)
 	// 2000 × 3 + 100 × 15 per 1M: Anthropic's direct price
 	want(t, ev, map[string]any{"provider": "anthropic", "model": "anthropic/claude-sonnet-4-5",
 		"canonical_model": "claude-sonnet-4-5", "cost_usd": "0.0075"})
 }
 
 func TestLiteLLMCostHeaderIsKeptBesideOurs(t *testing.T) {
-	g := newGateway(t, func(w http.ResponseWriter, _ map[string]any) {
-		w.Header().Set("x-litellm-response-cost", "1.2e-05")
-		jsonReply(w, completion("gpt-4o-mini", gatewayUsage))
-	})
-	co, hc, in := observe(t, costobs.Config{})
-	if _, err := openaiClient(g.URL, hc).Chat.Completions.New(context.Background(), chatWith("gpt-4o-mini")); err != nil {
-		t.Fatal(err)
-	}
-	ev, _ := one(t, co, in)
+	ev := gatewayChat(t, "gpt-4o-mini", gatewayUsage, map[string]string{"x-litellm-response-cost": "1.2e-05"})
 	want(t, ev, map[string]any{"gateway": "litellm", "provider_cost_usd": "0.000012", "cost_usd": "0.0002655"})
 }
 
 func TestGatewayNamedByResponseHeader(t *testing.T) {
-	g := newGateway(t, func(w http.ResponseWriter, _ map[string]any) {
-		w.Header().Set("x-portkey-trace-id", "t-1")
-		jsonReply(w, completion("gpt-4o-mini", gatewayUsage))
-	})
-	co, hc, in := observe(t, costobs.Config{})
-	if _, err := openaiClient(g.URL, hc).Chat.Completions.New(context.Background(), chatWith("gpt-4o-mini")); err != nil {
-		t.Fatal(err)
-	}
-	ev, _ := one(t, co, in)
+	ev := gatewayChat(t, "gpt-4o-mini", gatewayUsage, map[string]string{"x-portkey-trace-id": "t-1"})
 	want(t, ev, map[string]any{"gateway": "portkey"})
 	if _, ok := ev["provider_cost_usd"]; ok {
 		t.Errorf("no cost header, yet %v", ev)
@@ -175,14 +171,7 @@ func TestGatewayNamedByResponseHeader(t *testing.T) {
 }
 
 func TestUnknownModelThroughAGatewayStaysUnpricedUnderTheGatewayProvider(t *testing.T) {
-	g := newGateway(t, func(w http.ResponseWriter, _ map[string]any) {
-		jsonReply(w, completion("llama-3-70b-inhouse", gatewayUsage))
-	})
-	co, hc, in := observe(t, costobs.Config{})
-	if _, err := openaiClient(g.URL, hc).Chat.Completions.New(context.Background(), chatWith("llama-3-70b-inhouse")); err != nil {
-		t.Fatal(err)
-	}
-	ev, _ := one(t, co, in)
+	ev := gatewayChat(t, "llama-3-70b-inhouse", gatewayUsage, nil)
 	want(t, ev, map[string]any{"provider": "openai_compatible", "cost_usd": "0", "canonical_model": "llama-3-70b-inhouse"})
 }
 
