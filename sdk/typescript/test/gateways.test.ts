@@ -10,7 +10,7 @@ import type { ServerResponse } from "node:http";
 import { test } from "node:test";
 import OpenAI from "openai";
 import type { Options } from "../src/config.js";
-import { ConfigError, configure, quote, wrap } from "../src/index.node.js";
+import { ConfigError, configure, quote, record, wrap } from "../src/index.node.js";
 import { forgetRefusals } from "../src/integrations/openai.js";
 import { gatewayForHost, gatewayFromHeaders, rejectsStreamOptions } from "../src/usage/openai.js";
 import { internalErrors, json, servers, setup, sse } from "./helpers.js";
@@ -252,4 +252,19 @@ test("only a refusal naming the parameter counts; gateways by host and header (s
   assert.deepEqual(gatewayFromHeaders(headers, false), ["litellm", { c: 123n, s: 5 }]);
   assert.deepEqual(gatewayFromHeaders(headers, true), ["litellm", null]);
   assert.deepEqual(gatewayFromHeaders(new Headers({ "cf-aig-cache-status": "MISS" }), false), ["cloudflare", null]);
+});
+
+test("record() through a gateway and across clouds ends like a direct call, one canonical model", async () => {
+  setup(srv.ingest.url);
+  const usage = { input_tokens: 2000, output_tokens: 100 };
+  record({ provider: "openai_compatible", model: "claude-sonnet-4-5", usage });
+  record({ provider: "anthropic", model: "claude-sonnet-4-5-20250929", usage });
+  record({ provider: "bedrock", model: "global.anthropic.claude-sonnet-4-5-20250929-v1:0" });
+  const byModel = Object.fromEntries((await events(3)).map((e) => [String(e.model), e]));
+  const gateway = byModel["claude-sonnet-4-5"];
+  const direct = byModel["claude-sonnet-4-5-20250929"];
+  assert.deepEqual([gateway?.provider, direct?.provider], ["anthropic", "anthropic"]);
+  assert.deepEqual([gateway?.cost_usd, direct?.cost_usd], ["0.0075", "0.0075"]);
+  assert.equal(byModel["global.anthropic.claude-sonnet-4-5-20250929-v1:0"]?.provider, "bedrock");
+  assert.deepEqual(new Set(Object.values(byModel).map((e) => e.canonical_model)), new Set(["claude-sonnet-4-5"]));
 });
