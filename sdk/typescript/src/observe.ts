@@ -70,9 +70,9 @@ export function errorType(error: unknown): string {
   return status === null ? name : `${name}:${status}`;
 }
 
-export function fail(call: Call, error: unknown): void {
+export function fail(call: Call, error: unknown, status: Status = statusOf(error)): void {
   if (call.done) return;
-  call.status = statusOf(error);
+  call.status = status;
   call.errorType = errorType(error);
   complete(call);
 }

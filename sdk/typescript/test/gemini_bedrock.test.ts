@@ -44,6 +44,7 @@ let cut = false;
 const srv = servers(
   {
     "POST /v1/models/gemini-2.5-pro:generateContent": (_req, _raw, res) => json(res, 200, geminiResponse("hi", GEMINI_USAGE)),
+    "POST /v1/models/gemini-slow:generateContent": () => undefined, // never answers
     "POST /v1/models/gemini-bad:generateContent": (_req, _raw, res) =>
       json(res, 400, { error: { code: 400, message: "bad request", status: "INVALID_ARGUMENT" } }),
     "POST /v1/models/gemini-2.5-pro:streamGenerateContent": async (_req, _raw, res) => {
@@ -123,6 +124,18 @@ test("gemini errors reach the caller unchanged", async () => {
   assert.equal((error as Error).name, "ApiError");
   const [event] = await events(1);
   assert.equal(event?.status, "error");
+});
+
+test("gemini: its own httpOptions.timeout is a timeout, the caller's abortSignal a cancellation", async () => {
+  const ai = wrap(new GoogleGenAI({ apiKey: "g-test", httpOptions: { baseUrl: srv.provider.url, timeout: 300 } }));
+  const timedOut = await ai.models.generateContent({ model: "gemini-slow", contents: "x" }).catch((e: unknown) => e);
+  assert.equal((timedOut as Error).name, "AbortError", "the client's own error, untouched");
+  const controller = new AbortController();
+  const cancelled = ai.models.generateContent({ model: "gemini-slow", contents: "x", config: { abortSignal: controller.signal } });
+  setTimeout(() => controller.abort(), 50);
+  await cancelled.catch(() => undefined);
+  const evs = await events(2);
+  assert.deepEqual(evs.map((e) => e.status).sort(), ["cancelled", "timeout"]);
 });
 
 function bedrock() {
