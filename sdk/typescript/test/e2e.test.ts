@@ -97,6 +97,18 @@ async function read(path: string): Promise<Record<string, unknown>> {
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** The stored requests of a trace, read until `n` have arrived (or a minute has passed). */
+async function requestsOf(trace: string, n: number): Promise<Array<Record<string, unknown>>> {
+  let items: Array<Record<string, unknown>> = [];
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    items = (await read(`/v1/requests?trace_id=${trace}&limit=10`)).items as Array<Record<string, unknown>>;
+    if (items.length >= n) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return items;
+}
+
 /** The Python SDK's pricing engine on the same usage: the figure to match to the last digit. */
 function pythonCost(provider: string, model: string, usage: Record<string, unknown>, at: string): string {
   const code = `import json, sys
@@ -152,13 +164,7 @@ test("events sent by the TS SDK read back exactly from the real server", { skip,
     assert.equal(await flush(10_000), true);
     assert.equal(stats().droppedTotal, 0);
 
-    let items: Array<Record<string, unknown>> = [];
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      items = (await read(`/v1/requests?trace_id=${trace}&limit=10`)).items as Array<Record<string, unknown>>;
-      if (items.length >= 3) break;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const items = await requestsOf(trace, 3);
     assert.equal(items.length, 3, log.slice(-2000));
     const byFeature = Object.fromEntries(items.map((i) => [String(i.feature), i]));
 
@@ -290,13 +296,7 @@ test("OTLP in: the OpenTelemetry JS exporters' GenAI spans become exact cost eve
   ];
   for (const want of expected) {
     const { traceId, spanId } = want.span.spanContext();
-    let items: Array<Record<string, unknown>> = [];
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      items = (await read(`/v1/requests?trace_id=${traceId}&limit=10`)).items as Array<Record<string, unknown>>;
-      if (items.length >= 1) break;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const items = await requestsOf(traceId, 1);
     assert.equal(items.length, 1, `one event for span ${spanId}, exported twice\n${log.slice(-2000)}`);
     const item = items[0] as Record<string, unknown>;
     assert.equal(item.request_id, `otel-${traceId}-${spanId}`);
