@@ -56,11 +56,15 @@ export function statusOf(error: unknown): Status {
   return "error";
 }
 
+/** Why the caller's own signal stopped a call (`AbortSignal.timeout()`: timeout), or null when it did not. */
+export function signalStatus(signal: AbortSignal | null | undefined): Status | null {
+  if (!signal?.aborted) return null;
+  return isTimeout(signal.reason) ? "timeout" : "cancelled";
+}
+
 /** How a stream the client ended quietly was stopped: the caller's signal (and its reason) or the client's own controller. */
 function abortedStatus(call: Call, controller: AbortController | undefined): Status | null {
-  const signal = call.signal;
-  if (signal?.aborted) return isTimeout(signal.reason) ? "timeout" : "cancelled";
-  return controller?.signal.aborted ? "cancelled" : null;
+  return signalStatus(call.signal) ?? (controller?.signal.aborted ? "cancelled" : null);
 }
 
 export function errorType(error: unknown): string {
