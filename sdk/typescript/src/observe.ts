@@ -212,9 +212,10 @@ export function patchMethod(
   /**
    * Whether a failed Stainless call is made once more with `request` rid of what the SDK added
    * and the provider refused (a gateway refusing the injected `stream_options`); the caller's
-   * promise then settles with the second attempt and never sees the refused one.
+   * promise then settles with the second attempt and never sees the refused one. Asked first
+   * with no error: false leaves the call's promise untouched.
    */
-  retry?: (call: Call, request: Record<string, unknown>, error: unknown) => boolean,
+  retry?: Retry,
 ): void {
   if (obj === null || obj === undefined) return;
   const original = obj[name];
@@ -241,7 +242,8 @@ export function patchMethod(
     }
     if (call !== null) {
       const c = call;
-      if (retry !== undefined) safe(() => retryOnce(this, original as (...a: unknown[]) => unknown, [request, ...rest], result, c, retry));
+      if (retry?.(c, null, undefined))
+        safe(() => retryOnce(this, original as (...a: unknown[]) => unknown, [request, ...rest], result, c, retry));
       const replaced = safe(() => finish(c, result));
       if (replaced !== undefined) return replaced;
     }
@@ -251,6 +253,9 @@ export function patchMethod(
   obj[name] = observed;
 }
 
+/** `(call, null, undefined)`: could this call be retried at all; `(call, request, error)`: retry it now. */
+export type Retry = (call: Call, request: Record<string, unknown> | null, error: unknown) => boolean;
+
 /** Chain a second attempt onto a Stainless call's HTTP response when `retry` says so. */
 function retryOnce(
   self: unknown,
@@ -258,7 +263,7 @@ function retryOnce(
   args: unknown[],
   result: unknown,
   call: Call,
-  retry: (call: Call, request: Record<string, unknown>, error: unknown) => boolean,
+  retry: Retry,
 ): void {
   const p = result as StainlessPromise | null;
   const request = args[0] as Record<string, unknown>;

@@ -268,3 +268,12 @@ test("record() through a gateway and across clouds ends like a direct call, one 
   assert.equal(byModel["global.anthropic.claude-sonnet-4-5-20250929-v1:0"]?.provider, "bedrock");
   assert.deepEqual(new Set(Object.values(byModel).map((e) => e.canonical_model)), new Set(["claude-sonnet-4-5"]));
 });
+
+test("chat.completions.stream() through a gateway refusing stream_options finishes with the second attempt", async () => {
+  reply = refusing;
+  const final = await client().chat.completions.stream({ model: "gpt-4o", messages: [] }).finalChatCompletion();
+  assert.equal(final.choices[0]?.message.content, "Hello");
+  assert.equal(srv.provider.requests.length, 2);
+  const [event] = await events(1);
+  assert.deepEqual([event?.status, event?.streaming, event?.gateway_host], ["ok", true, host()]);
+});

@@ -14,6 +14,7 @@ import {
   observeResult,
   observeStainlessStream,
   patchMethod,
+  type Retry,
   resource,
   type State,
   type StreamObserver,
@@ -200,9 +201,10 @@ function adapter(state: State, target: Target, kind: Kind) {
     return call;
   };
   /** A gateway refusing the injected `stream_options`: remember the host, make the caller's call once more as they wrote it. */
-  const retry = (call: Call, request: Obj, error: unknown): boolean => {
+  const retry: Retry = (call, request, error) => {
     const observer = observers.get(call);
     if (observer === undefined || !observer.hide) return false;
+    if (request === null) return true; // the SDK injected stream_options: a refusal can be retried
     const e = error as { status?: unknown; message?: unknown } | null;
     if (!rejectsStreamOptions(e?.status, String(e?.message ?? ""))) return false;
     refused.add(target.host);
