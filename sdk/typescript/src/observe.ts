@@ -242,8 +242,9 @@ export function patchMethod(
     }
     if (call !== null) {
       const c = call;
-      if (retry?.(c, null, undefined))
+      if (retry !== undefined && safe(() => retry(c, null, undefined)) === true) {
         safe(() => retryOnce(this, original as (...a: unknown[]) => unknown, [request, ...rest], result, c, retry));
+      }
       const replaced = safe(() => finish(c, result));
       if (replaced !== undefined) return replaced;
     }
