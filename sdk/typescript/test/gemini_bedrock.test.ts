@@ -193,6 +193,15 @@ test("bedrock ConverseStream: usage from the metadata event (real event-stream f
   assert.deepEqual(event?.usage, BEDROCK_EXPECTED);
 });
 
+test("bedrock ConverseStream left early (break): cancelled, with the canonical model of the vendor", async () => {
+  const client = wrap(bedrock());
+  const out = await client.send(new ConverseStreamCommand({ modelId: CLAUDE, messages: [] }));
+  for await (const _ of out.stream ?? []) break;
+  const [event] = await events(1);
+  assert.deepEqual([event?.status, event?.streaming, event?.usage], ["cancelled", true, {}]);
+  assert.deepEqual([event?.provider, event?.canonical_model], ["bedrock", "claude-sonnet-4-5"]);
+});
+
 test("bedrock ConverseStream cut off midway: error event, the caller gets the error", async () => {
   cut = true;
   const client = wrap(bedrock());
