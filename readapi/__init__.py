@@ -9,10 +9,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from readapi import _admin, _export, _forecasting, _prompts, _reconciling, _requests, _spend
+from readapi.routes import admin as admin_routes
+from readapi.routes import export as export_routes
+from readapi.routes import forecast as forecast_routes
+from readapi.routes import prompts as prompts_routes
+from readapi.routes import reconcile as reconcile_routes
+from readapi.routes import requests as requests_routes
+from readapi.routes import spend as spend_routes
 
 router = APIRouter()
-for _part in (_spend, _requests, _prompts, _forecasting, _reconciling, _admin, _export):
+for _part in (
+    spend_routes,
+    requests_routes,
+    prompts_routes,
+    forecast_routes,
+    reconcile_routes,
+    admin_routes,
+    export_routes,
+):
     router.include_router(_part.router)
 
 __all__ = ["router"]

@@ -4,7 +4,7 @@ Values are never spliced into SQL: they travel as ClickHouse parameters (``{name
 bound by the server. The only identifiers interpolated are column and table names taken from
 the fixed tables below, never from a request.
 
-How a range of local days is read, exactly, for any org time zone (``_time.Window``):
+How a range of local days is read, exactly, for any org time zone (``readapi.math.ranges.Window``):
 
 * **Per-day figures** (totals, series, unpriced, forecast): ``cost_model_hourly`` for the whole
   UTC hours of the range, grouped by ``toDate(hour, tz)``; ``cost_model_quarter`` (15 minutes)
@@ -14,7 +14,7 @@ How a range of local days is read, exactly, for any org time zone (``_time.Windo
   every whole UTC hour of the range; daily rollups for whole UTC days (and a half-month one
   for whole UTC half-months), plus raw events for the partial days at the ends. Where every
   metric is a sum (breakdowns), a day or half-month mostly inside the range is read whole and
-  the rest subtracted (``readapi._cover``): at most 12 raw hours and 8 daily days per end.
+  the rest subtracted (``readapi.math.cover``): at most 12 raw hours and 8 daily days per end.
 
 Which rollup answers a breakdown:
 
@@ -29,7 +29,7 @@ customer or user × provider or model          cost_dim_model_half for the UTC h
 customer or user × another dimension,          cost_pair_half / cost_pair_daily for the UTC
 tag × customer/user, tag × tag                 half-months and days the compactor has
                                                completed (``pair_done``), raw events for the
-                                               other days (``readapi._cover.pair_cover``)
+                                               other days (``readapi.math.cover.pair_cover``)
 one tag                                        cost_tag_hourly
 tag × dimension (not customer/user)            cost_tag_attr_daily
 =============================================  =============================================
@@ -50,8 +50,8 @@ from typing import Any, Literal
 from costobs_server.store import pairs
 from costobs_server.store.columns import EVENT_COLUMNS
 from costobs_server.store.pairs import Done, half_end, half_start
-from readapi._cover import DaySpan, cover, pair_cover
-from readapi._time import Span, Window
+from readapi.math.cover import DaySpan, cover, pair_cover
+from readapi.math.ranges import Span, Window
 
 # --- what may be grouped by -------------------------------------------------------------
 
@@ -314,7 +314,7 @@ class _Rollup:
     halves: str | None = None
     """A twin of the (daily) table keyed by ``half`` (first day of a UTC half-month): it
     answers the half-months wholly or mostly inside the range, the daily table the days
-    around them (``readapi._cover``)."""
+    around them (``readapi.math.cover``)."""
 
 
 def _piece(
@@ -361,7 +361,7 @@ def _range_parts(
     ``subtract``: the metrics are per-row values, typed alike in both lists (Int64 or
     Decimal), that the caller sums: the parts yield rows, not groups (one aggregation instead
     of one per part and another over them), and a piece may overshoot the window and the
-    overshoot come back negated (``readapi._cover``). The caller then drops groups whose
+    overshoot come back negated (``readapi.math.cover``). The caller then drops groups whose
     request count (``m0``) nets to zero."""
     parts = []
 

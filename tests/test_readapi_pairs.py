@@ -17,7 +17,8 @@ import pytest
 
 from costobs_server.store import compaction, pairs
 from costobs_server.store.pairs import Done, days_of, half_end, half_start
-from readapi import _cover, _sql, _time
+from readapi import _sql
+from readapi.math import cover, ranges
 from tests.helpers import Running
 from tests.readapi_seed import dec, in_range, send
 from tests.test_readapi_half_months import expected_rows, got_rows, month_events
@@ -80,14 +81,14 @@ def test_done_days_and_half_months_are_those_whose_counts_match() -> None:
     assert pairs.stale_halves({date(2026, 12, 1): 5}, {("day", date(2026, 12, 1)): 5}, today) == []
 
 
-def _day_weights(c: _cover.Cover | _cover.PairCover) -> dict[date, int]:
+def _day_weights(c: cover.Cover | cover.PairCover) -> dict[date, int]:
     out: dict[date, int] = {}
 
     def add(a: date, b: date, sign: int) -> None:
         for d in days_of(a, b):
             out[d] = out.get(d, 0) + sign
 
-    if isinstance(c, _cover.Cover):
+    if isinstance(c, cover.Cover):
         if c.halves is not None:
             add(c.halves[0], c.halves[1] - timedelta(days=1), 1)
         for a, b in c.days:
@@ -109,14 +110,14 @@ def test_pair_cover_reads_every_day_once_whatever_is_complete(timezone: str) -> 
     for _ in range(150):
         first = rng.choice(span[:70])
         last = first + timedelta(days=rng.choice([0, 1, 6, 13, 16, 29, 30, 44, 89]))
-        w = _time.window(first, last, timezone)
-        plain = _cover.cover(w, halves=True, subtract=True)
+        w = ranges.window(first, last, timezone)
+        plain = cover.cover(w, halves=True, subtract=True)
         complete = rng.random()
         done = Done(
             frozenset(d for d in span if rng.random() < complete),
             frozenset(half_start(d) for d in span if rng.random() < complete),
         )
-        got = _cover.pair_cover(plain, done)
+        got = cover.pair_cover(plain, done)
         assert _day_weights(got) == _day_weights(plain), (first, last)
         assert set(got.halves) <= done.halves
         assert all(set(days_of(a, b)) <= done.days for (a, b), _ in got.days)
@@ -164,7 +165,7 @@ async def _check(running: Running, events: list[dict[str, Any]], timezone: str) 
 
 def _done(running: Running, first: str, last: str) -> Done:
     store = running.stack.services.store  # type: ignore[union-attr]
-    w = _time.window(date.fromisoformat(first), date.fromisoformat(last), "UTC")
+    w = ranges.window(date.fromisoformat(first), date.fromisoformat(last), "UTC")
     q = _sql.pair_state(running.org.id, w)
     return _sql.pair_done(w, store.query(q.sql, q.params))
 
@@ -202,7 +203,7 @@ async def test_pair_breakdowns_stay_exact_through_compaction_late_events_and_dam
     state = _done(running, "2026-10-20", "2026-12-05")
     assert days <= state.days and TODAY not in state.days
     assert {date(2026, 11, 1), date(2026, 11, 16)} <= state.halves
-    w = _time.window(date(2026, 10, 20), date(2026, 12, 5), timezone)
+    w = ranges.window(date(2026, 10, 20), date(2026, 12, 5), timezone)
     sql = _sql.breakdown(running.org.id, w, levels("customer", "feature"), 10, state).sql
     assert "cost_pair_half" in sql and "cost_pair_daily" in sql
     await _check(running, events, timezone)

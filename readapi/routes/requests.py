@@ -17,7 +17,7 @@ from readapi import _sql
 from readapi._context import AUTH_RESPONSES, From, Reader, To, range_info
 from readapi._models import RequestDetail, RequestPage
 from readapi._money import money
-from readapi._spend import TAG_KEY
+from readapi.routes.spend import TAG_KEY
 
 router = APIRouter(tags=["requests"], responses=AUTH_RESPONSES)
 

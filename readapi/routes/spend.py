@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from readapi import _canonical, _sql, _statuses, _time
+from readapi import _canonical, _sql
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import Breakdown, Series, Summary, TagKeys, Unpriced
 from readapi._money import ZERO, change, dec, money, percent, ratio
+from readapi.math import ranges, statuses
 
 router = APIRouter(tags=["spend"], responses=AUTH_RESPONSES)
 
@@ -60,7 +61,7 @@ def changes(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, str 
     }
 
 
-async def _totals(org: OrgScope, w: _time.Window) -> dict[str, Any]:
+async def _totals(org: OrgScope, w: ranges.Window) -> dict[str, Any]:
     return spend((await org.rows(_sql.totals(org.org_id, w)))[0])
 
 
@@ -69,15 +70,15 @@ async def summary(org: Reader, from_: From = None, to: To = None) -> dict[str, A
     """Totals for the range, the change against the same number of days just before, and
     month-over-month: month to date (as of `to`) against the same days of the previous month."""
     w = org.window(from_, to)
-    prev = _time.previous_window(w)
-    mtd = org.window(_time.month_start(w.last), w.last)
-    last_month = org.window(*_time.same_days_last_month(w.last))
+    prev = ranges.previous_window(w)
+    mtd = org.window(ranges.month_start(w.last), w.last)
+    last_month = org.window(*ranges.same_days_last_month(w.last))
     current, before, mtd_totals, last_month_totals = await asyncio.gather(
         *(_totals(org, x) for x in (w, prev, mtd, last_month))
     )
     by_status = await org.rows(_sql.breakdown(org.org_id, w, (STATUS_LEVEL,), 100))
-    failed = {str(r[0]): _metrics(r[1:]) for r in by_status if str(r[0]) in _statuses.FAILED}
-    failed_total = _statuses.total(failed.values())
+    failed = {str(r[0]): _metrics(r[1:]) for r in by_status if str(r[0]) in statuses.FAILED}
+    failed_total = statuses.total(failed.values())
     return {
         "range": range_info(w),
         "totals": current,
@@ -235,7 +236,7 @@ Rows = list[tuple[list[str], dict[str, Any]]]
 
 
 async def breakdown_rows(
-    org: OrgScope, w: _time.Window, levels: tuple[_sql.Level, ...], limit: int
+    org: OrgScope, w: ranges.Window, levels: tuple[_sql.Level, ...], limit: int
 ) -> tuple[Rows, dict[str, Any], bool]:
     """(rows most expensive first, at most ``limit``; the range's totals; truncated)."""
     done = None
@@ -289,25 +290,25 @@ _STATUS_HELP = (
 
 
 async def _filtered_by_status(
-    org: OrgScope, w: _time.Window, level: _sql.Level, status: StatusFilter, limit: int
+    org: OrgScope, w: ranges.Window, level: _sql.Level, status: StatusFilter, limit: int
 ) -> tuple[Rows, dict[str, Any], bool]:
     """One level, only the calls of a status: the level × status breakdown, kept and summed."""
     rows, _, truncated = await breakdown_rows(org, w, (level, STATUS_LEVEL), MAX_DIMENSION_VALUES)
-    wanted = _statuses.matching(status)
-    merged = _statuses.sum_rows(([keys[0]], m) for keys, m in rows if keys[1] in wanted)
-    totals = _statuses.total(m for _, m in merged)
+    wanted = statuses.matching(status)
+    merged = statuses.sum_rows(([keys[0]], m) for keys, m in rows if keys[1] in wanted)
+    totals = statuses.total(m for _, m in merged)
     return merged[:limit], totals, truncated or len(merged) > limit
 
 
 async def _by_canonical_model(
-    org: OrgScope, w: _time.Window, limit: int
+    org: OrgScope, w: ranges.Window, limit: int
 ) -> tuple[Rows, dict[str, Any], bool]:
     """The model across clouds: provider × model rows, each mapped through the price table
     the writer prices with (the org's aliases included), summed per canonical model."""
     levels = (_sql.Level("dimension", "provider"), _sql.Level("dimension", "model"))
     rows, totals, truncated = await breakdown_rows(org, w, levels, MAX_DIMENSION_VALUES)
     canonical = _canonical.namer(org.services, org.org_id)
-    merged = _statuses.sum_rows(([canonical(p, m)], metrics) for (p, m), metrics in rows)
+    merged = statuses.sum_rows(([canonical(p, m)], metrics) for (p, m), metrics in rows)
     return merged[:limit], totals, truncated or len(merged) > limit
 
 
