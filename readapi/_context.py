@@ -20,8 +20,8 @@ from costobs_server.bounds import SupportedDay
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
 from ingest.auth import require_key
-from readapi._sql import Query as SqlQuery
 from readapi.math import ranges
+from readapi.sql.common import Query as SqlQuery
 
 TIMEZONE_TTL_S = 5.0
 DEFAULT_RANGE_DAYS = 30

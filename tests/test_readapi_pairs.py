@@ -17,8 +17,9 @@ import pytest
 
 from costobs_server.store import compaction, pairs
 from costobs_server.store.pairs import Done, days_of, half_end, half_start
-from readapi import _sql
 from readapi.math import cover, ranges
+from readapi.sql import breakdowns, pair_state
+from readapi.sql.common import Level
 from tests.helpers import Running
 from tests.readapi_seed import dec, in_range, send
 from tests.test_readapi_half_months import expected_rows, got_rows, month_events
@@ -28,21 +29,20 @@ pytestmark = pytest.mark.timeout(240)
 # --- which breakdowns, pure ---------------------------------------------------------------
 
 
-def levels(*names: str) -> tuple[_sql.Level, ...]:
+def levels(*names: str) -> tuple[Level, ...]:
     return tuple(
-        _sql.Level("tag", n[4:]) if n.startswith("tag:") else _sql.Level("dimension", n)
-        for n in names
+        Level("tag", n[4:]) if n.startswith("tag:") else Level("dimension", n) for n in names
     )
 
 
 def test_which_breakdowns_the_pair_rollups_answer() -> None:
-    assert _sql.pair_levels(levels("customer", "feature")) == ("customer", "feature")
-    assert _sql.pair_levels(levels("team", "user")) == ("user", "team")
-    assert _sql.pair_levels(levels("user", "status")) == ("user", "status")
-    assert _sql.pair_levels(levels("user", "customer")) == ("customer", "user")
-    assert _sql.pair_levels(levels("tag:pr", "customer")) == ("tag:pr", "customer")
-    assert _sql.pair_levels(levels("user", "tag:region")) == ("tag:region", "user")
-    assert _sql.pair_levels(levels("tag:region", "tag:pr")) == ("tag:pr", "tag:region")
+    assert pair_state.pair_levels(levels("customer", "feature")) == ("customer", "feature")
+    assert pair_state.pair_levels(levels("team", "user")) == ("user", "team")
+    assert pair_state.pair_levels(levels("user", "status")) == ("user", "status")
+    assert pair_state.pair_levels(levels("user", "customer")) == ("customer", "user")
+    assert pair_state.pair_levels(levels("tag:pr", "customer")) == ("tag:pr", "customer")
+    assert pair_state.pair_levels(levels("user", "tag:region")) == ("tag:region", "user")
+    assert pair_state.pair_levels(levels("tag:region", "tag:pr")) == ("tag:pr", "tag:region")
     # answered elsewhere: by model/provider rollups, daily attribute rollups, or not at all
     for names in (
         ("customer", "model"),
@@ -51,7 +51,7 @@ def test_which_breakdowns_the_pair_rollups_answer() -> None:
         ("tag:pr", "model"),
         ("customer",),
     ):
-        assert _sql.pair_levels(levels(*names)) is None, names
+        assert pair_state.pair_levels(levels(*names)) is None, names
     # stored tag pairs are ordered; nothing else pairs
     assert pairs.pair_of("tag:region", "tag:pr") == ("tag:pr", "tag:region")
     assert pairs.pair_of("feature", "model") is None
@@ -166,8 +166,8 @@ async def _check(running: Running, events: list[dict[str, Any]], timezone: str) 
 def _done(running: Running, first: str, last: str) -> Done:
     store = running.stack.services.store  # type: ignore[union-attr]
     w = ranges.window(date.fromisoformat(first), date.fromisoformat(last), "UTC")
-    q = _sql.pair_state(running.org.id, w)
-    return _sql.pair_done(w, store.query(q.sql, q.params))
+    q = pair_state.pair_state(running.org.id, w)
+    return pair_state.pair_done(w, store.query(q.sql, q.params))
 
 
 def _late(events: list[dict[str, Any]], day: date) -> dict[str, Any]:
@@ -204,7 +204,7 @@ async def test_pair_breakdowns_stay_exact_through_compaction_late_events_and_dam
     assert days <= state.days and TODAY not in state.days
     assert {date(2026, 11, 1), date(2026, 11, 16)} <= state.halves
     w = ranges.window(date(2026, 10, 20), date(2026, 12, 5), timezone)
-    sql = _sql.breakdown(running.org.id, w, levels("customer", "feature"), 10, state).sql
+    sql = breakdowns.breakdown(running.org.id, w, levels("customer", "feature"), 10, state).sql
     assert "cost_pair_half" in sql and "cost_pair_daily" in sql
     await _check(running, events, timezone)
     again = await asyncio.to_thread(compaction.compact, store, TODAY, None, running.org.id)

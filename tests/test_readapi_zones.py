@@ -15,8 +15,10 @@ import pytest
 from costobs.pricing import load_price_table
 
 from costobs_server.store.pairs import Done, days_of
-from readapi import _sql
 from readapi.math import ranges
+from readapi.sql import breakdowns
+from readapi.sql import spend as spend_sql
+from readapi.sql.common import Level
 from tests.helpers import Org, Running, eventually
 from tests.readapi_seed import dec, demo_events, group_cost, in_range, local_day, send, total_cost
 
@@ -96,14 +98,18 @@ def test_offsets_off_the_quarter_hour_grid_fall_back_to_raw_events() -> None:
     assert w.raw_edges  # 30 seconds at each end
     for a, b in w.raw_edges:
         assert b - a < QUARTER
-    assert "FROM events" in _sql.totals("o", w).sql
+    assert "FROM events" in spend_sql.totals("o", w).sql
 
 
 @pytest.mark.parametrize("timezone", ["Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns"])
 def test_quarter_hour_zones_read_no_raw_events_for_per_day_figures(timezone: str) -> None:
     w = ranges.window(date(2026, 8, 1), date(2026, 10, 31), timezone)
     assert w.grain == "raw" and len(w.quarter_hours) == 91
-    for query in (_sql.totals("o", w), _sql.series("o", w, "model"), _sql.unpriced("o", w)):
+    for query in (
+        spend_sql.totals("o", w),
+        spend_sql.series("o", w, "model"),
+        spend_sql.unpriced("o", w),
+    ):
         assert "cost_model_quarter" in query.sql
         assert "FROM events" not in query.sql
 
@@ -121,8 +127,8 @@ def test_customer_and_user_by_provider_or_model_read_their_rollups() -> None:
     done = Done(frozenset(days_of(date(2026, 7, 1), date(2026, 10, 31))), frozenset())
 
     def table(*names: str) -> tuple[str, ...]:
-        levels = tuple(_sql.Level("dimension", n) for n in names)
-        sql = _sql.breakdown("o", w, levels, 100, done).sql
+        levels = tuple(Level("dimension", n) for n in names)
+        sql = breakdowns.breakdown("o", w, levels, 100, done).sql
         return tuple(t for t in tables if t in sql)
 
     both = ("cost_dim_model_half", "cost_dim_model_daily")

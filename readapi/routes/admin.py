@@ -13,10 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from costobs_server.metadata.db import KeyInfo, MetadataDB
 from costobs_server.metadata.models import Org
-from readapi import _sql
 from readapi._context import AUTH_RESPONSES, Admin, OrgScope, Reader, zones
 from readapi._models import ApiKeyOut, ApiKeys, NewApiKey, OrgInfo
 from readapi.math import ranges
+from readapi.sql import spend as spend_sql
 
 router = APIRouter(tags=["org"], responses=AUTH_RESPONSES)
 
@@ -65,7 +65,7 @@ def _set_timezone(db: MetadataDB, org_id: str, timezone: str) -> None:
 async def _org_json(org: OrgScope) -> dict[str, Any]:
     db = org.services.db
     name, timezone = await run_in_threadpool(_org_row, db, org.org_id)
-    activity = (await org.rows(_sql.activity(org.org_id)))[0]
+    activity = (await org.rows(spend_sql.activity(org.org_id)))[0]
     events, first_day, last_day = activity
     has_events = bool(events)
     version, entries = _price_table()

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 
 from costobs_server.bounds import SupportedDay
-from readapi import _sql
 from readapi._context import AUTH_RESPONSES, Reader
 from readapi._models import Forecast
 from readapi._money import ZERO, dec, money
 from readapi.math import forecast as forecast_math
 from readapi.math import ranges
+from readapi.sql import spend as spend_sql
 
 router = APIRouter(tags=["forecast"], responses=AUTH_RESPONSES)
 
@@ -70,7 +70,7 @@ async def forecast(
         w = ranges.window(min(start, month_first), today, org.timezone)
     except ranges.RangeError as exc:
         raise HTTPException(422, str(exc)) from None
-    rows = await org.rows(_sql.series(org.org_id, w))
+    rows = await org.rows(spend_sql.series(org.org_id, w))
     by_day = {r[0]: (dec(r[-1]), int(r[1])) for r in rows}
     points = [(d, *by_day.get(d, (ZERO, 0))) for d in w.days]
     history = history_from(points, start, today - timedelta(days=1))

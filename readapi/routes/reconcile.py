@@ -11,12 +11,13 @@ from fastapi import APIRouter, HTTPException, Query
 
 from billing.line_items import item_model
 from costobs_server.bounds import SupportedDay
-from readapi import _canonical, _sql
+from readapi import _canonical
 from readapi._context import AUTH_RESPONSES, OrgScope, Reader
 from readapi._models import ModelDrift, Reconcile
 from readapi._money import dec
 from readapi.math import drift, ranges
 from readapi.math import reconcile as reconcile_math
+from readapi.sql import reconcile as reconcile_sql
 
 router = APIRouter(tags=["reconcile"], responses=AUTH_RESPONSES)
 
@@ -52,8 +53,8 @@ async def reconcile_models(org: Reader, from_: UtcFrom = None, to: UtcTo = None)
 
 async def model_drift(org: OrgScope, first: date, last: date) -> dict[str, Any]:
     tracked, items = await asyncio.gather(
-        org.rows(_sql.tracked_by_provider_day_model(org.org_id, first, last)),
-        org.rows(_sql.billed_items(org.org_id, first, last)),
+        org.rows(reconcile_sql.tracked_by_provider_day_model(org.org_id, first, last)),
+        org.rows(reconcile_sql.billed_items(org.org_id, first, last)),
     )
     chosen = reconcile_math.choose_bills((p, d, s, dec(a)) for p, d, s, _, a in items)
     canonical = _canonical.namer(org.services, org.org_id)
@@ -83,8 +84,8 @@ async def reconcile(
     spend is summed per UTC day too (from the daily rollup)."""
     first, last = _days(from_, to)
     tracked, billed = await asyncio.gather(
-        org.rows(_sql.tracked_by_provider_day(org.org_id, first, last)),
-        org.rows(_sql.billed_by_provider_day(org.org_id, first, last)),
+        org.rows(reconcile_sql.tracked_by_provider_day(org.org_id, first, last)),
+        org.rows(reconcile_sql.billed_by_provider_day(org.org_id, first, last)),
     )
     bills = reconcile_math.choose_bills((p, d, s, dec(a)) for p, d, s, a in billed)
     body = reconcile_math.reconcile(((p, d, int(n), dec(c)) for p, d, n, c in tracked), bills)

@@ -12,35 +12,38 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from readapi import _canonical, _sql
+from readapi import _canonical
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import Breakdown, Series, Summary, TagKeys, Unpriced
 from readapi._money import ZERO, change, dec, money, percent, ratio
 from readapi.math import ranges, statuses
+from readapi.sql import breakdowns, pair_state
+from readapi.sql import spend as spend_sql
+from readapi.sql.common import DIMENSIONS, Level
 
 router = APIRouter(tags=["spend"], responses=AUTH_RESPONSES)
 
 TAG_KEY = r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}"
 """The wire schema's tag key: a bounded identifier."""
-LEVEL_RE = re.compile(rf"^(?:(?P<dim>{'|'.join(_sql.DIMENSIONS)})|tag:(?P<tag>{TAG_KEY}))$")
+LEVEL_RE = re.compile(rf"^(?:(?P<dim>{'|'.join(DIMENSIONS)})|tag:(?P<tag>{TAG_KEY}))$")
 LEVEL_HELP = (
-    f"one of {', '.join(_sql.DIMENSIONS)}, or tag:<key> (key: letter or _, then up to 63 of "
+    f"one of {', '.join(DIMENSIONS)}, or tag:<key> (key: letter or _, then up to 63 of "
     "letters, digits, _ . -)"
 )
 MAX_SERIES_GROUPS = 12
 
 
-def parse_level(value: str, name: str) -> _sql.Level:
+def parse_level(value: str, name: str) -> Level:
     match = LEVEL_RE.match(value)
     if match is None:
         raise HTTPException(422, f"'{name}': {value[:80]!r} is not {LEVEL_HELP}")
     if match["dim"]:
-        return _sql.Level("dimension", match["dim"])
-    return _sql.Level("tag", match["tag"])
+        return Level("dimension", match["dim"])
+    return Level("tag", match["tag"])
 
 
 def spend(row: tuple[Any, ...]) -> dict[str, Any]:
-    values = dict(zip(_sql.SPEND_METRICS, row, strict=True))
+    values = dict(zip(spend_sql.SPEND_METRICS, row, strict=True))
     counts = {k: int(v or 0) for k, v in values.items() if k != "cost_usd"}
     cost = dec(values["cost_usd"])
     return {
@@ -62,7 +65,7 @@ def changes(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, str 
 
 
 async def _totals(org: OrgScope, w: ranges.Window) -> dict[str, Any]:
-    return spend((await org.rows(_sql.totals(org.org_id, w)))[0])
+    return spend((await org.rows(spend_sql.totals(org.org_id, w)))[0])
 
 
 @router.get("/v1/summary", response_model=Summary)
@@ -76,7 +79,7 @@ async def summary(org: Reader, from_: From = None, to: To = None) -> dict[str, A
     current, before, mtd_totals, last_month_totals = await asyncio.gather(
         *(_totals(org, x) for x in (w, prev, mtd, last_month))
     )
-    by_status = await org.rows(_sql.breakdown(org.org_id, w, (STATUS_LEVEL,), 100))
+    by_status = await org.rows(breakdowns.breakdown(org.org_id, w, (STATUS_LEVEL,), 100))
     failed = {str(r[0]): _metrics(r[1:]) for r in by_status if str(r[0]) in statuses.FAILED}
     failed_total = statuses.total(failed.values())
     return {
@@ -106,7 +109,7 @@ def zero_filled(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """One point per day (a day without rows is zero); with groups, the top groups by cost
     and the rest folded into '(other)'."""
-    index = dict(zip(_sql.SPEND_METRICS, range(len(_sql.SPEND_METRICS)), strict=True))
+    index = dict(zip(spend_sql.SPEND_METRICS, range(len(spend_sql.SPEND_METRICS)), strict=True))
     offset = 2 if grouped else 1
     per_day: dict[date, list[Any]] = {}
     by_group: dict[str, Decimal] = defaultdict(Decimal)
@@ -158,7 +161,7 @@ async def series(
 ) -> dict[str, Any]:
     """Daily spend in the org's time zone, one point per day of the range (zero-filled)."""
     w = org.window(from_, to)
-    rows = await org.rows(_sql.series(org.org_id, w, group_by))
+    rows = await org.rows(spend_sql.series(org.org_id, w, group_by))
     groups, points = zero_filled(w.days, rows, group_by is not None)
     return {"range": range_info(w), "group_by": group_by, "groups": groups, "points": points}
 
@@ -169,7 +172,7 @@ dimensions only: the tag × dimension rollup has no customer or user)."""
 
 
 def untagged_rows(
-    levels: tuple[_sql.Level, ...],
+    levels: tuple[Level, ...],
     totals: dict[str, Any],
     tagged_rows: list[tuple[Any, ...]],
     all_rows: list[tuple[Any, ...]],
@@ -236,31 +239,33 @@ Rows = list[tuple[list[str], dict[str, Any]]]
 
 
 async def breakdown_rows(
-    org: OrgScope, w: ranges.Window, levels: tuple[_sql.Level, ...], limit: int
+    org: OrgScope, w: ranges.Window, levels: tuple[Level, ...], limit: int
 ) -> tuple[Rows, dict[str, Any], bool]:
     """(rows most expensive first, at most ``limit``; the range's totals; truncated)."""
     done = None
-    if _sql.pair_levels(levels) is not None:
-        done = _sql.pair_done(w, await org.rows(_sql.pair_state(org.org_id, w)))
+    if pair_state.pair_levels(levels) is not None:
+        done = pair_state.pair_done(w, await org.rows(pair_state.pair_state(org.org_id, w)))
     two_tags = all(lv.kind == "tag" for lv in levels) and len(levels) == 2
     queries = [
         # two tags: every row, for the sums the rows without one of the tags are derived from
-        _sql.breakdown(
+        breakdowns.breakdown(
             org.org_id, w, levels, MAX_DIMENSION_VALUES if two_tags else limit + 1, done
         ),
-        _sql.totals(org.org_id, w),
+        spend_sql.totals(org.org_id, w),
     ]
     tag_level = next((i for i, lv in enumerate(levels) if lv.kind == "tag"), None)
-    remainder = tag_level is not None and _sql.uses_tag_rollup(levels)
+    remainder = tag_level is not None and breakdowns.uses_tag_rollup(levels)
     if two_tags:
-        queries += [_sql.breakdown(org.org_id, w, (lv,), MAX_DIMENSION_VALUES) for lv in levels]
+        queries += [
+            breakdowns.breakdown(org.org_id, w, (lv,), MAX_DIMENSION_VALUES) for lv in levels
+        ]
     elif remainder:
         assert tag_level is not None
         tag = levels[tag_level].name
         other = levels[1 - tag_level] if len(levels) == 2 else None
-        queries.append(_sql.tagged(org.org_id, w, tag, other.name if other else None, done))
+        queries.append(breakdowns.tagged(org.org_id, w, tag, other.name if other else None, done))
         if other is not None:
-            queries.append(_sql.breakdown(org.org_id, w, (other,), MAX_DIMENSION_VALUES))
+            queries.append(breakdowns.breakdown(org.org_id, w, (other,), MAX_DIMENSION_VALUES))
     results = await asyncio.gather(*(org.rows(q) for q in queries))
     width = len(levels)
     rows = [([str(k) for k in r[:width]], _metrics(r[width:])) for r in results[0]]
@@ -281,7 +286,7 @@ async def breakdown_rows(
     return rows[:limit], totals, truncated or len(rows) > limit
 
 
-STATUS_LEVEL = _sql.Level("dimension", "status")
+STATUS_LEVEL = Level("dimension", "status")
 StatusFilter = Literal["ok", "failed", "error", "timeout", "cancelled"]
 _STATUS_HELP = (
     "only calls with this status: ok, failed (error, timeout or cancelled: billed by the "
@@ -290,7 +295,7 @@ _STATUS_HELP = (
 
 
 async def _filtered_by_status(
-    org: OrgScope, w: ranges.Window, level: _sql.Level, status: StatusFilter, limit: int
+    org: OrgScope, w: ranges.Window, level: Level, status: StatusFilter, limit: int
 ) -> tuple[Rows, dict[str, Any], bool]:
     """One level, only the calls of a status: the level × status breakdown, kept and summed."""
     rows, _, truncated = await breakdown_rows(org, w, (level, STATUS_LEVEL), MAX_DIMENSION_VALUES)
@@ -305,7 +310,7 @@ async def _by_canonical_model(
 ) -> tuple[Rows, dict[str, Any], bool]:
     """The model across clouds: provider × model rows, each mapped through the price table
     the writer prices with (the org's aliases included), summed per canonical model."""
-    levels = (_sql.Level("dimension", "provider"), _sql.Level("dimension", "model"))
+    levels = (Level("dimension", "provider"), Level("dimension", "model"))
     rows, totals, truncated = await breakdown_rows(org, w, levels, MAX_DIMENSION_VALUES)
     canonical = _canonical.namer(org.services, org.org_id)
     merged = statuses.sum_rows(([canonical(p, m)], metrics) for (p, m), metrics in rows)
@@ -377,7 +382,7 @@ async def breakdown(
 async def tags(org: Reader, from_: From = None, to: To = None) -> dict[str, Any]:
     """Tag keys seen in the range, with how many values and how much spend carries them."""
     w = org.window(from_, to)
-    rows = await org.rows(_sql.tag_keys(org.org_id, w))
+    rows = await org.rows(breakdowns.tag_keys(org.org_id, w))
     return {
         "range": range_info(w),
         "tags": [
@@ -398,7 +403,7 @@ async def unpriced(org: Reader, from_: From = None, to: To = None) -> dict[str, 
     """Models the price table does not know: their events are kept at $0 until a rate exists.
     first_seen/last_seen are UTC (a day, an hour, or an instant, by the table that answered)."""
     w = org.window(from_, to)
-    rows = await org.rows(_sql.unpriced(org.org_id, w))
+    rows = await org.rows(spend_sql.unpriced(org.org_id, w))
     return {
         "range": range_info(w),
         "models": [
