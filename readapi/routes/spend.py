@@ -16,7 +16,8 @@ from readapi import _canonical
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import Breakdown, Series, Summary, TagKeys, Unpriced
 from readapi._money import ZERO, change, dec, money, percent, ratio
-from readapi.math import ranges, statuses
+from readapi.math import ranges, remainders, statuses
+from readapi.math.remainders import Metrics, Rows
 from readapi.sql import breakdowns, pair_state
 from readapi.sql import spend as spend_sql
 from readapi.sql.common import DIMENSIONS, Level
@@ -80,7 +81,9 @@ async def summary(org: Reader, from_: From = None, to: To = None) -> dict[str, A
         *(_totals(org, x) for x in (w, prev, mtd, last_month))
     )
     by_status = await org.rows(breakdowns.breakdown(org.org_id, w, (STATUS_LEVEL,), 100))
-    failed = {str(r[0]): _metrics(r[1:]) for r in by_status if str(r[0]) in statuses.FAILED}
+    failed = {
+        str(r[0]): remainders.metrics(r[1:]) for r in by_status if str(r[0]) in statuses.FAILED
+    }
     failed_total = statuses.total(failed.values())
     return {
         "range": range_info(w),
@@ -171,104 +174,35 @@ MAX_DIMENSION_VALUES = 100_000
 dimensions only: the tag × dimension rollup has no customer or user)."""
 
 
-def untagged_rows(
-    levels: tuple[Level, ...],
-    totals: dict[str, Any],
-    tagged_rows: list[tuple[Any, ...]],
-    all_rows: list[tuple[Any, ...]],
-) -> list[tuple[list[str], dict[str, Any]]]:
-    """Events without the tag, as '' rows: everything minus what carries the tag (per value of
-    the other level when there are two)."""
-    if len(levels) == 1:
-        tagged = _metrics(tagged_rows[0])
-        rest = {k: totals[k] - tagged[k] for k in totals}
-        return [([""], rest)] if rest["requests"] > 0 else []
-    tagged_by = {str(r[0]): _metrics(r[1:]) for r in tagged_rows}
-    out = []
-    for r in all_rows:
-        value, every = str(r[0]), _metrics(r[1:])
-        carried = tagged_by.get(value)
-        rest = {k: every[k] - carried[k] for k in every} if carried else every
-        if rest["requests"] > 0:
-            keys = ["", value] if levels[0].kind == "tag" else [value, ""]
-            out.append((keys, rest))
-    return out
-
-
-def rows_without_a_tag(
-    both: list[tuple[list[str], dict[str, Any]]],
-    first: list[tuple[Any, ...]],
-    second: list[tuple[Any, ...]],
-    totals: dict[str, Any],
-) -> list[tuple[list[str], dict[str, Any]]]:
-    """Two tags: the events missing one or both, as '' rows, by inclusion–exclusion from the
-    events carrying both (``both``), each tag's own rows and the totals."""
-    zero = {k: 0 for k in totals}
-
-    def minus(a: dict[str, Any], b: dict[str, Any], sign: int = -1) -> dict[str, Any]:
-        return {k: a[k] + sign * b[k] for k in a}
-
-    only_first = {str(r[0]): _metrics(r[1:]) for r in first}
-    only_second = {str(r[0]): _metrics(r[1:]) for r in second}
-    neither = dict(totals)
-    for m in only_first.values():
-        neither = minus(neither, m)
-    for m in only_second.values():
-        neither = minus(neither, m)
-    for (x, y), m in both:
-        only_first[x] = minus(only_first.get(x, zero), m)
-        only_second[y] = minus(only_second.get(y, zero), m)
-        neither = minus(neither, m, +1)
-    out = [([x, ""], m) for x, m in only_first.items()]
-    out += [(["", y], m) for y, m in only_second.items()]
-    out.append((["", ""], neither))
-    return [(keys, m) for keys, m in out if m["requests"] > 0]
-
-
-def _metrics(values: tuple[Any, ...]) -> dict[str, Any]:
-    requests, input_tokens, output_tokens, cost = values
-    return {
-        "requests": int(requests or 0),
-        "input_tokens": int(input_tokens or 0),
-        "output_tokens": int(output_tokens or 0),
-        "cost": dec(cost),
-    }
-
-
-Rows = list[tuple[list[str], dict[str, Any]]]
-
-
 async def breakdown_rows(
     org: OrgScope, w: ranges.Window, levels: tuple[Level, ...], limit: int
-) -> tuple[Rows, dict[str, Any], bool]:
+) -> tuple[Rows, Metrics, bool]:
     """(rows most expensive first, at most ``limit``; the range's totals; truncated)."""
+    plan = breakdowns.plan(levels)
     done = None
-    if pair_state.pair_levels(levels) is not None:
+    if plan.pair is not None:
         done = pair_state.pair_done(w, await org.rows(pair_state.pair_state(org.org_id, w)))
-    two_tags = all(lv.kind == "tag" for lv in levels) and len(levels) == 2
+    rest = plan.rest
+    every_row = isinstance(rest, breakdowns.WithoutATag)
     queries = [
-        # two tags: every row, for the sums the rows without one of the tags are derived from
         breakdowns.breakdown(
-            org.org_id, w, levels, MAX_DIMENSION_VALUES if two_tags else limit + 1, done
+            org.org_id, w, levels, MAX_DIMENSION_VALUES if every_row else limit + 1, done
         ),
         spend_sql.totals(org.org_id, w),
     ]
-    tag_level = next((i for i, lv in enumerate(levels) if lv.kind == "tag"), None)
-    remainder = tag_level is not None and breakdowns.uses_tag_rollup(levels)
-    if two_tags:
+    if isinstance(rest, breakdowns.WithoutATag):
         queries += [
-            breakdowns.breakdown(org.org_id, w, (lv,), MAX_DIMENSION_VALUES) for lv in levels
+            breakdowns.breakdown(org.org_id, w, (lv,), MAX_DIMENSION_VALUES)
+            for lv in (rest.first, rest.second)
         ]
-    elif remainder:
-        assert tag_level is not None
-        tag = levels[tag_level].name
-        other = levels[1 - tag_level] if len(levels) == 2 else None
-        queries.append(breakdowns.tagged(org.org_id, w, tag, other.name if other else None, done))
-        if other is not None:
-            queries.append(breakdowns.breakdown(org.org_id, w, (other,), MAX_DIMENSION_VALUES))
+    elif isinstance(rest, breakdowns.Untagged):
+        other = rest.other.name if rest.other else None
+        queries.append(breakdowns.tagged(org.org_id, w, rest.tag, other, done))
+        if rest.other is not None:
+            queries.append(breakdowns.breakdown(org.org_id, w, (rest.other,), MAX_DIMENSION_VALUES))
     results = await asyncio.gather(*(org.rows(q) for q in queries))
     width = len(levels)
-    rows = [([str(k) for k in r[:width]], _metrics(r[width:])) for r in results[0]]
+    rows = [([str(k) for k in r[:width]], remainders.metrics(r[width:])) for r in results[0]]
     spend_totals = spend(results[1][0])
     totals = {
         "requests": spend_totals["requests"],
@@ -277,11 +211,13 @@ async def breakdown_rows(
         "cost": dec(spend_totals["cost_usd"]),
     }
     truncated = len(rows) > limit
-    if two_tags:
-        rows += rows_without_a_tag(rows, results[2], results[3], totals)
-        rows.sort(key=lambda r: (-r[1]["cost"], r[0]))
-    elif remainder:
-        rows += untagged_rows(levels, totals, results[2], results[3] if len(results) > 3 else [])
+    if isinstance(rest, breakdowns.WithoutATag):
+        rows += remainders.without_a_tag(rows, results[2], results[3], totals)
+    elif isinstance(rest, breakdowns.Untagged) and rest.other is None:
+        rows += remainders.untagged(totals, results[2][0])
+    elif isinstance(rest, breakdowns.Untagged):
+        rows += remainders.untagged_by_value(results[2], results[3], rest.tag_first)
+    if rest is not None:
         rows.sort(key=lambda r: (-r[1]["cost"], r[0]))
     return rows[:limit], totals, truncated or len(rows) > limit
 
@@ -296,7 +232,7 @@ _STATUS_HELP = (
 
 async def _filtered_by_status(
     org: OrgScope, w: ranges.Window, level: Level, status: StatusFilter, limit: int
-) -> tuple[Rows, dict[str, Any], bool]:
+) -> tuple[Rows, Metrics, bool]:
     """One level, only the calls of a status: the level × status breakdown, kept and summed."""
     rows, _, truncated = await breakdown_rows(org, w, (level, STATUS_LEVEL), MAX_DIMENSION_VALUES)
     wanted = statuses.matching(status)
@@ -307,7 +243,7 @@ async def _filtered_by_status(
 
 async def _by_canonical_model(
     org: OrgScope, w: ranges.Window, limit: int
-) -> tuple[Rows, dict[str, Any], bool]:
+) -> tuple[Rows, Metrics, bool]:
     """The model across clouds: provider × model rows, each mapped through the price table
     the writer prices with (the org's aliases included), summed per canonical model."""
     levels = (Level("dimension", "provider"), Level("dimension", "model"))

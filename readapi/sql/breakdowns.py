@@ -3,6 +3,7 @@ answers (``readapi.sql``), read over exactly the range. Pure: each function retu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from costobs_server.store.pairs import Done
@@ -40,10 +41,70 @@ EVENT_BREAKDOWN = (
 )
 
 
-def _breakdown_plan(
-    levels: tuple[Level, ...], p: Params
-) -> tuple[Rollup | None, tuple[str, ...], str]:
-    """(rollup or None for raw only, raw key expressions, extra raw conditions)."""
+@dataclass(frozen=True)
+class Untagged:
+    """One tag level: the breakdown's rows hold only the events carrying ``tag`` (a tag rollup
+    has no others); the rest come from the totals, or beside a dimension from that
+    dimension's own breakdown, minus ``tagged`` (``readapi.math.remainders``)."""
+
+    tag: str
+    other: Level | None
+    """The dimension beside the tag, if any."""
+    tag_first: bool
+    """The tag is the first level (its '' goes first in the keys)."""
+
+
+@dataclass(frozen=True)
+class WithoutATag:
+    """Two tags: the breakdown's rows hold only the events carrying both; the rest by
+    inclusion–exclusion from each tag's own breakdown and the totals, which needs every row
+    of the breakdown (not only the first ``limit``)."""
+
+    first: Level
+    second: Level
+
+
+@dataclass(frozen=True)
+class BreakdownPlan:
+    """Which queries answer a breakdown by ``levels`` and how their rows combine."""
+
+    levels: tuple[Level, ...]
+    pair: tuple[str, str] | None
+    """The pair rollup (``pair_levels``) that answers it once its state (``pair_state``) is
+    read, or None."""
+    rest: Untagged | WithoutATag | None
+    """How the events the breakdown's rows leave out come back; None: no tag level, the rows
+    hold every event."""
+
+
+def plan(levels: tuple[Level, ...]) -> BreakdownPlan:
+    tags = [(i, lv) for i, lv in enumerate(levels) if lv.kind == "tag"]
+    rest: Untagged | WithoutATag | None = None
+    if len(tags) == 2:
+        rest = WithoutATag(levels[0], levels[1])
+    elif tags:
+        ((i, tag),) = tags
+        other = levels[1 - i] if len(levels) == 2 else None
+        rest = Untagged(tag.name, other, tag_first=i == 0)
+    return BreakdownPlan(levels, pair_levels(levels), rest)
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where one breakdown query reads from."""
+
+    rollup: Rollup | None
+    """The rollup for what it holds whole; None: raw events (or the pair rollups, when their
+    state is known) for everything."""
+    raw_keys: tuple[str, ...]
+    """Key expressions, one per level, over raw events."""
+    raw_where: str
+    """Extra conditions on raw events: the events carrying every tag level (``plan``: such a
+    breakdown leaves the others out, as the tag rollups do)."""
+
+
+def _sources(levels: tuple[Level, ...], p: Params) -> _Sources:
+    """Which rollup answers ``levels``, and how raw events are keyed and filtered."""
     raw_keys = []
     raw_where = ""
     tag_names = {}
@@ -86,12 +147,7 @@ def _breakdown_plan(
         # tag × customer/user, two tags: only the events with every tag (the pair rollups hold
         # no others; the caller adds the rest)
         raw_where = "".join(f" AND mapContains(tags, {{{n}:String}})" for n in tag_names.values())
-    return rollup, tuple(raw_keys), raw_where
-
-
-def uses_tag_rollup(levels: tuple[Level, ...]) -> bool:
-    """Whether ``breakdown`` leaves out untagged events (the caller adds them back)."""
-    return _breakdown_plan(levels, Params())[2] != ""
+    return _Sources(rollup, tuple(raw_keys), raw_where)
 
 
 def _pair_parts(
@@ -137,18 +193,26 @@ def breakdown(
     org: str, w: Window, levels: tuple[Level, ...], limit: int, done: Done | None = None
 ) -> Query:
     """Rows ``(k0, [k1,] *BREAKDOWN_METRICS)``, most expensive first, at most ``limit``.
-    '' is "not set"; see ``uses_tag_rollup`` for untagged events. ``done``: the pair rollups'
-    state (``pair_done``), for the breakdowns they answer (``pair_levels``)."""
+    '' is "not set"; a tag level's rows hold only the events carrying it (``plan`` says how the
+    rest come back). ``done``: the pair rollups' state (``pair_done``), for the breakdowns they
+    answer (``pair_levels``)."""
     p = window_params(org, w)
-    rollup, raw_keys, raw_where = _breakdown_plan(levels, p)
+    source = _sources(levels, p)
     pair = pair_levels(levels)
     if pair is not None and done is not None:
         labels = [lv.label for lv in levels]
         columns = tuple("a_value" if label == pair[0] else "b_value" for label in labels)
-        inner = _pair_parts(w, p, pair, columns, done, raw_keys, raw_where)
+        inner = _pair_parts(w, p, pair, columns, done, source.raw_keys, source.raw_where)
     else:
         inner = range_parts(
-            w, p, rollup, ROLLUP_BREAKDOWN, raw_keys, raw_where, EVENT_BREAKDOWN, subtract=True
+            w,
+            p,
+            source.rollup,
+            ROLLUP_BREAKDOWN,
+            source.raw_keys,
+            source.raw_where,
+            EVENT_BREAKDOWN,
+            subtract=True,
         )
     keys = ", ".join(f"k{i}" for i in range(len(levels)))
     n = p.add("limit", limit)
