@@ -2,7 +2,13 @@
 
 Every endpoint takes its org from the API key (``read`` scope; key management ``admin``),
 ranges are local days in the org's time zone, money is a decimal string, and answers come from
-the rollups where they can (see ``readapi._sql`` for which table answers what).
+the rollups where they can (see ``readapi.sql`` for which table answers what).
+
+Layout: ``readapi.routes`` holds the HTTP routers (one module per group of endpoints),
+``readapi.sql`` the queries (pure, one module per question), ``readapi.math`` the pure
+helpers (date ranges and their cover, forecasts, reconciliation and drift, breakdown
+remainders, statuses); ``_context`` is the per-request scope, ``_models`` the response
+schemas.
 """
 
 from __future__ import annotations

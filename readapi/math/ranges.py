@@ -2,7 +2,7 @@
 
 A range is whole local days ``first..last`` (inclusive) in the org's zone, i.e. the UTC instants
 ``[start, end)``. The rollups are bucketed by UTC day, hour or quarter hour, so the window also
-says exactly how to read the range by hour (see ``readapi._sql``; by day and half-month:
+says exactly how to read the range by hour (see ``readapi.sql``; by day and half-month:
 ``readapi.math.cover``): the whole UTC hours inside it, and the hours that hold a local midnight
 in :30/:45 zones (read by quarter hour) — only what lies off the quarter-hour grid
 (historical local mean times) is read from raw events, so every zone gets exact figures.
