@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from costobs_server.auth import require_key
 from costobs_server.bounds import SupportedDay
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
-from ingest.auth import require_key
 from readapi import _time
 from readapi._sql import Query as SqlQuery
 
