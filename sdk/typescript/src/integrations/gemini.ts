@@ -2,7 +2,17 @@
 
 import type { Meta } from "../context.js";
 import { Call, type Status } from "../event.js";
-import { complete, fail, observeItems, patchMethod, resource, type State, type StreamObserver, statusOf } from "../observe.js";
+import {
+  complete,
+  fail,
+  observeItems,
+  patchMethod,
+  resource,
+  type State,
+  type StreamObserver,
+  signalStatus,
+  statusOf,
+} from "../observe.js";
 import { clean, g, n } from "../usage/common.js";
 import { generateUsage, modelName } from "../usage/gemini.js";
 
@@ -48,9 +58,7 @@ class GenerateObserver implements StreamObserver {
 function geminiStatus(call: Call, error: unknown): Status {
   const status = statusOf(error);
   if (status !== "cancelled" || (error as { name?: unknown } | null)?.name !== "AbortError") return status;
-  const signal = call.signal;
-  if (signal?.aborted) return statusOf(signal.reason) === "timeout" ? "timeout" : "cancelled";
-  return "timeout";
+  return signalStatus(call.signal) ?? "timeout";
 }
 
 function vertex(client: Obj): boolean {
