@@ -206,7 +206,9 @@ func (cl *Client) injectIncludeUsage(req *http.Request, c *call) (out *http.Requ
 		if c.model == "" {
 			c.model = head.Model
 		}
-		if head.Stream && (len(head.StreamOptions) == 0 || string(head.StreamOptions) == "null") {
+		// An explicit "stream_options":null stays as written: a second key would be a
+		// duplicate, and parsers disagree about which one wins.
+		if head.Stream && len(head.StreamOptions) == 0 {
 			if i := bytes.IndexByte(body, '{'); i >= 0 && len(bytes.TrimSpace(body[:i])) == 0 {
 				added := make([]byte, 0, len(body)+40)
 				added = append(added, body[:i+1]...)

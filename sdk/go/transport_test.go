@@ -121,7 +121,14 @@ func TestChatStreamGetsIncludeUsageAndHidesTheUsageChunk(t *testing.T) {
 }
 
 func TestCallerAskedUsageIsNotTouched(t *testing.T) {
-	body := `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[]}`
+	for _, body := range []string{`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[]}`,
+		`{"model":"gpt-4o","stream":true,"stream_options":null,"messages":[]}`} {
+		callerAskedUsage(t, body)
+	}
+}
+
+func callerAskedUsage(t *testing.T, body string) {
+	t.Helper()
 	var sent []byte
 	srv, c, ingest := fakeProvider(t, "openai", func(w http.ResponseWriter, r *http.Request) {
 		sent, _ = io.ReadAll(r.Body)
