@@ -77,7 +77,7 @@ def permissions(role: str) -> dict[str, list[str]]:
         return {"publish": [">"], "subscribe": [">"]}
     publish: list[str]
     if role == "ingest":
-        # and the dead-letter count the Overview warns about (readapi/_dead_letters.py)
+        # and the dead-letter count the Overview warns about (readapi/routes/dead_letters.py)
         publish = [
             "costobs.events.>",
             "costobs.bills.>",

@@ -217,7 +217,7 @@ async def test_the_cli_asks_the_running_process(
 async def test_read_api_counts_only_the_orgs_own_dead_letters(
     running: Running, nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from readapi import _dead_letters
+    from readapi.routes import dead_letters as _dead_letters
 
     monkeypatch.setattr(_dead_letters, "CACHE_S", 0.0)
     org = running.org.id
@@ -241,7 +241,7 @@ async def test_overview_warns_when_dead_letters_exist(
 ) -> None:
     import streamlit as st
 
-    from readapi import _dead_letters
+    from readapi.routes import dead_letters as _dead_letters
     from tests.test_dashboard_pages import open_page
 
     monkeypatch.setattr(_dead_letters, "CACHE_S", 0.0)
