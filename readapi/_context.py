@@ -2,7 +2,7 @@
 
 The org is always the credential's: no parameter names an org, so no request can read another
 org's data. Read endpoints need the ``read`` scope, key management the ``admin`` scope (which
-implies ``read``: ``ingest.auth`` holds the scope rules). Every date parameter lies in the
+implies ``read``: ``costobs_server.auth`` holds the scope rules). Every date parameter lies in the
 supported range of ``costobs_server.bounds`` (else 422 naming the parameter).
 """
 
@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from costobs_server.auth import require_key
 from costobs_server.bounds import SupportedDay
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
-from ingest.auth import require_key
 from readapi.math import ranges
 from readapi.sql.common import Query as SqlQuery
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from costobs._fields import COUNTS
+from costobs.pricing import USAGE_COUNTS as USAGE_COUNTS
 
 from costobs_server.vocabulary import DIMENSION_COLUMNS
 
 TEXT_DIMENSIONS = DIMENSION_COLUMNS
 """The nine first-class metadata fields, a column each; '' when absent."""
 
-USAGE_COUNTS = COUNTS
-"""The wire's usage counts, each a column of its own (the SDK's list: one source of truth)."""
+# USAGE_COUNTS: the wire's usage counts, each a column of its own (the SDK's list: one source
+# of truth).
 
 EVENT_COLUMNS = [
     "org_id",
