@@ -2,10 +2,11 @@
 wire schema, the store, the read API, alerting, the dashboard, the CLI and the metadata DB all
 read them from here.
 
-The SDKs are packages of their own and cannot import the server: the Python SDK's copies
-(``costobs._context.FIELDS`` and ``MAX_TAGS``, the batch limits of ``costobs._config``) are
-pinned to these by ``tests/test_vocabulary.py``; every SDK validates against the published
-wire schema, which is generated from ``costobs_server.wire`` and so from here.
+The SDKs are packages of their own and cannot import the server: their copies (Python
+``costobs._context.FIELDS``, ``MAX_TAGS`` and the batch limits of ``costobs._config``;
+TypeScript ``src/context.ts``; Go ``metadata.go``) are pinned to these by
+``tests/test_vocabulary.py``, and every SDK validates against the published wire schema, which
+is generated from ``costobs_server.wire`` and so from here.
 """
 
 from __future__ import annotations

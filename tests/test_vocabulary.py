@@ -4,7 +4,9 @@ the server) are pinned to it here. Pure: no service."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from costobs import _config as sdk_config
@@ -99,3 +101,19 @@ def test_money_on_screen_keeps_every_digit_and_never_uses_float() -> None:
     assert usd(None) == "—" and usd("n/a") == "n/a"
     # every dashboard page formats through the same function
     assert ui.money is usd and alerts_view.usd is usd
+
+
+def test_the_typescript_and_go_copies_match() -> None:
+    """The other SDKs' own copies, read from their sources (they validate against the published
+    wire schema too; this names the constant that drifted)."""
+    root = Path(__file__).resolve().parent.parent / "sdk"
+    ts = (root / "typescript" / "src" / "context.ts").read_text(encoding="utf-8")
+    block = re.search(r"export const FIELDS = \[(.*?)\] as const;", ts, re.DOTALL)
+    assert block is not None
+    assert tuple(re.findall(r'"(\w+)"', block[1])) == v.DIMENSION_COLUMNS
+    assert f"export const MAX_TAGS = {v.MAX_TAGS};" in ts
+    go = (root / "go" / "metadata.go").read_text(encoding="utf-8")
+    assert re.search(rf"\bmaxTags\s*=\s*{v.MAX_TAGS}\b", go)
+    assert re.search(rf"\bmaxText\s*=\s*{v.MAX_TEXT}\b", go)
+    go_key = re.search(r"tagKeyRE = regexp\.MustCompile\(`(.*?)`\)", go)
+    assert go_key is not None and go_key[1] == f"^{v.TAG_KEY}$"
