@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -11,7 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from costobs_server.vocabulary import usd
+from costobs_server.vocabulary import money_text, usd
 from dashboard.api import Api, ApiError
 
 CONTEXT_KEY = "costobs_context"
@@ -65,6 +66,18 @@ def context() -> PageContext:
 
 money = usd
 """Money on every page, one rule (``costobs_server.vocabulary.usd``): exact, at least cents."""
+
+
+def money_places(values: Iterable[Decimal]) -> int:
+    """Decimal places that show every digit of every value, at least cents."""
+    return max([2, *(len(money_text(v).partition(".")[2]) for v in values)])
+
+
+def money_column(values: Iterable[Decimal]) -> Any:
+    """A sortable table column of money by the same rule: Streamlit formats numbers with a
+    printf pattern, so the pattern carries the column's largest number of decimal places (no
+    digit is rounded away; thousands are not grouped, printf has no grouping)."""
+    return st.column_config.NumberColumn(format=f"$%.{money_places(values)}f")
 
 
 def count(value: int | float | str | None) -> str:

@@ -117,3 +117,10 @@ def test_the_typescript_and_go_copies_match() -> None:
     assert re.search(rf"\bmaxText\s*=\s*{v.MAX_TEXT}\b", go)
     go_key = re.search(r"tagKeyRE = regexp\.MustCompile\(`(.*?)`\)", go)
     assert go_key is not None and go_key[1] == f"^{v.TAG_KEY}$"
+
+
+def test_sortable_money_columns_show_every_digit() -> None:
+    assert ui.money_places([]) == 2
+    assert ui.money_places([Decimal("5"), Decimal("1.5")]) == 2
+    assert ui.money_places([Decimal("0.0035"), Decimal("12.123456789"), Decimal("3.10")]) == 9
+    assert ui.money_places([Decimal("1E+3"), Decimal("0.000000000000000001")]) == 18
