@@ -36,3 +36,7 @@ CHILD_RESTARTS = Counter(
     "Child processes restarted after they died (transform_worker, nats_server)",
     ["child"],
 )
+BILLS_DEAD_LETTERED = Counter(
+    "costobs_bills_messages_dead_lettered_total",
+    "Bills messages moved to the dead-letter subject (costobs.dlq.bills)",
+)
