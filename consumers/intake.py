@@ -109,6 +109,11 @@ class BrokerIntake:
 
     async def close(self) -> None:
         self._closed = True
+        await self._give_back_queued()  # frees a handler waiting to queue its batch
+        await self.subscriber.stop()  # no more fetches; waits for that handler
+        await self._give_back_queued()
+
+    async def _give_back_queued(self) -> None:
         while not self._ready.empty():
             await _give_back(self._ready.get_nowait())
 
