@@ -37,7 +37,7 @@ from alerting.delivery import Deliverer, alert_payload
 from alerting.rules import Breach, LastFire, Rule, evaluate, next_seq
 from alerting.store import AlertStore, Fire
 from consumers.pricer import Pricer
-from costobs_server.broker import RoleBroker, durable_batches
+from costobs_server.broker import BatchHandler, RoleBroker, durable_batches
 from costobs_server.runtime import Services
 from costobs_server.streams import ALERTD_DURABLE, EVENTS_STREAM
 
@@ -47,6 +47,24 @@ SEEN_REQUESTS = 200_000
 TICK_S = 0.2
 """How often the periodic work (rule refresh, reconcile) looks whether it is due."""
 _MISSING = object()
+
+
+def alertd_subscriber(broker: RoleBroker, handler: BatchHandler) -> LogicSubscriber[Any]:
+    """alertd's subscriber (durable ``alertd``) with ``handler``."""
+    return durable_batches(
+        broker,
+        stream=EVENTS_STREAM,
+        durable=ALERTD_DURABLE,
+        subject="costobs.events.>",
+        batch_size=256,
+        timeout_s=0.2,
+        title="alertd",
+        description=(
+            "alertd (durable `alertd`, from the stream's end): running spend per rule, "
+            "verified against ClickHouse before a fire. Payload: EventsMessage (see the "
+            "ingest publisher of costobs.events.{org_id})."
+        ),
+    )(handler)
 
 
 class AlertD:
@@ -94,20 +112,7 @@ class AlertD:
     def subscribe(self, broker: RoleBroker) -> LogicSubscriber[Any]:
         """Follow the events on the process's broker (durable ``alertd``); its ``start()``
         starts it, and messages wait until ``run()`` has loaded and reconciled the rules."""
-        return durable_batches(
-            broker,
-            stream=EVENTS_STREAM,
-            durable=ALERTD_DURABLE,
-            subject="costobs.events.>",
-            batch_size=256,
-            timeout_s=0.2,
-            title="alertd",
-            description=(
-                "alertd (durable `alertd`, from the stream's end): running spend per rule, "
-                "verified against ClickHouse before a fire. Payload: see the ingest "
-                "publisher of costobs.events.{org_id}."
-            ),
-        )(self.handle)
+        return alertd_subscriber(broker, self.handle)
 
     async def handle(self, messages: list[Msg]) -> None:
         """Count a fetched batch, ack it, and check the rules it may have breached."""

@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 
 from consumers.dead_letter import DeadLetters
 from costobs_server import metrics
-from costobs_server.broker import RoleBroker, durable_batches
+from costobs_server.broker import BatchHandler, RoleBroker, durable_batches
 from costobs_server.store import EventStore, failures
 from costobs_server.streams import BILLS_DLQ_SUBJECT, BILLS_DURABLE, BILLS_STREAM
 
@@ -52,6 +52,24 @@ def bill_rows(payload: bytes) -> list[tuple[Any, ...]]:
     ]
 
 
+def bills_subscriber(broker: RoleBroker, handler: BatchHandler) -> LogicSubscriber[Any]:
+    """The bills writer's subscriber (durable ``bills-writer``) with ``handler``."""
+    return durable_batches(
+        broker,
+        stream=BILLS_STREAM,
+        durable=BILLS_DURABLE,
+        subject="costobs.bills.>",
+        batch_size=50,
+        timeout_s=0.5,
+        title="bills-writer",
+        description=(
+            "The bills writer (durable `bills-writer`): provider bills into billed_daily, "
+            "acked after the insert; malformed ones dead-lettered to costobs.dlq.bills. "
+            "Payload: BillsMessage (see the publishers of costobs.bills.{org_id})."
+        ),
+    )(handler)
+
+
 class BillsWriter:
     def __init__(self, nc: NATS, store: EventStore, *, max_deliveries: int = 5) -> None:
         self.store = store
@@ -63,20 +81,7 @@ class BillsWriter:
 
     def subscribe(self, broker: RoleBroker) -> LogicSubscriber[Any]:
         """Register on the process's broker; its ``start()`` starts consuming."""
-        return durable_batches(
-            broker,
-            stream=BILLS_STREAM,
-            durable=BILLS_DURABLE,
-            subject="costobs.bills.>",
-            batch_size=50,
-            timeout_s=0.5,
-            title="bills-writer",
-            description=(
-                "The bills writer (durable `bills-writer`): provider bills into billed_daily, "
-                "acked after the insert; malformed ones dead-lettered to costobs.dlq.bills. "
-                "Payload: see the publisher of costobs.bills.{org_id}."
-            ),
-        )(self.handle)
+        return bills_subscriber(broker, self.handle)
 
     async def handle(self, messages: list[Msg]) -> None:
         for msg in messages:

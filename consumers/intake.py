@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
+from faststream.nats.subscriber.usecases.basic import LogicSubscriber
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
-from costobs_server.broker import RoleBroker, durable_batches
+from costobs_server.broker import BatchHandler, RoleBroker, durable_batches
 from costobs_server.streams import EVENTS_STREAM, WRITER_DURABLE
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,24 @@ class PullIntake:
                 await self._sub.unsubscribe()
 
 
+def writer_subscriber(broker: RoleBroker, handler: BatchHandler) -> LogicSubscriber[Any]:
+    """The events writer's subscriber (durable ``writer``) with ``handler``."""
+    return durable_batches(
+        broker,
+        stream=EVENTS_STREAM,
+        durable=WRITER_DURABLE,
+        subject="costobs.events.>",
+        batch_size=FETCH_BATCH,
+        title="writer",
+        description=(
+            "The events writer (durable `writer`): flushes on size or time, skips events "
+            "already stored, re-prices, inserts into ClickHouse, then acks; dead-letters "
+            "to costobs.dlq.events. Payload: EventsMessage (see the ingest publisher of "
+            "costobs.events.{org_id})."
+        ),
+    )(handler)
+
+
 class BrokerIntake:
     """A FastStream subscriber on the process's broker; its handler queues each fetched
     batch for the writer (bounded: a full queue holds the fetch loop back).
@@ -78,19 +97,7 @@ class BrokerIntake:
     def __init__(self, broker: RoleBroker) -> None:
         self._ready: asyncio.Queue[list[Msg]] = asyncio.Queue(QUEUED_FETCHES)
         self._closed = False
-        self.subscriber = durable_batches(
-            broker,
-            stream=EVENTS_STREAM,
-            durable=WRITER_DURABLE,
-            subject="costobs.events.>",
-            batch_size=FETCH_BATCH,
-            title="writer",
-            description=(
-                "The events writer (durable `writer`): flushes on size or time, skips "
-                "events already stored, re-prices, inserts into ClickHouse, then acks. "
-                "Payload: see the ingest publisher of costobs.events.{org_id}."
-            ),
-        )(self._take)
+        self.subscriber = writer_subscriber(broker, self._take)
 
     async def _take(self, messages: list[Msg]) -> None:
         if self._closed:
