@@ -99,6 +99,7 @@ class Writer:
         self.pool = pool
         self.flush_log = flush_log
         self.retry_delay_s = retry_delay_s
+        # `costobs` passes its broker's BrokerIntake; nats-py's own pull is the bench baseline
         self.intake: Intake = intake or PullIntake(self.js)
         self.dead_letters = DeadLetters(self.js, EVENTS_STREAM, DLQ_SUBJECT, max_deliveries)
         self.stats = WriterStats()
