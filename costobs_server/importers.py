@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from costobs_server.errors import InvalidInput
 from costobs_server.pricing_check import normalise_provider
 from costobs_server.wire import MAX_TAGS, TagKey
 
@@ -50,7 +51,7 @@ _LITELLM_OPERATIONS = {
 }
 
 
-class RowError(ValueError):
+class RowError(InvalidInput):
     """A row that cannot become an event; the message names the field."""
 
 
