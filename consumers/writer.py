@@ -45,6 +45,7 @@ from consumers.flush_log import FlushLog
 from consumers.processor import MessageRows, PoisonMessage, Price, merge, transform
 from consumers.transform_pool import TransformPool
 from costobs_server import metrics
+from costobs_server.errors import CostObsError
 from costobs_server.store import EventStore, failures
 from costobs_server.streams import (
     DLQ_SUBJECT,
@@ -62,7 +63,7 @@ MAX_RETRY_DELAY_S = 10.0
 T = TypeVar("T")
 
 
-class Abandoned(Exception):
+class Abandoned(CostObsError):
     """The writer is stopping while the store still fails: the flush stays unacknowledged
     (JetStream redelivers it) and, if its insert began, in the flush log."""
 
@@ -101,6 +102,9 @@ class Writer:
         self.flush_log = flush_log
         self.retry_delay_s = retry_delay_s
         self.stats = WriterStats()
+        self.failing_since: float | None = None
+        """``time.monotonic()`` when store calls began to fail; ``None`` while they succeed."""
+        self.last_failure = ""
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -257,9 +261,13 @@ class Writer:
                 result = await asyncio.to_thread(call, *args)
             except Exception as exc:
                 if failures.refused(exc):
+                    self.failing_since = None  # ClickHouse answered: it is the rows, not it
                     raise failures.Refused(str(exc)) from exc
                 reason = failures.describe(exc)
                 metrics.WRITER_INSERT_ERRORS.labels(reason).inc()
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                self.last_failure = f"{reason}: {str(exc)[:300]}"
                 log.warning(
                     "store call %s failed (%s: %s); retrying in %.1fs",
                     getattr(call, "__name__", call),
@@ -273,6 +281,7 @@ class Writer:
                     with contextlib.suppress(Exception):
                         await asyncio.to_thread(self.store.prepare_staging, self.staging_table)
                 continue
+            self.failing_since = None
             return result
 
     async def _pause(self, seconds: float, held: list[tuple[Msg, MessageRows]]) -> None:
