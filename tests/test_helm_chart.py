@@ -313,6 +313,7 @@ def test_the_charts_nats_has_the_per_role_users_from_the_existing_secret() -> No
     assert pod_annotations[0][annotation] != pod_annotations[1][annotation]
 
 
+@pytest.mark.nats
 async def test_the_charts_rendered_nats_config_runs_with_per_role_users(
     tmp_path: Path,
 ) -> None:

@@ -35,6 +35,8 @@ from costobs_server.streams import (
 )
 from tests.helpers import create_streams, event, nats_client, new_org
 
+pytestmark = pytest.mark.nats  # starts nats-servers of its own
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
