@@ -21,7 +21,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from costobs_server.config_docs import NATS_EXAMPLE
 from costobs_server.errors import ConfigError, CostObsError
-from costobs_server.nats_auth import ADMIN, NatsAuth, connect
+from costobs_server.nats_auth import ADMIN, ROLES, NatsAuth, connect
 from costobs_server.nats_server import NatsServer, binary, free_port
 from costobs_server.serve import Stack
 from costobs_server.settings import load_settings
@@ -205,7 +205,7 @@ async def test_the_server_mode_example_config_grants_each_role_what_it_needs(
 ) -> None:
     """nats/nats-server.conf run by a real nats-server: the writer applies the streams, ingest
     publishes, alertd reads its durable, and nobody without a password gets in."""
-    passwords = {role: uuid.uuid4().hex for role in ("ingest", "writer", "alertd", "billsyncd")}
+    passwords = {role: uuid.uuid4().hex for role in ROLES}  # the config names every role
     proc, url = _run_example_config(tmp_path, passwords)
     try:
         await _refused(url)
@@ -352,7 +352,8 @@ async def test_server_mode_tls_settings_reach_the_connection(tmp_path: Path) -> 
             load_settings(nats_user="ingest", nats_password="pw", nats_tls_ca=tmp_path / "ca.pem")
         )
         # the server refuses the TLS handshake of a client without a certificate
-        with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED"):
+        # (the TLS alert, or the connection cut before the client reads it)
+        with pytest.raises((ssl.SSLError, ConnectionResetError)):
             await asyncio.wait_for(
                 connect(url, no_client_cert, "ingest", allow_reconnect=False), 10
             )
