@@ -24,8 +24,9 @@ up: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
 
+# The pure tier (tests/tiers.py): no nats-server, chDB, PostgreSQL or Chromium; under a minute.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest -q -m "not service" -n 4 $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

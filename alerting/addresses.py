@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from costobs_server.errors import ConfigError
+from costobs_server.errors import ConfigError, CostObsError, InvalidInput
 from costobs_server.settings import Settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -37,7 +37,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
-class BlockedAddress(httpcore.ConnectError):
+class BlockedAddress(CostObsError, httpcore.ConnectError):
     """The target resolves to an address the allow-list does not permit."""
 
 
@@ -67,7 +67,7 @@ def parse_allow_entry(entry: str) -> IPNetwork | str:
     name = entry.lower().rstrip(".")
     labels = name.split(".")
     if not name or len(name) > 253 or not all(_label_ok(label) for label in labels):
-        raise ValueError(f"{entry!r} is neither a CIDR, an IP address nor a host name")
+        raise InvalidInput(f"{entry!r} is neither a CIDR, an IP address nor a host name")
     return name
 
 
@@ -126,15 +126,15 @@ class TargetPolicy:
         """At creation: ``ValueError`` when the URL's host is not an allowed destination."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("url must be an http(s) URL with a host")
+            raise InvalidInput("url must be an http(s) URL with a host")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise ValueError("url has an invalid port") from None
+            raise InvalidInput("url has an invalid port") from None
         try:
             await self.allowed_addresses(parts.hostname, port)
         except BlockedAddress as exc:
-            raise ValueError(f"url: {exc}") from None
+            raise InvalidInput(f"url: {exc}") from None
 
 
 def policy_from_settings(settings: Settings, resolve: Resolver | None = None) -> TargetPolicy:

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from costobs_server.errors import InvalidInput
 from costobs_server.vocabulary import ALERT_DIMENSIONS, TAG_KEY_RE, money_text
 
 Kind = Literal["daily_threshold", "spike", "monthly_budget", "projected_monthly_budget"]
@@ -43,15 +44,15 @@ ZERO = Decimal(0)
 
 def _money(value: Any, name: str) -> Decimal:
     if isinstance(value, float):
-        raise ValueError(f"{name} must be a decimal string or an integer, not a float")
+        raise InvalidInput(f"{name} must be a decimal string or an integer, not a float")
     if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise ValueError(f"{name} must be a decimal number")
+        raise InvalidInput(f"{name} must be a decimal number")
     try:
         number = Decimal(value)
     except ArithmeticError:
-        raise ValueError(f"{name}: {value!r} is not a decimal number") from None
+        raise InvalidInput(f"{name}: {value!r} is not a decimal number") from None
     if not number.is_finite() or number < 0:
-        raise ValueError(f"{name} must be a finite number ≥ 0")
+        raise InvalidInput(f"{name} must be a finite number ≥ 0")
     return number
 
 
@@ -79,7 +80,7 @@ class Scope(BaseModel):
     def _tag_keys(cls, tags: dict[str, Values]) -> dict[str, Values]:
         for key in tags:
             if not TAG_KEY_RE.match(key):
-                raise ValueError(f"tag key {key!r} is not a valid tag name")
+                raise InvalidInput(f"tag key {key!r} is not a valid tag name")
         return tags
 
 
@@ -105,7 +106,7 @@ class RuleSpec(BaseModel):
             return value
         if value.startswith("tag:") and TAG_KEY_RE.match(value[4:]):
             return value
-        raise ValueError(f"group_by must be one of {sorted(DIMENSIONS)} or 'tag:<key>'")
+        raise InvalidInput(f"group_by must be one of {sorted(DIMENSIONS)} or 'tag:<key>'")
 
     @field_validator("timezone")
     @classmethod
@@ -130,20 +131,20 @@ def normalise_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
         expected = {"budget_usd"}
     unknown = set(config) - expected
     if unknown:
-        raise ValueError(f"{kind} config has unknown key(s) {sorted(unknown)}")
+        raise InvalidInput(f"{kind} config has unknown key(s) {sorted(unknown)}")
     if kind == "spike":
         baseline = config.get("baseline", "rolling_7d")
         if baseline not in ("rolling_7d", "yesterday"):
-            raise ValueError("spike baseline must be 'rolling_7d' or 'yesterday'")
+            raise InvalidInput("spike baseline must be 'rolling_7d' or 'yesterday'")
         if "factor" not in config:
-            raise ValueError("spike config needs 'factor'")
+            raise InvalidInput("spike config needs 'factor'")
         factor = _money(config["factor"], "factor")
         if factor <= 0:
-            raise ValueError("factor must be > 0")
+            raise InvalidInput("factor must be > 0")
         return {"factor": money_text(factor), "baseline": baseline}
     (key,) = expected
     if key not in config:
-        raise ValueError(f"{kind} config needs {key!r}")
+        raise InvalidInput(f"{kind} config needs {key!r}")
     return {key: money_text(_money(config[key], key))}
 
 
@@ -151,7 +152,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}") from None
+        raise InvalidInput(f"unknown time zone {name!r}") from None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 
 from alerting.models import AlertDelivery, AlertFire, AlertRule, AlertTarget
 from alerting.rules import Breach, LastFire, Rule, RuleSpec
+from costobs_server import errors
+from costobs_server.errors import InvalidInput
 from costobs_server.metadata.db import MetadataDB
 from costobs_server.metadata.models import Org
 from costobs_server.vocabulary import money_text
@@ -21,8 +23,8 @@ from costobs_server.vocabulary import money_text
 TARGET_KINDS = ("slack", "webhook")
 
 
-class NotFound(LookupError):
-    pass
+class NotFound(errors.NotFound):
+    """No such rule or target in this org."""
 
 
 def _now() -> datetime:
@@ -157,9 +159,9 @@ class AlertStore:
         self, org_id: str, kind: str, url: str, name: str = "", secret: str | None = None
     ) -> dict[str, Any]:
         if kind not in TARGET_KINDS:
-            raise ValueError(f"target kind must be one of {list(TARGET_KINDS)}")
+            raise InvalidInput(f"target kind must be one of {list(TARGET_KINDS)}")
         if not url.startswith(("http://", "https://")):
-            raise ValueError("url must be an http(s) URL")
+            raise InvalidInput("url must be an http(s) URL")
         if kind == "webhook" and secret is None:
             secret = "whsec_" + secrets.token_urlsafe(24)
         row = AlertTarget(
@@ -212,7 +214,7 @@ class AlertStore:
         for target_id in ids:
             row = s.get(AlertTarget, target_id)
             if row is None or row.org_id != org_id:
-                raise ValueError(f"no alert target {target_id!r} in this org")
+                raise InvalidInput(f"no alert target {target_id!r} in this org")
 
     def create_rule(self, org_id: str, spec: RuleSpec) -> dict[str, Any]:
         now = _now()

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from billing.line_items import ITEM_SEPARATOR
-from costobs_server.errors import CostObsError
+from costobs_server.errors import CostObsError, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,10 @@ def decode(text: str) -> Any:
 
 def money(value: Any, what: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
-        raise ValueError(f"{what}: {value!r} is not an amount")
+        raise InvalidInput(f"{what}: {value!r} is not an amount")
     amount = Decimal(value)
     if not amount.is_finite():
-        raise ValueError(f"{what}: {value!r} is not a finite amount")
+        raise InvalidInput(f"{what}: {value!r} is not a finite amount")
     return amount
 
 

@@ -27,6 +27,7 @@ from nats.aio.client import Client as NATS
 from prometheus_client import Counter, Gauge
 
 from billing.providers import Items, ProviderError, Retry, anthropic_costs, openai_costs
+from costobs_server.errors import Unavailable
 from costobs_server.settings import Settings
 from costobs_server.vocabulary import money_text
 from ingest.publisher import Publisher, publish_bills
@@ -172,7 +173,7 @@ class BillSync:
         if not bills:
             return
         if self.nc is None:
-            raise RuntimeError("billing sync has no NATS connection to publish through")
+            raise Unavailable("billing sync has no NATS connection to publish through")
         publisher = Publisher(self.nc, max_inflight=4)
         for start in range(0, len(bills), 1000):
             await publish_bills(publisher, self.settings.billing_org, bills[start : start + 1000])

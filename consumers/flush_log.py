@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from costobs_server.errors import InvalidInput
+
 
 class FlushLog:
     def __init__(self, folder: Path) -> None:
@@ -22,7 +24,7 @@ class FlushLog:
 
     def _path(self, token: str) -> Path:
         if not token.replace("-", "").replace("_", "").isalnum():
-            raise ValueError(f"not a flush token: {token!r}")
+            raise InvalidInput(f"not a flush token: {token!r}")
         return self.folder / f"{token}.jsonl"
 
     def begin(self, token: str, block: bytes) -> None:

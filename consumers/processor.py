@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 
 from consumers.cost_parts import cost_parts
+from costobs_server.errors import InvalidInput
 
 
 class QuoteLike(Protocol):
@@ -37,7 +38,7 @@ Price = Callable[[str, Mapping[str, Any], datetime], QuoteLike]
 """(org_id, event, timestamp) → quote."""
 
 
-class PoisonMessage(ValueError):
+class PoisonMessage(InvalidInput):
     """A message that can never be written; it goes to the dead-letter subject."""
 
 

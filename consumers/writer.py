@@ -48,6 +48,7 @@ from consumers.intake import Intake, PullIntake
 from consumers.processor import MessageRows, PoisonMessage, Price, merge, transform
 from consumers.transform_pool import TransformPool
 from costobs_server import metrics
+from costobs_server.errors import CostObsError
 from costobs_server.store import EventStore, failures
 from costobs_server.streams import DLQ_SUBJECT, EVENT_COUNT_HEADER, EVENTS_STREAM
 
@@ -60,7 +61,7 @@ MAX_RETRY_DELAY_S = 10.0
 T = TypeVar("T")
 
 
-class Abandoned(Exception):
+class Abandoned(CostObsError):
     """The writer is stopping while the store still fails: the flush stays unacknowledged
     (JetStream redelivers it) and, if its insert began, in the flush log."""
 
@@ -103,6 +104,9 @@ class Writer:
         self.intake: Intake = intake or PullIntake(self.js)
         self.dead_letters = DeadLetters(self.js, EVENTS_STREAM, DLQ_SUBJECT, max_deliveries)
         self.stats = WriterStats()
+        self.failing_since: float | None = None
+        """``time.monotonic()`` when store calls began to fail; ``None`` while they succeed."""
+        self.last_failure = ""
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -264,9 +268,13 @@ class Writer:
                 result = await asyncio.to_thread(call, *args)
             except Exception as exc:
                 if failures.refused(exc):
+                    self.failing_since = None  # ClickHouse answered: it is the rows, not it
                     raise failures.Refused(str(exc)) from exc
                 reason = failures.describe(exc)
                 metrics.WRITER_INSERT_ERRORS.labels(reason).inc()
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                self.last_failure = f"{reason}: {str(exc)[:300]}"
                 log.warning(
                     "store call %s failed (%s: %s); retrying in %.1fs",
                     getattr(call, "__name__", call),
@@ -280,6 +288,7 @@ class Writer:
                     with contextlib.suppress(Exception):
                         await asyncio.to_thread(self.store.prepare_staging, self.staging_table)
                 continue
+            self.failing_since = None
             return result
 
     async def _pause(self, seconds: float, held: list[tuple[Msg, MessageRows]]) -> None:

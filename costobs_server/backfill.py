@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from costobs_server.errors import CostObsError
+from costobs_server.errors import CostObsError, InvalidInput
 from costobs_server.store.columns import USAGE_COUNTS
 
 # Wire fields that are not text (everything else in a CSV cell is sent as the text it is).
@@ -114,11 +114,11 @@ def _cell(column: str, text: str) -> Any:
         try:
             return int(text)
         except ValueError:
-            raise ValueError(f"{column}: {text!r} is not an integer") from None
+            raise InvalidInput(f"{column}: {text!r} is not an integer") from None
     if column in _BOOLEANS:
         lowered = text.lower()
         if lowered not in ("true", "false", "1", "0"):
-            raise ValueError(f"{column}: {text!r} is not true or false")
+            raise InvalidInput(f"{column}: {text!r} is not true or false")
         return lowered in ("true", "1")
     return text
 
@@ -131,7 +131,7 @@ def read_csv(stream: IO[bytes]) -> Iterator[Line]:
         try:
             for column, text in row.items():
                 if column is None:
-                    raise ValueError("more cells than header columns")
+                    raise InvalidInput("more cells than header columns")
                 if text is None or text == "":
                     continue
                 column = column.strip()

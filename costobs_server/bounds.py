@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
+from costobs_server.errors import InvalidInput
 from costobs_server.settings import Settings
 
 FIRST_DAY = date(2000, 1, 1)
@@ -47,7 +48,7 @@ def supported_day(day: date) -> date:
     """A pydantic ``AfterValidator``: the day, or ``ValueError`` saying the supported range."""
     problem = outside_range(day)
     if problem:
-        raise ValueError(problem)
+        raise InvalidInput(problem)
     return day
 
 
@@ -61,7 +62,7 @@ def supported_instant(instant: datetime) -> datetime:
 def rfc3339_text(value: Any) -> Any:
     """A pydantic ``BeforeValidator``: only RFC 3339 text becomes a timestamp."""
     if not isinstance(value, str) or RFC3339.fullmatch(value) is None:
-        raise ValueError("must be an RFC 3339 timestamp with offset, e.g. 2026-11-20T10:00:00Z")
+        raise InvalidInput("must be an RFC 3339 timestamp with offset, e.g. 2026-11-20T10:00:00Z")
     return value
 
 
@@ -70,7 +71,7 @@ def iso_day_text(value: Any) -> Any:
     if isinstance(value, date):  # already parsed (a Python caller)
         return value
     if not isinstance(value, str) or re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is None:
-        raise ValueError("must be a date written YYYY-MM-DD")
+        raise InvalidInput("must be a date written YYYY-MM-DD")
     return value
 
 

@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from costobs_server.nats_auth import example_server_config
+from costobs_server.nats_auth import example_server_config, server_mode_authorization
 from costobs_server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NATS_EXAMPLE = ROOT / "nats" / "nats-server.conf"
+HELM_NATS_AUTH = ROOT / "deploy" / "helm" / "costobs" / "files" / "nats-authorization.conf"
+"""The chart's NATS users and permissions (templates/nats.yaml includes it)."""
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"
 
 
@@ -62,6 +64,8 @@ def main() -> int:
     readme.write_text(readme_with_table(readme.read_text()))
     (ROOT / ".env.example").write_text(env_example())
     NATS_EXAMPLE.write_text(example_server_config())
+    HELM_NATS_AUTH.parent.mkdir(exist_ok=True)
+    HELM_NATS_AUTH.write_text(server_mode_authorization())
     return 0
 
 

@@ -22,6 +22,8 @@ import httpx
 from costobs.pricing import PriceTable, load_price_table
 from tqdm import tqdm
 
+from costobs_server.errors import CostObsError
+
 BATCH = 500
 
 
@@ -276,9 +278,9 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Respon
             time.sleep(float(r.headers.get("Retry-After", delay)))
             continue
         if r.status_code >= 400:
-            raise RuntimeError(f"{path} answered {r.status_code}: {r.text}")
+            raise CostObsError(f"{path} answered {r.status_code}: {r.text}")
         return r
-    raise RuntimeError(f"{path}: ingest did not accept the batch after 20 tries")
+    raise CostObsError(f"{path}: ingest did not accept the batch after 20 tries")
 
 
 def send_demo_data(

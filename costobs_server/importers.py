@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from costobs_server.errors import InvalidInput
 from costobs_server.pricing_check import normalise_provider
 from costobs_server.vocabulary import MAX_TAGS, MAX_TEXT, TAG_KEY_RE, money_text
 
@@ -45,7 +46,7 @@ _LITELLM_OPERATIONS = {
 }
 
 
-class RowError(ValueError):
+class RowError(InvalidInput):
     """A row that cannot become an event; the message names the field."""
 
 

@@ -122,7 +122,7 @@ def permissions(role: str) -> dict[str, list[str]]:
             ),
         ]
     else:
-        raise ValueError(f"unknown NATS role {role!r}")
+        raise ConfigError(f"unknown NATS role {role!r}")
     # $JS.API.INFO (account info, read-only) is the health probe of every role's /healthz.
     return {"publish": [*publish, HEALTH_PROBE], "subscribe": [f"{inbox_prefix(role)}.>"]}
 
@@ -316,8 +316,19 @@ def example_server_config() -> str:
         'jetstream { store_dir: "/data" }',
         "",
     ]
-    passwords = {role: f"$NATS_{role.upper()}_PASSWORD" for role in (*ROLES, ADMIN)}
-    return "\n".join(head) + authorization_block(passwords)
+    return "\n".join(head) + server_mode_authorization()
+
+
+def password_variable(role: str) -> str:
+    """The environment variable server mode's nats-server reads ``role``'s password from."""
+    return f"NATS_{role.upper()}_PASSWORD"
+
+
+def server_mode_authorization() -> str:
+    """The ``authorization`` block of server mode (nats/nats-server.conf and the Helm chart's
+    NATS, ``deploy/helm/costobs/files/nats-authorization.conf``): passwords from the
+    environment, one variable per role (``password_variable``)."""
+    return authorization_block({r: f"${password_variable(r)}" for r in (*ROLES, ADMIN)})
 
 
 def write_private(path: Path, text: str) -> None:

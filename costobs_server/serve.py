@@ -35,6 +35,7 @@ from consumers.writer import Writer
 from costobs_server import metrics
 from costobs_server.broker import RoleBroker, make_broker
 from costobs_server.errors import CostObsError
+from costobs_server.health import HealthCheck
 from costobs_server.http_app import create_app
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
 from costobs_server.nats_auth import NatsAuth, connect
@@ -158,6 +159,15 @@ class Stack:
                 intake=BrokerIntake(self.brokers["writer"]),
             )
             self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
+            if s.writer_port:
+                from consumers.writer_health import writer_report
+
+                writer = self.writer
+                self._serve_health(
+                    "writer",
+                    lambda: writer_report(writer, s.health_timeout_s, s.writer_unhealthy_after_s),
+                    s.writer_port,
+                )
             self.bills_writer = BillsWriter(nc, store, max_deliveries=s.writer_max_deliveries)
             self.bills_writer.subscribe(self.brokers["writer"])
             await self.brokers["writer"].start()
@@ -181,7 +191,7 @@ class Stack:
             while not self.http.started:
                 if self.tasks[-1].done():
                     self.tasks[-1].result()  # raises why it could not start
-                    raise RuntimeError("HTTP server stopped during start-up")
+                    raise RoleFailed("HTTP server stopped during start-up")
                 await asyncio.sleep(0.02)
         await self._start_workers(db)
         if with_dashboard:
@@ -222,18 +232,25 @@ class Stack:
         return lambda _role: server_mode
 
     async def _start_worker(self, name: str, worker: Any, port: int) -> None:
-        from costobs_server.health import health_app
-
         self.workers.append(worker)
         self.tasks.append(asyncio.create_task(worker.run(), name=name))
         if port:
-            app = health_app(f"CostObs {name}", worker.health)
-            config = uvicorn.Config(
-                app, host=self.settings.host, port=port, log_level="warning", lifespan="off"
-            )
-            server = _Server(config)
-            self.role_http.append(server)
-            self.tasks.append(asyncio.create_task(server.serve(), name=f"{name}-http"))
+            self._serve_health(name, worker.health, port)
+
+    def _serve_health(self, name: str, health: HealthCheck, port: int) -> None:
+        """A role's own ``/healthz`` and ``/metrics`` on ``port``."""
+        from costobs_server.health import health_app
+
+        config = uvicorn.Config(
+            health_app(f"CostObs {name}", health),
+            host=self.settings.host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+        )
+        server = _Server(config)
+        self.role_http.append(server)
+        self.tasks.append(asyncio.create_task(server.serve(), name=f"{name}-http"))
 
     async def _watch_nats(self) -> None:
         """Restart the embedded nats-server if it dies (clients reconnect by themselves), with
@@ -282,6 +299,8 @@ class Stack:
                 ("read API", f"{base}/v1/usage/summary  (OpenAPI: {base}/openapi.json)"),
                 ("health", f"{base}/healthz  metrics: {base}/metrics"),
             ]
+        if "writer" in self.roles and s.writer_port:
+            lines.append(("writer", f"http://{s.host}:{s.writer_port}/healthz"))
         if "alertd" in self.roles:
             where = f"http://{s.host}:{s.alertd_port}/healthz" if s.alertd_port else "no port"
             lines.append(("alertd", where))

@@ -121,6 +121,19 @@ class Settings(BaseSettings):
         "writes (as their APIs count); for the others they are subtracted",
     )
 
+    writer_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="writer health port (/healthz, /metrics); 0 = none (costobs up), 8083 in "
+        "docker-compose.yml and the Helm chart",
+    )
+    writer_unhealthy_after_s: float = Field(
+        120.0,
+        gt=0,
+        description="the writer's /healthz fails once its ClickHouse calls have kept failing "
+        "(and being retried) for this long",
+    )
     writer_batch_size: int = Field(
         20000, ge=1, description="events per ClickHouse insert (fewer, larger parts)"
     )

@@ -40,6 +40,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from costobs_server import bounds
+from costobs_server.errors import InvalidInput
 from costobs_server.vocabulary import MAX_TAGS, MAX_TEXT, TAG_KEY
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$")]
@@ -70,7 +71,7 @@ Day = Annotated[
 def _exactly_one(value: Any) -> Any:
     # Literal[1] alone would take true and 1.0 (they equal 1 in Python), even in strict mode
     if type(value) is not int:
-        raise ValueError("Input should be 1")
+        raise InvalidInput("Input should be 1")
     return value
 
 
@@ -123,7 +124,7 @@ class Usage(TypedDict, total=False):
 
 def _reasoning_inside_output(usage: Usage) -> Usage:
     if usage.get("reasoning_tokens", 0) > usage.get("output_tokens", 0):
-        raise ValueError("reasoning_tokens is part of output_tokens and cannot exceed it")
+        raise InvalidInput("reasoning_tokens is part of output_tokens and cannot exceed it")
     return usage
 
 
@@ -252,7 +253,7 @@ def validate_event(raw: object) -> Event:
     try:
         return _validate_event(raw)  # type: ignore[no-any-return]
     except ValidationError as exc:
-        raise ValueError(describe(exc)) from None
+        raise InvalidInput(describe(exc)) from None
 
 
 def describe(exc: ValidationError) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from costobs_server.errors import InvalidInput
 from costobs_server.vocabulary import ALERT_DIMENSIONS, NO_VALUE, usd
 
 KIND_LABELS = {
@@ -159,10 +160,10 @@ def parse_tags(text: str) -> dict[str, str | list[str]]:
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"tag line {line.strip()!r}: expected KEY=VALUE")
+            raise InvalidInput(f"tag line {line.strip()!r}: expected KEY=VALUE")
         values = split_values(value)
         if values is None:
-            raise ValueError(f"tag {key.strip()!r} has no value")
+            raise InvalidInput(f"tag {key.strip()!r} has no value")
         tags[key.strip()] = values
     return tags
 
@@ -206,7 +207,7 @@ def rule_body(
         scope["tags"] = tags
     if group_by == GROUP_TAG:
         if not group_tag.strip():
-            raise ValueError("grouping by a tag needs the tag key")
+            raise InvalidInput("grouping by a tag needs the tag key")
         group_by = GROUP_TAG + group_tag.strip()
     return {
         "name": name.strip(),

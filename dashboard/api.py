@@ -9,10 +9,12 @@ from typing import Any
 import httpx
 import streamlit as st
 
+from costobs_server.errors import CostObsError
+
 CACHE_SECONDS = 30
 
 
-class ApiError(Exception):
+class ApiError(CostObsError):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(f"{status}: {detail}")
         self.status = status

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from costobs_server.errors import ConfigError
+from costobs_server.errors import ConfigError, CostObsError, InvalidInput
 from costobs_server.store.columns import TEXT_DIMENSIONS
 from costobs_server.vocabulary import TAG_KEY_RE
 
@@ -172,7 +172,7 @@ def parse_attribute_map(raw: str | None) -> dict[str, str]:
     return result
 
 
-class Ignored(Exception):
+class Ignored(CostObsError):
     """Not a GenAI inference span: skipped and counted, not an error."""
 
 
@@ -182,17 +182,17 @@ def _count(attrs: Mapping[str, Scalar], keys: tuple[str, ...]) -> int | None:
         if value is None:
             continue
         if isinstance(value, bool):
-            raise ValueError(f"{key}: a token count, not {value!r}")
+            raise InvalidInput(f"{key}: a token count, not {value!r}")
         if isinstance(value, float):
             if not value.is_integer():
-                raise ValueError(f"{key}: a whole token count, not {value!r}")
+                raise InvalidInput(f"{key}: a whole token count, not {value!r}")
             value = int(value)
         if isinstance(value, str):
             if not value.strip().isdigit():
-                raise ValueError(f"{key}: a token count, not {value!r}")
+                raise InvalidInput(f"{key}: a token count, not {value!r}")
             value = int(value)
         if value < 0:
-            raise ValueError(f"{key}: a token count cannot be negative ({value})")
+            raise InvalidInput(f"{key}: a token count cannot be negative ({value})")
         return value
     return None
 

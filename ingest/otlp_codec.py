@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status as SpanStatus
 
+from costobs_server.errors import InvalidInput
 from ingest.genai import Scalar, SpanView
 
 PROTOBUF = "application/x-protobuf"
@@ -31,7 +32,7 @@ _GRPC_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 429: 8, 503: 14}
 """HTTP status → google.rpc.Code for the Status body of an error answer."""
 
 
-class Undecodable(ValueError):
+class Undecodable(InvalidInput):
     """The body is not an ExportTraceServiceRequest in the declared encoding."""
 
 

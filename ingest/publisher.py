@@ -18,12 +18,13 @@ from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBuffer
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError
 
+from costobs_server import errors
 from costobs_server.streams import EVENT_COUNT_HEADER, bills_subject, events_subject
 
 PUBLISH_TIMEOUT_S = 5.0
 
 
-class Unavailable(Exception):
+class Unavailable(errors.Unavailable):
     """JetStream did not acknowledge: the client should retry later."""
 
     def __init__(self, reason: str, retry_after: int) -> None:

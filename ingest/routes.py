@@ -132,6 +132,7 @@ def install(app: FastAPI, services: Services) -> None:
     """Mount ``POST /v1/events``, ``POST /v1/billing/import`` and OTLP ``POST /v1/traces``."""
     settings = services.settings
     publisher = Publisher(services.nc, settings.max_inflight_batches) if services.nc else None
+    app.state.publisher = publisher  # its in-flight count is what 429 answers from
     limits = event_limits(settings)
     backfill_limits = event_limits(settings, backfill=True)
 

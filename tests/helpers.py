@@ -108,7 +108,7 @@ async def running_stack(
         writer_flush_ms=100,
         key_cache_seconds=0.5,
         compact_interval_s=0,  # tests that want the pair rollups run the compactor themselves
-        **overrides,
+        **{"writer_processes": 0, **overrides},  # the transform in-process: no worker to start
     )
     stack = Stack(settings, frozenset({"ingest", "writer"}), nats_auth=nats.auth)
     await stack.start()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from billing.providers import Retry, anthropic_days, openai_days
+from billing.providers import ProviderError, Retry, anthropic_days, openai_days
 from billing.sync import BillSync
 from costobs_server.cli import main as cli
 from costobs_server.serve import Stack
@@ -239,10 +239,11 @@ def test_amount_parsing_is_exact() -> None:
         [{"starting_at": "2026-11-18T00:00:00Z", "results": [{"amount": "0.0001"}]}]
     )
     assert cents == {date(2026, 11, 18): Decimal("0.000001")}
-    with pytest.raises(Exception, match="eur"):
+    with pytest.raises(ProviderError, match="eur") as info:
         openai_days(
             [{"start_time": NOV_18, "results": [{"amount": {"value": 1, "currency": "eur"}}]}]
         )
+    assert info.value.retryable is False  # a bill in another currency is not retried
 
 
 @pytest.fixture

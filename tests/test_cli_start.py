@@ -18,7 +18,8 @@ HEAVY = (
     "uvicorn",
     "streamlit",
     "yaml",
-    "costobs",
+    "costobs._api",
+    "costobs.pricing",
 )
 
 PROBE = """

@@ -48,6 +48,7 @@ COMPOSE_SCHEMA = ROOT / "deploy" / "schemas" / "compose-spec.json"
 # Each CostObs role that listens: the setting holding its port, and its health path.
 ROLE_PORTS = {
     "ingest": ("port", "/healthz"),
+    "writer": ("writer_port", "/healthz"),
     "alertd": ("alertd_port", "/healthz"),
     "billsyncd": ("billsyncd_port", "/healthz"),
     "dashboard": ("dashboard_port", "/_stcore/health"),  # Streamlit's own

@@ -10,8 +10,11 @@ tests skip, except in CI, where .ci/run builds it first.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import textwrap
+import uuid
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from costobs_server.nats_auth import ADMIN, ROLES, password_variable, server_mode_authorization
 from costobs_server.settings import Settings
 from tests.test_deploy_files import ROLE_PORTS, _subcommands
 
@@ -260,3 +264,90 @@ def test_bad_values_fail_with_a_clear_message() -> None:
         args = [_helm(), "template", "costobs", str(CHART), "--set", setting]
         done = subprocess.run(args, capture_output=True, text=True, timeout=60)
         assert done.returncode != 0 and message in done.stderr, done.stderr
+
+
+def _nats_conf(objects: dict[tuple[str, str], Any]) -> str:
+    conf: str = objects[("ConfigMap", "costobs-nats")]["data"]["nats.conf"]
+    return conf
+
+
+def test_the_charts_nats_has_the_per_role_users_from_the_existing_secret() -> None:
+    """The chart's NATS gets server mode's users and permissions (the block nats_auth.py
+    generates), each password from the roles' Secret, and each role connects as its user."""
+    ha = _objects(EXAMPLES[0])
+    conf = _nats_conf(ha)
+    block = server_mode_authorization()
+    assert textwrap.dedent(conf[conf.index("authorization {") :]).strip() == block.strip()
+    nats = _containers(ha[("StatefulSet", "costobs-nats")])[0]
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in nats["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+    roles = (*ROLES, ADMIN)
+    assert refs == {password_variable(r): {"name": "costobs-nats", "key": r} for r in roles}
+    assert all(f"${password_variable(r)}" in conf for r in roles)
+    for role in ROLES:
+        deployments = [o for o in ha.values() if o["kind"] == "Deployment"]
+        envs = [
+            {e["name"]: e for e in _containers(o)[0]["env"]}
+            for o in deployments
+            if _containers(o)[0]["args"] == [role]
+        ]
+        for env in envs:  # billsyncd is off in this example
+            assert env["COSTOBS_NATS_USER"]["value"] == role
+            ref = env["COSTOBS_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert ref == refs[password_variable(role)]
+    # a changed user list restarts the NATS pods (the config's checksum changes with it)
+    plain = _objects(EXAMPLES[0], "nats.auth.existingSecret=")
+    assert "authorization" not in _nats_conf(plain)
+    assert "env" not in _containers(plain[("StatefulSet", "costobs-nats")])[0] or not any(
+        "secretKeyRef" in e.get("valueFrom", {})
+        for e in _containers(plain[("StatefulSet", "costobs-nats")])[0]["env"]
+    )
+    annotation = "checksum/config"
+    pod_annotations = [
+        o[("StatefulSet", "costobs-nats")]["spec"]["template"]["metadata"]["annotations"]
+        for o in (ha, plain)
+    ]
+    assert pod_annotations[0][annotation] != pod_annotations[1][annotation]
+
+
+@pytest.mark.nats
+async def test_the_charts_rendered_nats_config_runs_with_per_role_users(
+    tmp_path: Path,
+) -> None:
+    """The rendered nats.conf, run by a real nats-server (one node: the cluster block and the
+    fixed ports moved to loopback): the writer applies the streams, ingest publishes, a wrong
+    password is refused."""
+    from costobs_server.nats_auth import NatsAuth, connect
+    from costobs_server.nats_server import free_port
+    from costobs_server.settings import load_settings
+    from costobs_server.streams import ensure_streams, events_subject
+    from tests.test_nats_auth import _refused, _start_nats
+
+    conf = _nats_conf(_objects(EXAMPLES[0]))
+    port, monitor = free_port(), free_port()
+    conf = re.sub(r"\ncluster \{.*?\n\}", "", conf, flags=re.S)
+    assert "routes" not in conf
+    conf = conf.replace("port: 4222", f"listen: 127.0.0.1:{port}")
+    conf = conf.replace("http_port: 8222", f"http: 127.0.0.1:{monitor}")
+    conf = conf.replace("store_dir: /data", f'store_dir: "{tmp_path}"')
+    passwords = {r: uuid.uuid4().hex for r in (*ROLES, ADMIN)}
+    env = {password_variable(r): pw for r, pw in passwords.items()}
+    proc = _start_nats(tmp_path, conf, port, {**env, "SERVER_NAME": "costobs-nats-0"})
+    url = f"nats://127.0.0.1:{port}"
+    try:
+        await _refused(url, user="ingest", password="wrong")
+        writer = await connect(url, NatsAuth(user="writer", password=passwords["writer"]), "writer")
+        ingest = await connect(url, NatsAuth(user="ingest", password=passwords["ingest"]), "ingest")
+        try:
+            await ensure_streams(writer.jetstream(), load_settings(nats_url=url))
+            ack = await ingest.jetstream().publish(events_subject("helm"), b"{}")
+            assert ack.seq >= 1
+        finally:
+            await writer.close()
+            await ingest.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)

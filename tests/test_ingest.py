@@ -136,12 +136,30 @@ async def test_revoked_key_stops_working_within_seconds(running: Running) -> Non
 
 
 async def test_dev_key_is_seeded(running: Running) -> None:
-    r = await running.client.get(
-        "/v1/usage/summary",
-        params={"from": DAY, "to": DAY},
-        headers={"Authorization": f"Bearer {DEV_KEY}"},
+    """The dev key belongs to the org ``default`` with every scope: what it sends, it reads."""
+    info = running.org.db.lookup(DEV_KEY)
+    assert info is not None and info.org_id == "default"
+    assert set(info.scopes) == {"ingest", "read", "admin"}
+    dev = {"Authorization": f"Bearer {DEV_KEY}"}
+    # a day of its own, so other tests' events for the default org do not count here
+    day = f"2031-{uuid.uuid4().int % 12 + 1:02d}-{uuid.uuid4().int % 28 + 1:02d}"
+    when = f"{day}T09:00:00Z"
+    sent = [event(i, timestamp=when) for i in range(3)]
+    r = await running.client.post(
+        "/v1/events", json={"batch_id": uuid.uuid4().hex, "events": sent}, headers=dev
     )
-    assert r.status_code == 200
+    assert r.status_code == 202 and r.json()["accepted"] == 3, r.text
+
+    async def seen() -> bool:
+        got = await running.client.get(
+            "/v1/usage/summary", params={"from": day, "to": day}, headers=dev
+        )
+        assert got.status_code == 200, got.text
+        return bool(got.json()["requests"] == 3)
+
+    await eventually(seen, within=20)
+    own = await running.summary(day, day)  # the test's own org sees none of it
+    assert own["requests"] == 0
 
 
 async def test_malformed_bodies_are_400(running: Running) -> None:

@@ -8,8 +8,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import costobs.pricing
-
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_PACKAGES = ("alerting", "billing", "consumers", "costobs_server", "dashboard", "ingest")
 SERVER_PACKAGES += ("readapi", "scripts", "bench")
@@ -44,21 +42,6 @@ def test_the_server_uses_only_public_sdk_names() -> None:
         and not path.name.startswith("sdk_")
     ]
     assert offenders == []
-
-
-def test_the_pricing_engine_public_names_are_pinned() -> None:
-    assert sorted(costobs.pricing.__all__) == [
-        "BUNDLED_TABLE",
-        "PriceTable",
-        "PricingError",
-        "Quote",
-        "USAGE_COUNTS",
-        "load_price_table",
-        "read_table_file",
-        "table_from_data",
-    ]
-    assert costobs.pricing.BUNDLED_TABLE.is_file()
-    assert costobs.pricing.USAGE_COUNTS[0] == "input_tokens"
 
 
 def test_no_router_reaches_into_ingest() -> None:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from costobs_server.errors import ConfigError, StoreError
 from costobs_server.settings import load_settings
@@ -42,7 +43,7 @@ def test_every_cluster_statement_parses_in_clickhouse(store: EventStore) -> None
 
 
 def test_a_broken_statement_fails_the_parser_check(store: EventStore) -> None:
-    with pytest.raises(Exception, match="Syntax error"):
+    with pytest.raises(DatabaseError, match="Syntax error"):
         store.query(f"EXPLAIN AST CREATE TABLE x ON CLUSTER {CLUSTER} (a UInt8 ENGINE = Log")
 
 

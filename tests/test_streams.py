@@ -11,6 +11,8 @@ from costobs_server.settings import load_settings
 from costobs_server.streams import EVENTS_STREAM, WRITER_DURABLE, ensure_streams, load_definitions
 from tests.helpers import nats_client
 
+pytestmark = pytest.mark.nats  # starts nats-servers of its own
+
 
 async def test_streams_are_created_then_updated_in_place(tmp_path: object) -> None:
     server = NatsServer(tmp_path / "nats")  # type: ignore[operator]

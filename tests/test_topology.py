@@ -136,13 +136,15 @@ def test_each_role_as_its_own_process_moves_events_from_both_ingests_to_the_read
     key = json.loads(t.run("keys", "create", "--org", org, "--scope", "ingest", "--scope", "read"))[
         "secret"
     ]
-    ports = {role: free_port() for role in ("ingest1", "ingest2", "alertd", "billsyncd", "dash")}
+    roles = ("ingest1", "ingest2", "writer", "alertd", "billsyncd", "dash")
+    ports = {role: free_port() for role in roles}
     workers = {"COSTOBS_ALERTD_PORT": str(ports["alertd"])}
     workers["COSTOBS_BILLSYNCD_PORT"] = str(ports["billsyncd"])
+    workers["COSTOBS_WRITER_PORT"] = str(ports["writer"])
     if CLICKHOUSE_URL:
         layout = "every role its own process"
         t.start("ingest1", "ingest", "--port", str(ports["ingest1"]), nats_user="ingest")
-        t.start("writer", "writer", nats_user="writer")
+        t.start("writer", "writer", nats_user="writer", **workers)
         t.start("alertd", "alertd", nats_user="alertd", **workers)
         t.start("billsyncd", "billsyncd", nats_user="billsyncd", **workers)
     else:
@@ -175,6 +177,8 @@ def test_each_role_as_its_own_process_moves_events_from_both_ingests_to_the_read
 
     for url in (ingest1, ingest2):
         t.wait_healthy(f"{url}/healthz")
+    writer = t.wait_healthy(f"http://127.0.0.1:{ports['writer']}/healthz").json()
+    assert writer["nats"] is True and writer["clickhouse"] is True
     alertd = t.wait_healthy(f"http://127.0.0.1:{ports['alertd']}/healthz").json()
     billsyncd = t.wait_healthy(f"http://127.0.0.1:{ports['billsyncd']}/healthz").json()
     assert alertd["status"] == "ok" and billsyncd["enabled"] is False  # no keys: idle

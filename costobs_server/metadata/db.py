@@ -15,6 +15,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from costobs_server.errors import InvalidInput
 from costobs_server.metadata.models import ApiKey, Org, PriceOverride
 from costobs_server.vocabulary import DEFAULT_ORG as DEFAULT_ORG  # re-exported
 from costobs_server.vocabulary import DEV_KEY as DEV_KEY
@@ -124,11 +125,11 @@ class MetadataDB:
     def create_key(self, org_id: str, name: str, scopes: tuple[str, ...] = ("ingest",)) -> NewKey:
         unknown = set(scopes) - set(SCOPES)
         if unknown:
-            raise ValueError(f"unknown scope(s) {sorted(unknown)}; choose from {list(SCOPES)}")
+            raise InvalidInput(f"unknown scope(s) {sorted(unknown)}; choose from {list(SCOPES)}")
         secret = "costobs_" + secrets.token_urlsafe(32)
         with self.session() as s, s.begin():
             if s.get(Org, org_id) is None:
-                raise ValueError(f"no org {org_id!r}")
+                raise InvalidInput(f"no org {org_id!r}")
             row = _new_row(org_id, name, secret, scopes)
             s.add(row)
         return NewKey(_info(row), secret)
@@ -157,7 +158,7 @@ class MetadataDB:
         override_id = uuid.uuid4().hex[:16]
         with self.session() as s, s.begin():
             if s.get(Org, org_id) is None:
-                raise ValueError(f"no org {org_id!r}")
+                raise InvalidInput(f"no org {org_id!r}")
             s.add(
                 PriceOverride(
                     id=override_id, org_id=org_id, spec=spec, note=note, created_at=_now()

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from costobs_server.errors import StoreError
+
 RETRYABLE: dict[int, str] = {
     3: "UNEXPECTED_END_OF_FILE",
     74: "CANNOT_READ_FROM_FILE_DESCRIPTOR",
@@ -74,7 +76,7 @@ REFUSED: dict[int, str] = {
 """The store refuses these rows: a message holding them can never be written."""
 
 
-class Refused(Exception):
+class Refused(StoreError):
     """ClickHouse refused the rows themselves (a code in ``REFUSED``)."""
 
 

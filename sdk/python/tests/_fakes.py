@@ -15,6 +15,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import costobs
+import httpx
+
+
+def _httpx_errors(name: str) -> tuple[type[BaseException], ...]:
+    """``httpx.<name>`` and, where provider SDKs moved to it, ``httpx2.<name>``: the transport
+    error a provider SDK lets through when a stream breaks, whichever HTTP library it uses."""
+    found: list[type[BaseException]] = [getattr(httpx, name)]
+    try:
+        import httpx2  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - older provider SDKs use httpx only
+        pass
+    else:
+        found.append(getattr(httpx2, name))
+    return tuple(found)
+
+
+BROKEN_STREAM = _httpx_errors("RemoteProtocolError")
+"""What a stream cut off mid-body raises in the provider SDKs (the SDK re-raises it untouched)."""
+READ_TIMEOUT = _httpx_errors("ReadTimeout")
 
 
 def _wire_validator() -> Callable[[Any], Any] | None:

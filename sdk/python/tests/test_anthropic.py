@@ -7,7 +7,7 @@ from typing import Any
 import anthropic
 import costobs
 import pytest
-from _fakes import FakeProvider, json_reply, shipped, sse_reply
+from _fakes import BROKEN_STREAM, FakeProvider, json_reply, shipped, sse_reply
 
 USAGE = {
     "input_tokens": 50,
@@ -204,7 +204,7 @@ def test_stream_manager_is_observed_with_per_call_metadata(
 
 def test_interrupted_stream_keeps_known_usage(provider: FakeProvider, receiver: Any) -> None:
     provider.replies = [stream_events(abort=True)]
-    with pytest.raises(Exception):  # noqa: B017 - the transport error, untouched
+    with pytest.raises(BROKEN_STREAM):  # the transport's error, untouched
         for _ in client(provider).messages.create(
             model="claude-sonnet-4-5", max_tokens=10, messages=[], stream=True
         ):

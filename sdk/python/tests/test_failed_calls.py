@@ -12,7 +12,7 @@ import anthropic
 import costobs
 import openai
 import pytest
-from _fakes import FakeProvider, Reply, shipped, sse
+from _fakes import READ_TIMEOUT, FakeProvider, Reply, shipped, sse
 from costobs._observe import status_of
 from test_anthropic import client as anthropic_client
 from test_anthropic import stream_events
@@ -75,7 +75,7 @@ def test_stream_timing_out_after_generation_started_is_a_timeout_with_known_usag
         Reply(200, _stalling(_anthropic_frames(4)), {"Content-Type": "text/event-stream"})
     ]
     seen = 0
-    with pytest.raises(Exception) as info:  # the transport's read timeout, untouched
+    with pytest.raises(READ_TIMEOUT) as info:  # the transport's read timeout, untouched
         for _ in (
             anthropic_client(provider)
             .with_options(timeout=0.5)
@@ -140,7 +140,7 @@ async def test_async_stream_timeout(provider: FakeProvider, receiver: Any) -> No
     stream = await c.messages.create(
         model="claude-sonnet-4-5", max_tokens=10, messages=[], stream=True
     )
-    with pytest.raises(Exception) as info:
+    with pytest.raises(READ_TIMEOUT) as info:
         async for _ in stream:
             pass
     assert "Timeout" in type(info.value).__name__

@@ -6,7 +6,7 @@ from typing import Any
 
 import costobs
 import pytest
-from _fakes import FakeProvider, Reply, json_reply, sse
+from _fakes import BROKEN_STREAM, FakeProvider, Reply, json_reply, sse
 from google import genai
 from google.genai import types
 
@@ -102,7 +102,7 @@ def test_interrupted_stream_reports_error_with_partial_usage(
 
     provider.replies = [stream_reply(abort=True)]
     c = client(provider)
-    with pytest.raises(Exception):  # noqa: B017 - the transport error, untouched
+    with pytest.raises(BROKEN_STREAM):  # the transport's error, untouched
         for _ in c.models.generate_content_stream(model="gemini-2.5-pro", contents="x"):
             pass
     (event,) = shipped(receiver, 1)

@@ -67,12 +67,19 @@ def tiny(**extra: object) -> PriceTable:
 
 def test_public_api_is_pinned() -> None:
     assert sorted(pricing.__all__) == [
+        "BUNDLED_TABLE",
         "PriceTable",
         "PricingError",
         "Quote",
+        "USAGE_COUNTS",
         "load_price_table",
+        "read_table_file",
         "table_from_data",
     ]
+    # what the CostObs server uses (it imports no private module of the SDK)
+    assert pricing.BUNDLED_TABLE.is_file()
+    assert pricing.USAGE_COUNTS[:2] == ("input_tokens", "cached_input_tokens")
+    assert pricing.read_table_file(pricing.BUNDLED_TABLE)["entries"]
 
 
 def test_bundled_table_is_cached_and_large(table: PriceTable) -> None:

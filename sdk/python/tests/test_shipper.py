@@ -447,6 +447,7 @@ def test_spilled_batches_survive_the_process_and_keep_their_batch_id(
     assert receiver.received == 500 and _spill_files(spill) == []
 
 
+@pytest.mark.slow  # four processes spilling and draining one directory (~20 s)
 def test_processes_sharing_a_spill_dir_never_send_a_batch_twice(
     receiver: Receiver, tmp_path: Path
 ) -> None:
