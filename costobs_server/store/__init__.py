@@ -199,6 +199,12 @@ class EventStore:
             settings={**_JSON_INSERT_SETTINGS, **_dedup_settings(token)},
         )
 
+    def command_once(self, sql: str, parameters: dict[str, Any], token: str) -> None:
+        """An ``INSERT … SELECT`` that each target table takes at most once per ``token``
+        (within its window of recent insert tokens, migration 0008): repeating it after a
+        failure, whether it was written or not, writes it once."""
+        self.client.command(sql, parameters=parameters, settings=_dedup_settings(token))
+
     @functools.cached_property
     def no_dedup(self) -> dict[str, Any]:
         """Settings for inserts that must never be taken for a repeat (repairs re-deriving
