@@ -36,6 +36,7 @@ from costobs_server.errors import CostObsError
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
 from costobs_server.nats_auth import NatsAuth, connect
 from costobs_server.nats_server import NatsServer
+from costobs_server.repricing.swap import recover as recover_repricing
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
 from costobs_server.store import EventStore
@@ -124,6 +125,8 @@ class Stack:
             # the writer owns the stream definitions; other roles never change them
             nc = self.connections["writer"]
             await ensure_streams(nc.jetstream(), s)
+            # a re-pricing job stopped in the middle of a day: finish the day first
+            await asyncio.to_thread(recover_repricing, store)
             if s.writer_processes:
                 self.transform_pool = TransformPool(
                     s.writer_processes, s.metadata_db_url, restart_limit=s.child_restart_limit

@@ -9,7 +9,7 @@ timestamp), so re-pricing works for any event ever stored, long after the stream
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -118,7 +118,7 @@ class DayPlan:
         return out
 
 
-def plan_day(org_id: str, rows: list[Mapping[str, Any]], price: Price, job_id: str) -> DayPlan:
+def plan_day(org_id: str, rows: Sequence[Mapping[str, Any]], price: Price, job_id: str) -> DayPlan:
     plan = DayPlan(org_id)
     for row in rows:
         new = repriced(row, quote_row(org_id, row, price), job_id)

@@ -137,10 +137,11 @@ def apply(store: EventStore, job: str, org: str, day: date, hook: StepHook | Non
     token = f"reprice:{job}:{org}:{day.isoformat()}"
     step("inserted", lambda: store.insert_events(block, token))
     for rollup in rollups(store):
-        step(
-            f"rollup:{rollup.table}",
-            lambda r=rollup: store.command_once(negated(r), params, f"{token}:{r.table}"),
-        )
+
+        def subtract(r: Rollup = rollup) -> None:
+            store.command_once(negated(r), params, f"{token}:{r.table}")
+
+        step(f"rollup:{rollup.table}", subtract)
     step(
         "deleted",
         lambda: store.client.command(
