@@ -4,6 +4,7 @@ recorded; an interrupted job leaves each day old or new once its journal is reco
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from collections.abc import Iterator
@@ -23,12 +24,14 @@ from costobs_server.repricing.jobs import listed
 from costobs_server.repricing.swap import interrupted
 from costobs_server.store import EventStore, compaction, pairs
 from costobs_server.store.verify import rollups, verify
+from tests.helpers import Running, eventually, new_org
+from tests.helpers import event as helper_event
 
 M = Decimal("0.000001")  # USD per token at $1 per million
 _TODAY = datetime.now(UTC).date()
-# three UTC days inside a closed half-month (the 5th–7th, over a month back): the compactor
+# two UTC days inside a closed half-month (the 5th and 6th, over a month back): the compactor
 # has done their pair rows and the half's, so re-pricing must redo both
-DAYS = [(_TODAY.replace(day=1) - timedelta(days=40)).replace(day=5 + i) for i in range(3)]
+DAYS = [(_TODAY.replace(day=1) - timedelta(days=40)).replace(day=5 + i) for i in range(2)]
 CUSTOM = {
     "id": "selfhosted/acme-llm",
     "provider": "selfhosted",
@@ -60,7 +63,7 @@ def _event(i: int) -> dict[str, Any]:
         usage["cached_input_tokens"] = 200
     return {
         "request_id": f"r{i:03d}",
-        "timestamp": f"{DAYS[(i // 3) % 3].isoformat()}T{i % 24:02d}:15:00Z",  # 4 of each a day
+        "timestamp": f"{DAYS[(i // 3) % 2].isoformat()}T{i % 24:02d}:15:00Z",  # 6 of each a day
         "provider": "selfhosted" if model == "acme-llm" else "openai",
         "model": model,
         "customer_id": f"cust-{i % 4}",
@@ -87,7 +90,7 @@ def _ingest(store: EventStore, db: MetadataDB, org: str) -> None:
     rows = merge([rows_from_message(envelope, 7, _pricer(db))])
     store.insert_events(rows.block, uuid.uuid4().hex)
     done = compaction.compact(store, org=org)
-    assert done.days == 3 and done.halves == 1
+    assert done.days == 2 and done.halves == 1
 
 
 def _list_price(e: dict[str, Any]) -> Decimal:
@@ -216,7 +219,7 @@ def test_dry_run_shows_old_and_new_totals_per_model_and_changes_nothing(
             new,
         )
         assert got["changed"] == (0 if model == "gpt-4o-mini" else 12)
-    assert summary["job_id"] is None and summary["days"] == 3
+    assert summary["job_id"] is None and summary["days"] == 2
     assert (_events(store, org), _daily(store, org)) == before
     assert listed(store, org) == []  # a dry run is not a job
 
@@ -229,12 +232,12 @@ def test_apply_reprices_exactly_the_affected_events_and_every_rollup(
     version = next(iter(before.values()))[2]
     summary = _run(store, metadata, org)
     job = summary.job_id
-    assert job and summary.total.changed == 24 and summary.days_changed == 3
+    assert job and summary.total.changed == 24 and summary.days_changed == 2
     after = _events(store, org)
     for request_id, row in after.items():
         e = EVENTS[int(request_id[1:])]
         cost, ingest_cost, pv, ingest_pv, by, unpriced, parts = row
-        assert ingest_cost == _list_price(e) and ingest_pv == version  # as stored at ingest
+        assert ingest_cost == _list_price(e) and ingest_pv == version == pv  # one table version
         assert cost == _new_price(e) and parts == cost
         assert by == ("" if e["model"] == "gpt-4o-mini" else job)
         assert after[request_id] == before[request_id] or e["model"] != "gpt-4o-mini"
@@ -248,7 +251,7 @@ def test_apply_reprices_exactly_the_affected_events_and_every_rollup(
     _assert_rollups_exact(store, org)
     # the job is recorded and listed
     (record,) = listed(store, org)
-    assert (record.job_id, record.state, record.actor, record.days_done) == (job, "done", "test", 3)
+    assert (record.job_id, record.state, record.actor, record.days_done) == (job, "done", "test", 2)
     assert record.events_checked == 36 and record.events_changed == 24
     assert record.old_cost_usd == sum((_list_price(e) for e in EVENTS), Decimal(0))
     assert record.new_cost_usd == sum((_new_price(e) for e in EVENTS), Decimal(0))
@@ -372,20 +375,20 @@ def test_interrupted_between_days_leaves_each_day_old_or_new(
     assert (record.state, record.days_done) == ("interrupted", 0)
     assert interrupted(store) == []
     rest = _run(store, metadata, org)  # running it again re-prices the rest
-    assert rest.total.changed == 16 and rest.recovered == 0
+    assert rest.total.changed == 12 and rest.recovered == 0
     _assert_days(store, org, set(DAYS))
 
 
-@pytest.mark.parametrize("step", ["staged", "inserted", "rollup:cost_dim_daily", "deleted"])
+@pytest.mark.parametrize("step", ["staged", "inserted", "rollup:cost_dim_daily"])
 def test_interrupted_inside_a_day_is_completed_by_recovery(
     store: EventStore, metadata: MetadataDB, discounted: str, step: str
 ) -> None:
     org = discounted
-    _apply_with_hook(store, metadata, org, _stop_at(step, DAYS[1]))
-    (job, _, day) = next(i for i in interrupted(store) if i[1] == org)
-    assert day == DAYS[1]
-    assert [d for _, o, d in recover(store) if o == org] == [DAYS[1]]
-    _assert_days(store, org, {DAYS[0], DAYS[1]})
+    _apply_with_hook(store, metadata, org, _stop_at(step, DAYS[0]))
+    day = next(d for _, o, d in interrupted(store) if o == org)
+    assert day == DAYS[0]
+    assert [d for _, o, d in recover(store) if o == org] == [DAYS[0]]
+    _assert_days(store, org, {DAYS[0]})
     assert interrupted(store) == []
     rest = _run(store, metadata, org)
     assert rest.days_changed == 1
@@ -445,7 +448,7 @@ def test_cli_reprices_the_data_dir_when_nothing_runs(
     out, err = capsys.readouterr()
     dry = orjson.loads(out.splitlines()[-1])
     assert dry["dry_run"] and dry["total"]["changed"] == 12
-    assert f"[3/3] {org} {DAYS[-1]}:" in err
+    assert f"[2/2] {org} {DAYS[-1]}:" in err
     assert main(common) == 0
     out, _ = capsys.readouterr()
     assert "applied" in out and "selfhosted  acme-llm" in out
@@ -457,3 +460,73 @@ def test_cli_reprices_the_data_dir_when_nothing_runs(
     assert summary[0][0] == total
     _assert_rollups_exact(store, org)
     assert main([*common, "--from", DAYS[1].isoformat(), "--to", DAYS[0].isoformat()]) == 2
+
+
+@pytest.mark.timeout(120)
+async def test_while_costobs_runs_the_cli_asks_the_running_process(
+    running: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`costobs up` owns the store: the command posts to /v1/reprice with an admin key; the
+    job is listed by the read API and requests show both figures."""
+    from costobs_server.cli import main
+
+    org, c = running.org, running.client
+    sent = [helper_event(i, model=("gpt-4o", "gpt-4o-mini")[i % 2]) for i in range(6)]
+    assert (await running.post(sent)).status_code == 202
+
+    async def stored() -> bool:
+        return (await running.summary("2026-11-20", "2026-11-20"))["requests"] == 6
+
+    await eventually(stored)
+    before = Decimal((await running.summary("2026-11-20", "2026-11-20"))["cost_usd"])
+    override = {"kind": "discount", "multiplier": "0.5", "provider": "openai", "model": "gpt-4o"}
+    r = await c.post("/v1/price-overrides", json={"spec": override}, headers=org.headers)
+    assert r.status_code == 201, r.text
+    args = [
+        "reprice",
+        "--url",
+        running.url,
+        "--api-key",
+        org.key,
+        "--from",
+        "2026-11-20",
+        "--to",
+        "2026-11-20",
+        "--json",
+    ]
+    assert await asyncio.to_thread(main, [*args, "--org", "someone-else"]) == 2
+    assert "belongs to org" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, args) == 0
+    out, err = capsys.readouterr()
+    summary = orjson.loads(out.splitlines()[-1])
+    assert f"[1/1] {org.id} 2026-11-20: 6 events, 3 changed" in err
+    gpt4o = sum(
+        (
+            (e["usage"]["input_tokens"] * Decimal("2.5") + e["usage"]["output_tokens"] * 10) * M
+            for e in sent
+            if e["model"] == "gpt-4o"
+        ),
+        Decimal(0),
+    )
+    assert Decimal(summary["total"]["new_cost_usd"]) == before - gpt4o / 2
+    after = await running.summary("2026-11-20", "2026-11-20")
+    assert (after["requests"], Decimal(after["cost_usd"])) == (6, before - gpt4o / 2)
+    jobs = (await c.get("/v1/reprice/jobs", headers=org.headers)).json()["jobs"]
+    assert [(j["job_id"], j["state"], j["events_changed"]) for j in jobs] == [
+        (summary["job_id"], "done", 3)
+    ]
+    assert Decimal(jobs[0]["old_cost_usd"]) == before and jobs[0]["actor"].startswith("key ")
+    first = next(e for e in sent if e["model"] == "gpt-4o")
+    detail = (await c.get(f"/v1/requests/{first['request_id']}", headers=org.headers)).json()
+    assert Decimal(detail["ingest_cost_usd"]) == 2 * Decimal(detail["cost_usd"]) > 0
+    assert detail["repriced_by"] == summary["job_id"]
+    # a read key may list jobs but not start one
+    reader = new_org(org.db, ("read",))
+    r = await c.post(
+        "/v1/reprice", json={"from": "2026-11-20", "to": "2026-11-20"}, headers=reader.headers
+    )
+    assert r.status_code == 403
+    r = await c.post(
+        "/v1/reprice", json={"from": "2026-11-21", "to": "2026-11-20"}, headers=org.headers
+    )
+    assert r.status_code == 422 and "after 'to'" in r.text

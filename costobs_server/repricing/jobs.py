@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from costobs_server.store import EventStore
 
 COLUMNS = (
@@ -58,8 +60,19 @@ class JobRecord:
 
 def save(store: EventStore, record: JobRecord) -> None:
     record.updated_at = datetime.now(UTC)
-    values = asdict(record)
-    store.client.insert("reprice_jobs", [[values[c] for c in COLUMNS]], column_names=COLUMNS)
+    line = orjson.dumps(asdict(record), default=_text)
+    store.client.raw_insert(
+        "reprice_jobs",
+        insert_block=line,
+        fmt="JSONEachRow",
+        settings={"date_time_input_format": "best_effort", "async_insert": 0},
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(type(value).__name__)
 
 
 def listed(store: EventStore, org_id: str, limit: int = 100) -> list[JobRecord]:

@@ -15,6 +15,7 @@ from costobs_server.errors import CostObsError
 from costobs_server.repricing import jobs, swap
 from costobs_server.repricing.plan import Tally, plan_day
 from costobs_server.store import EventStore
+from costobs_server.store.verify import rollups
 
 STALE_RUNNING = timedelta(minutes=10)
 """A job ``running`` without progress for this long is taken for dead (its process ended)."""
@@ -178,6 +179,7 @@ def _run(
             records[org].days_total += 1
     for record in records.values():
         jobs.save(store, record)
+    views = rollups(store)
     current: tuple[str, date] | None = None
     try:
         for index, (org, day) in enumerate(days, start=1):
@@ -189,7 +191,7 @@ def _run(
                 current = (org, day)
                 if hook is not None:
                     hook(job_id, org, day, "staged")
-                swap.apply(store, job_id, org, day, hook)
+                swap.apply(store, job_id, org, day, hook, views)
             current = None
             total = plan.total
             for key, tally in plan.by_model.items():

@@ -51,7 +51,7 @@ _OLD_ROWS = (
     f"(SELECT request_id FROM events WHERE {_DAY_WHERE} AND repriced_by = {{job:String}})"
 )
 _EVENTS = re.compile(r"\bFROM\s+(?:`?\w+`?\.)?`?events`?(?=\s|$)")
-STEPS = ("staged", "inserted", "deleted", "done")
+_JSON = {"date_time_input_format": "best_effort", "async_insert": 0}
 
 StepHook = Callable[[str, str, date, str], None]
 """(job, org, day, step just recorded) → None; tests interrupt a job here."""
@@ -98,11 +98,9 @@ def negated(rollup: Rollup) -> str:
 
 
 def _record(store: EventStore, job: str, org: str, day: date, step: str, block: str = "") -> None:
-    store.client.insert(
-        "reprice_days",
-        [(job, org, day, step, block, datetime.now(UTC))],
-        column_names=["job_id", "org_id", "day", "step", "block", "written_at"],
-    )
+    row = {"job_id": job, "org_id": org, "day": day.isoformat(), "step": step, "block": block}
+    line = orjson.dumps(row | {"written_at": datetime.now(UTC).isoformat()})
+    store.client.raw_insert("reprice_days", insert_block=line, fmt="JSONEachRow", settings=_JSON)
 
 
 def stage(
@@ -112,8 +110,16 @@ def stage(
     _record(store, job, org, day, "staged", block)
 
 
-def apply(store: EventStore, job: str, org: str, day: date, hook: StepHook | None = None) -> None:
-    """Steps 2–5 for a staged day, skipping those the journal has done."""
+def apply(
+    store: EventStore,
+    job: str,
+    org: str,
+    day: date,
+    hook: StepHook | None = None,
+    views: list[Rollup] | None = None,
+) -> None:
+    """Steps 2–5 for a staged day, skipping those the journal has done (``views``: the
+    rollups, when the caller has them already)."""
     done = {
         step: block
         for step, block in store.query(
@@ -136,7 +142,7 @@ def apply(store: EventStore, job: str, org: str, day: date, hook: StepHook | Non
     block = done["staged"].encode()
     token = f"reprice:{job}:{org}:{day.isoformat()}"
     step("inserted", lambda: store.insert_events(block, token))
-    for rollup in rollups(store):
+    for rollup in rollups(store) if views is None else views:
 
         def subtract(r: Rollup = rollup) -> None:
             store.command_once(negated(r), params, f"{token}:{r.table}")
@@ -173,6 +179,7 @@ def interrupted(store: EventStore) -> list[tuple[str, str, date]]:
 def recover(store: EventStore, hook: StepHook | None = None) -> list[tuple[str, str, date]]:
     """Complete every interrupted day (so each holds the new figures); returns them."""
     found = interrupted(store)
+    views = rollups(store) if found else None
     for job, org, day in found:
-        apply(store, job, org, day, hook)
+        apply(store, job, org, day, hook, views)
     return found

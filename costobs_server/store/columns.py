@@ -56,4 +56,7 @@ EVENT_COLUMNS = [
     "canonical_model",
     "gateway",
     "gateway_host",
+    "ingest_cost_usd",
+    "ingest_pricing_version",
+    "repriced_by",
 ]
