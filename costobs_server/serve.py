@@ -36,7 +36,7 @@ from costobs_server.errors import CostObsError
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
 from costobs_server.nats_auth import NatsAuth, connect
 from costobs_server.nats_server import NatsServer
-from costobs_server.repricing.swap import recover as recover_repricing
+from costobs_server.repricing import recover as recover_repricing
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
 from costobs_server.store import EventStore

@@ -20,7 +20,7 @@ from consumers.pricer import Pricer
 from consumers.processor import merge, rows_from_message
 from costobs_server.metadata.db import MetadataDB
 from costobs_server.repricing import RepriceError, Request, Summary, recover, reprice
-from costobs_server.repricing.jobs import listed
+from costobs_server.repricing.jobs import listed, save
 from costobs_server.repricing.swap import interrupted
 from costobs_server.store import EventStore, compaction, pairs
 from costobs_server.store.verify import rollups, verify
@@ -408,8 +408,15 @@ def test_a_step_repeated_after_a_crash_is_written_once(
         parameters={"o": org},
         settings={"lightweight_deletes_sync": 2},
     )
+    # a hard kill never reaches the job's own 'interrupted': its record says running
+    (record,) = listed(store, org)
+    record.state = "running"
+    save(store, record)
+    with pytest.raises(RepriceError, match="is running"):
+        _run(store, metadata, org)
     recover(store)
     _assert_days(store, org, {DAYS[0]})
+    assert [r.state for r in listed(store, org)] == ["interrupted"]
 
 
 def test_a_backwards_range_is_refused(store: EventStore, metadata: MetadataDB) -> None:

@@ -8,7 +8,6 @@ org's overrides, and every rollup brought to the new figures (issue 14).
 - ``run``: one job over a range of UTC days; dry run or apply.
 """
 
-from costobs_server.repricing.run import RepriceError, Request, Summary, reprice
-from costobs_server.repricing.swap import recover
+from costobs_server.repricing.run import RepriceError, Request, Summary, recover, reprice
 
 __all__ = ["RepriceError", "Request", "Summary", "recover", "reprice"]

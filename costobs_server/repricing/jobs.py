@@ -89,3 +89,17 @@ def listed(store: EventStore, org_id: str, limit: int = 100) -> list[JobRecord]:
             values[stamp] = values[stamp].replace(tzinfo=UTC)
         out.append(JobRecord(**values))
     return out
+
+
+def mark_stopped(store: EventStore, job_ids: set[str]) -> None:
+    """Jobs whose process ended in the middle of a day: ``interrupted`` once recovered."""
+    if not job_ids:
+        return
+    rows = store.query(
+        f"SELECT {', '.join(COLUMNS)} FROM reprice_jobs FINAL "
+        "WHERE job_id IN {jobs:Array(String)} AND state = 'running'",
+        {"jobs": sorted(job_ids)},
+    )
+    for row in rows:
+        values: dict[str, Any] = dict(zip(COLUMNS, row, strict=True))
+        save(store, JobRecord(**values | {"state": "interrupted"}))
