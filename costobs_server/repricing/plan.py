@@ -9,7 +9,7 @@ timestamp), so re-pricing works for any event ever stored, long after the stream
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -101,6 +101,13 @@ class Tally:
         self.old_cost += other.old_cost
         self.new_cost += other.new_cost
 
+    @classmethod
+    def of(cls, tallies: Iterable[Tally]) -> Tally:
+        out = cls()
+        for tally in tallies:
+            out.merge(tally)
+        return out
+
 
 @dataclass
 class DayPlan:
@@ -112,10 +119,7 @@ class DayPlan:
 
     @property
     def total(self) -> Tally:
-        out = Tally()
-        for tally in self.by_model.values():
-            out.merge(tally)
-        return out
+        return Tally.of(self.by_model.values())
 
 
 def plan_day(org_id: str, rows: Sequence[Mapping[str, Any]], price: Price, job_id: str) -> DayPlan:

@@ -58,10 +58,7 @@ class Summary:
 
     @property
     def total(self) -> Tally:
-        out = Tally()
-        for tally in self.by_model.values():
-            out.merge(tally)
-        return out
+        return Tally.of(self.by_model.values())
 
     def to_dict(self) -> dict[str, Any]:
         def money(t: Tally) -> dict[str, Any]:
