@@ -19,7 +19,7 @@ import pytest
 from consumers.pricer import Pricer
 from consumers.processor import merge, rows_from_message
 from costobs_server.metadata.db import MetadataDB
-from costobs_server.repricing import RepriceError, Request, Summary, recover, reprice
+from costobs_server.repricing import RepriceError, Request, Summary, recover, reprice, swap
 from costobs_server.repricing.jobs import listed, save
 from costobs_server.repricing.swap import interrupted
 from costobs_server.store import EventStore, compaction, pairs
@@ -379,10 +379,18 @@ def test_interrupted_between_days_leaves_each_day_old_or_new(
     _assert_days(store, org, set(DAYS))
 
 
-@pytest.mark.parametrize("step", ["staged", "inserted", "rollup:cost_dim_daily"])
+@pytest.mark.parametrize("step", ["staged", "inserted:000001", "rollup:cost_dim_daily"])
 def test_interrupted_inside_a_day_is_completed_by_recovery(
-    store: EventStore, metadata: MetadataDB, discounted: str, step: str
+    store: EventStore,
+    metadata: MetadataDB,
+    discounted: str,
+    step: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Stopped after the seal, after the second of three chunks went into events (so the
+    rollups count the day's changed events partly twice), or half-way through the
+    subtractions: recovery completes the day."""
+    monkeypatch.setattr(swap, "CHUNK", 7)  # a day of 18 events: 3 chunks
     org = discounted
     _apply_with_hook(store, metadata, org, _stop_at(step, DAYS[0]))
     day = next(d for _, o, d in interrupted(store) if o == org)
@@ -390,9 +398,6 @@ def test_interrupted_inside_a_day_is_completed_by_recovery(
     assert [d for _, o, d in recover(store) if o == org] == [DAYS[0]]
     _assert_days(store, org, {DAYS[0]})
     assert interrupted(store) == []
-    rest = _run(store, metadata, org)
-    assert rest.days_changed == 1
-    _assert_days(store, org, set(DAYS))
 
 
 def test_a_step_repeated_after_a_crash_is_written_once(
@@ -404,7 +409,7 @@ def test_a_step_repeated_after_a_crash_is_written_once(
     _apply_with_hook(store, metadata, org, _stop_at("rollup:cost_daily", DAYS[0]))
     store.client.command(
         "DELETE FROM reprice_days WHERE org_id = {o:String} "
-        "AND step IN ('inserted', 'rollup:cost_daily')",
+        "AND step IN ('inserted:000000', 'rollup:cost_daily')",
         parameters={"o": org},
         settings={"lightweight_deletes_sync": 2},
     )
@@ -537,3 +542,17 @@ async def test_while_costobs_runs_the_cli_asks_the_running_process(
         "/v1/reprice", json={"from": "2026-11-21", "to": "2026-11-20"}, headers=org.headers
     )
     assert r.status_code == 422 and "after 'to'" in r.text
+
+
+def test_a_day_cut_while_staging_is_dropped(
+    store: EventStore, metadata: MetadataDB, discounted: str
+) -> None:
+    """Chunks staged without the seal: nothing else changed, so recovery drops them and the
+    day keeps its old figures."""
+    org = discounted
+    rows = next(swap.read_day(store, org, DAYS[0], "", "", 5))
+    swap.stage(store, "rp-cut", org, DAYS[0], 0, [dict(r, cost_usd="1") for r in rows])
+    assert recover(store) == [] and interrupted(store) == []
+    left = store.query("SELECT count() FROM reprice_days WHERE job_id = 'rp-cut'")
+    assert left == [(0,)]
+    _assert_days(store, org, set())

@@ -192,20 +192,29 @@ def _run(
     try:
         for index, (org, day) in enumerate(days, start=1):
             current = None
-            rows = swap.read_day(store, org, day, request.provider, request.model)
-            plan = plan_day(org, rows, pricer, job_id or "")
-            if plan.rows and job_id is not None:
-                swap.stage(store, job_id, org, day, plan.rows)
+            by_model: dict[tuple[str, str], Tally] = {}
+            staged = 0
+            for part, rows in enumerate(
+                swap.read_day(store, org, day, request.provider, request.model, swap.CHUNK)
+            ):
+                plan = plan_day(org, rows, pricer, job_id or "")
+                for key, tally in plan.by_model.items():
+                    by_model.setdefault(key, Tally()).merge(tally)
+                if plan.rows and job_id is not None:
+                    swap.stage(store, job_id, org, day, part, plan.rows)
+                    staged += 1
+            if staged and job_id is not None:
+                swap.seal(store, job_id, org, day)
                 current = (org, day)
                 if hook is not None:
                     hook(job_id, org, day, "staged")
                 swap.apply(store, job_id, org, day, hook, views)
             current = None
-            total = plan.total
-            for key, tally in plan.by_model.items():
+            total = Tally.of(by_model.values())
+            for key, tally in by_model.items():
                 summary.by_model.setdefault(key, Tally()).merge(tally)
             summary.days += 1
-            summary.days_changed += bool(plan.rows)
+            summary.days_changed += bool(total.changed)
             if job_id is not None:
                 record = records[org]
                 record.days_done += 1

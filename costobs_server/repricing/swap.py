@@ -6,11 +6,12 @@ dozen rollups. So a day is swapped in steps, each recorded in the journal once d
 to repeat, and completed by ``recover`` (run before every job and when the writer starts)
 whenever a job was interrupted in the middle of a day:
 
-1. ``staged``: the day's re-priced rows, as one JSONEachRow block, in one journal row (a
-   one-row insert: there or not). Nothing else has changed yet.
-2. ``inserted``: the block inserted into ``events`` with an insert token of its own; the
-   materialized views add the new figures to every rollup (as for a writer flush, a repeat
-   with the same token completes what a failure left out and adds nothing twice).
+1. ``chunk:<n>``: the day's re-priced rows, a JSONEachRow block per chunk of events read,
+   each in one journal row; then ``staged`` seals the day. Nothing else has changed yet, and
+   a day cut before its seal is dropped from the journal.
+2. ``inserted:<n>``: each block inserted into ``events`` with an insert token of its own;
+   the materialized views add the new figures to every rollup (as for a writer flush, a
+   repeat with the same token completes what a failure left out and adds nothing twice).
 3. ``rollup:<table>`` for each rollup a view fills: the old rows' figures subtracted, as one
    insert of the view's own SELECT over the old rows with every metric negated (unsigned
    counts wrap modulo 2^64, which summing undoes exactly; a key whose figures net to zero is
@@ -19,6 +20,7 @@ whenever a job was interrupted in the middle of a day:
 4. ``deleted``: the old rows deleted from ``events`` (a lightweight delete).
 5. ``done``: the day's pair rollups recomputed if the compactor had done the day
    (compaction.recompute), then the journal's rows for the day removed but this one.
+   A day with a seal and without ``done`` was interrupted: ``recover`` applies it.
 
 The old rows of a day are those whose request id has a row written by this job
 (``repriced_by``) and which were not: so every step is defined by the tables alone, and
@@ -28,7 +30,7 @@ recovery needs nothing but the journal.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -62,20 +64,39 @@ def day_params(job_id: str, org_id: str, day: date) -> dict[str, Any]:
     return {"job": job_id, "org": org_id, "t0": t0, "t1": t0 + timedelta(days=1)}
 
 
+CHUNK = 50_000
+"""Events read, priced and staged at a time: a day of any size in bounded memory."""
+
+
 def read_day(
-    store: EventStore, org_id: str, day: date, provider: str, model: str
-) -> list[dict[str, Any]]:
-    """The org-day's events (of ``provider`` / ``model`` when given, '' = any) as JSON rows."""
-    params = day_params("", org_id, day) | {"provider": provider, "model": model}
-    raw = store.client.raw_query(
-        f"SELECT * FROM events WHERE {_DAY_WHERE} "
-        "AND ({provider:String} = '' OR provider = {provider:String}) "
-        "AND ({model:String} = '' OR model = {model:String}) ORDER BY timestamp, request_id",
-        parameters=params,
-        settings=READ_SETTINGS,
-        fmt="JSONEachRow",
-    )
-    return [orjson.loads(line) for line in raw.splitlines() if line]
+    store: EventStore, org_id: str, day: date, provider: str, model: str, chunk: int = CHUNK
+) -> Iterator[list[dict[str, Any]]]:
+    """The org-day's events (of ``provider`` / ``model`` when given, '' = any) as JSON rows,
+    ``chunk`` at a time in (timestamp, request_id) order."""
+    params = day_params("", org_id, day) | {"provider": provider, "model": model, "n": chunk}
+    after = ""
+    while True:
+        raw = store.client.raw_query(
+            f"SELECT * FROM events WHERE {_DAY_WHERE} "
+            "AND ({provider:String} = '' OR provider = {provider:String}) "
+            "AND ({model:String} = '' OR model = {model:String}) "
+            + (
+                "AND (timestamp, request_id) > ({ts:DateTime64(3, 'UTC')}, {rid:String}) "
+                if after
+                else ""
+            )
+            + "ORDER BY timestamp, request_id LIMIT {n:UInt32}",
+            parameters=params,
+            settings=READ_SETTINGS,
+            fmt="JSONEachRow",
+        )
+        rows = [orjson.loads(line) for line in raw.splitlines() if line]
+        if rows:
+            yield rows
+        if len(rows) < chunk:
+            return
+        after = rows[-1]["request_id"]
+        params |= {"ts": rows[-1]["timestamp"], "rid": after}
 
 
 def negated(rollup: Rollup) -> str:
@@ -104,10 +125,17 @@ def _record(store: EventStore, job: str, org: str, day: date, step: str, block: 
 
 
 def stage(
-    store: EventStore, job: str, org: str, day: date, rows: Iterable[Mapping[str, Any]]
+    store: EventStore, job: str, org: str, day: date, part: int, rows: Iterable[Mapping[str, Any]]
 ) -> None:
+    """One chunk of the day's re-priced rows into the journal (``chunk:<n>``)."""
     block = b"\n".join(orjson.dumps(r) for r in rows).decode()
-    _record(store, job, org, day, "staged", block)
+    _record(store, job, org, day, f"chunk:{part:06d}", block)
+
+
+def seal(store: EventStore, job: str, org: str, day: date) -> None:
+    """Every chunk of the day is staged: from here the day is swapped whatever happens. A
+    day with chunks and no seal was cut while staging (nothing else changed): dropped."""
+    _record(store, job, org, day, "staged")
 
 
 def apply(
@@ -120,15 +148,16 @@ def apply(
 ) -> None:
     """Steps 2–5 for a staged day, skipping those the journal has done (``views``: the
     rollups, when the caller has them already)."""
+    where = {"job": job, "org": org, "day": day}
     done = {
-        step: block
-        for step, block in store.query(
-            "SELECT toString(step), block FROM reprice_days "
+        str(step)
+        for (step,) in store.query(
+            "SELECT step FROM reprice_days "
             "WHERE job_id = {job:String} AND org_id = {org:String} AND day = {day:Date}",
-            {"job": job, "org": org, "day": day},
+            where,
         )
     }
-    if "done" in done:
+    if "done" in done or "staged" not in done:
         return
     params = day_params(job, org, day)
 
@@ -139,9 +168,18 @@ def apply(
             if hook is not None:
                 hook(job, org, day, name)
 
-    block = done["staged"].encode()
     token = f"reprice:{job}:{org}:{day.isoformat()}"
-    step("inserted", lambda: store.insert_events(block, token))
+    for part in sorted(p for p in done if p.startswith("chunk:")):
+
+        def insert(part: str = part) -> None:
+            (block,) = store.query(
+                "SELECT block FROM reprice_days WHERE job_id = {job:String} "
+                "AND org_id = {org:String} AND day = {day:Date} AND step = {p:String}",
+                where | {"p": part},
+            )[0]
+            store.insert_events(block.encode(), f"{token}:{part}")
+
+        step(f"inserted:{part[6:]}", insert)
     for rollup in rollups(store) if views is None else views:
 
         def subtract(r: Rollup = rollup) -> None:
@@ -161,7 +199,7 @@ def apply(
     store.client.command(
         "DELETE FROM reprice_days WHERE job_id = {job:String} AND org_id = {org:String} "
         "AND day = {day:Date} AND step != 'done'",
-        parameters={"job": job, "org": org, "day": day},
+        parameters=where,
         settings={"lightweight_deletes_sync": 2},
     )
 
@@ -177,9 +215,16 @@ def interrupted(store: EventStore) -> list[tuple[str, str, date]]:
 
 
 def recover(store: EventStore, hook: StepHook | None = None) -> list[tuple[str, str, date]]:
-    """Complete every interrupted day (so each holds the new figures); returns them."""
+    """Complete every interrupted day (so each holds the new figures), drop the chunks of
+    days cut while staging; returns the days completed."""
     found = interrupted(store)
     views = rollups(store) if found else None
     for job, org, day in found:
         apply(store, job, org, day, hook, views)
+    store.client.command(
+        "DELETE FROM reprice_days WHERE (job_id, org_id, day) IN (SELECT job_id, org_id, day "
+        "FROM reprice_days GROUP BY job_id, org_id, day "
+        "HAVING NOT has(groupArray(toString(step)), 'staged'))",
+        settings={"lightweight_deletes_sync": 2},
+    )
     return found
