@@ -471,6 +471,8 @@ def test_cli_reprices_the_data_dir_when_nothing_runs(
     )
     assert summary[0][0] == total
     _assert_rollups_exact(store, org)
+    assert main(["verify", "--data-dir", str(data_dir), "--org", org]) == 0
+    assert "0 mismatched" in capsys.readouterr().out
     assert main([*common, "--from", DAYS[1].isoformat(), "--to", DAYS[0].isoformat()]) == 2
 
 
