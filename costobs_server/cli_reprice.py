@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from costobs_server.api_client import add_client_args
 from costobs_server.errors import CostObsError
 from costobs_server.vocabulary import DEV_KEY
 
@@ -182,9 +183,5 @@ def register(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--data-dir", type=Path, help="data directory (COSTOBS_DATA_DIR)")
     p.add_argument("--port", type=int, help="port of a running CostObs (COSTOBS_PORT)")
-    p.add_argument("--url", help="a running CostObs (default http://COSTOBS_HOST:COSTOBS_PORT)")
-    p.add_argument(
-        "--api-key",
-        help="admin key for a running CostObs (default $COSTOBS_API_KEY, else the dev key)",
-    )
+    add_client_args(p)  # --url, --api-key (an admin key of the org, for a running CostObs)
     p.set_defaults(func=_reprice)

@@ -17,8 +17,9 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from costobs_server.store import EventStore
-from readapi import _focus, _time
+from readapi import _focus
 from readapi._context import AUTH_RESPONSES, Reader
+from readapi.math import ranges
 
 router = APIRouter(tags=["export"])
 
@@ -27,12 +28,12 @@ def rows_between(
     store: EventStore, org_id: str, first: date, last: date, timezone: str, fmt: str
 ) -> bytes:
     """The rows of local days ``first``..``last`` in ClickHouse's ``fmt`` (CSV or Arrow)."""
-    tz = _time.zone(timezone)
+    tz = ranges.zone(timezone)
     params: dict[str, Any] = {
         "org": org_id,
         "tz": timezone,
-        "start": _time.local_midnight(first, tz),
-        "end": _time.local_midnight(last + timedelta(days=1), tz),
+        "start": ranges.local_midnight(first, tz),
+        "end": ranges.local_midnight(last + timedelta(days=1), tz),
     }
     return bytes(store.client.raw_query(_focus.ROWS_SQL, params, settings=_focus.SETTINGS, fmt=fmt))
 

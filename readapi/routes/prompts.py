@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from readapi import _canonical, _sql
+from readapi import _canonical
 from readapi._context import AUTH_RESPONSES, From, Reader, To, range_info
 from readapi._models import PromptComparison, PromptKeys
 from readapi._money import money, ratio
+from readapi.sql import prompts as prompts_sql
 
 router = APIRouter(tags=["prompts"], responses=AUTH_RESPONSES)
 
@@ -42,7 +43,7 @@ def prompt_row(version: str, model: str | None, values: tuple[Any, ...]) -> dict
 async def prompts(org: Reader, from_: From = None, to: To = None) -> dict[str, Any]:
     """Prompt keys with traffic in the range, most expensive first."""
     w = org.window(from_, to)
-    rows = await org.rows(_sql.prompt_keys(org.org_id, w))
+    rows = await org.rows(prompts_sql.prompt_keys(org.org_id, w))
     return {
         "range": range_info(w),
         "prompts": [
@@ -67,8 +68,8 @@ async def compare(
     p50/p95 latency (t-digest estimates, merged from the rollup's quantile states)."""
     w = org.window(from_, to)
     per_version, per_model = await asyncio.gather(
-        org.rows(_sql.prompt_compare(org.org_id, w, prompt_key, by_model=False)),
-        org.rows(_sql.prompt_compare(org.org_id, w, prompt_key, by_model=True)),
+        org.rows(prompts_sql.prompt_compare(org.org_id, w, prompt_key, by_model=False)),
+        org.rows(prompts_sql.prompt_compare(org.org_id, w, prompt_key, by_model=True)),
     )
     if model_by == "canonical_model":
         # the prompt rollup keeps the model, not the provider: each model is named as a
@@ -76,7 +77,7 @@ async def compare(
         canonical = _canonical.namer(org.services, org.org_id)
         models = sorted({str(r[1]) for r in per_model})
         names = [canonical(_canonical.BY_MODEL_ALONE, m) for m in models]
-        query = _sql.prompt_compare(org.org_id, w, prompt_key, True, (models, names))
+        query = prompts_sql.prompt_compare(org.org_id, w, prompt_key, True, (models, names))
         per_model = await org.rows(query)
     return {
         "range": range_info(w),

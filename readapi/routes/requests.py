@@ -13,11 +13,11 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from costobs_server.bounds import SupportedInstant, supported_instant
-from readapi import _sql
 from readapi._context import AUTH_RESPONSES, From, Reader, To, range_info
 from readapi._models import RequestDetail, RequestPage
 from readapi._money import money
-from readapi._spend import TAG_KEY
+from readapi.routes.spend import TAG_KEY
+from readapi.sql import requests as requests_sql
 
 router = APIRouter(tags=["requests"], responses=AUTH_RESPONSES)
 
@@ -34,7 +34,7 @@ def encode_cursor(timestamp: datetime, request_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> _sql.Cursor:
+def decode_cursor(cursor: str) -> requests_sql.Cursor:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts, request_id = orjson.loads(raw)
@@ -42,16 +42,16 @@ def decode_cursor(cursor: str) -> _sql.Cursor:
         if parsed.tzinfo is not None or not isinstance(request_id, str):
             raise ValueError("bad cursor fields")
         supported_instant(parsed)
-        return _sql.Cursor(parsed, request_id)
+        return requests_sql.Cursor(parsed, request_id)
     except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
         raise HTTPException(422, "'cursor': not a cursor this API returned") from None
 
 
-def parse_tag_filter(value: str) -> _sql.TagFilter:
+def parse_tag_filter(value: str) -> requests_sql.TagFilter:
     match = TAG_FILTER_RE.match(value)
     if match is None:
         raise HTTPException(422, f"'tag': {value[:80]!r} is not key or key:value ({KEY_HELP})")
-    return _sql.TagFilter(match["key"], match["value"])
+    return requests_sql.TagFilter(match["key"], match["value"])
 
 
 def _json_value(column: str, value: Any) -> Any:
@@ -115,10 +115,10 @@ async def list_requests(
     filters = {k: v for k, v in values.items() if v is not None}
     tags = tuple(parse_tag_filter(t) for t in tag or ())
     after = decode_cursor(cursor) if cursor else None
-    query = _sql.requests(org.org_id, w, filters, tags, unpriced, after, limit + 1)
+    query = requests_sql.requests(org.org_id, w, filters, tags, unpriced, after, limit + 1)
     rows = await org.rows(query)
     page = rows[:limit]
-    items = [_record(_sql.LIST_COLUMNS, r) for r in page]
+    items = [_record(requests_sql.LIST_COLUMNS, r) for r in page]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
@@ -143,9 +143,9 @@ async def get_request(
     near = timestamp
     if near is not None and near.tzinfo is not None:
         near = near.astimezone(UTC).replace(tzinfo=None)
-    rows = await org.rows(_sql.request_detail(org.org_id, request_id, near))
+    rows = await org.rows(requests_sql.request_detail(org.org_id, request_id, near))
     if not rows and near is not None:  # a wrong hint must not hide the request
-        rows = await org.rows(_sql.request_detail(org.org_id, request_id))
+        rows = await org.rows(requests_sql.request_detail(org.org_id, request_id))
     if not rows:
         raise HTTPException(404, f"no request {request_id!r} in this org")
-    return _record(_sql.DETAIL_COLUMNS, rows[0])
+    return _record(requests_sql.DETAIL_COLUMNS, rows[0])
