@@ -417,8 +417,9 @@ def test_a_step_repeated_after_a_crash_is_written_once(
     (record,) = listed(store, org)
     record.state = "running"
     save(store, record)
+    server = EventStore(lambda: store.client, thread_local=False)  # as a ClickHouse server
     with pytest.raises(RepriceError, match="is running"):
-        _run(store, metadata, org)
+        _run(server, metadata, org)
     recover(store)
     _assert_days(store, org, {DAYS[0]})
     assert [r.state for r in listed(store, org)] == ["interrupted"]

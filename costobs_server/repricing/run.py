@@ -144,7 +144,8 @@ def reprice(
     if not _ONE_AT_A_TIME.acquire(blocking=False):
         raise RepriceError("a re-pricing job is already running in this process")
     try:
-        if not request.dry_run and (busy := _running(store)):
+        # another process can only be re-pricing the same store on a ClickHouse server
+        if not request.dry_run and not store.in_process and (busy := _running(store)):
             raise RepriceError(
                 f"re-pricing job {busy[0][1]} (org {busy[0][0]}) is running; wait for it "
                 f"(a job without progress for {STALE_RUNNING} is taken for stopped)"

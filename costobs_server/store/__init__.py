@@ -106,6 +106,11 @@ class EventStore:
         return cls.open_chdb(chdb_path)
 
     @property
+    def in_process(self) -> bool:
+        """chDB: this process holds the data dir, so no other process writes to it."""
+        return self._local is not None
+
+    @property
     def client(self) -> Client:
         if self._local is None:
             assert self._shared is not None
