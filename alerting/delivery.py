@@ -38,6 +38,7 @@ import orjson
 from alerting import metrics
 from alerting.addresses import BlockedAddress, GuardedTransport, TargetPolicy
 from alerting.store import AlertStore, Target
+from costobs_server.vocabulary import usd
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +82,12 @@ def verify_signature(
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def _usd(text: str) -> str:
-    """A decimal string for people: at least cents, never rounded away."""
-    whole, _, frac = text.partition(".")
-    return f"${whole}.{(frac + '00')[: max(2, len(frac))]}"
-
-
 def slack_message(alert: Mapping[str, Any]) -> dict[str, Any]:
     """Slack Block Kit: a header, the figures side by side, scope and time as context."""
     rule = alert["rule"]
     title = _KIND_TITLES.get(rule["kind"], rule["kind"])
     prefix = "[TEST] " if alert.get("type") == "alert.test" else ""
-    observed, threshold = _usd(alert["observed_usd"]), _usd(alert["threshold_usd"])
+    observed, threshold = usd(alert["observed_usd"]), usd(alert["threshold_usd"])
     label = "Forecast" if rule["kind"] == "projected_monthly_budget" else "Spend"
     group = f" — {rule.get('group_by')}: *{alert['group']}*" if alert.get("group") else ""
     scope = ", ".join(f"{k}={v}" for k, v in (rule.get("scope") or {}).items()) or "all spend"

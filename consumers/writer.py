@@ -41,6 +41,7 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
+from consumers.dead_letter import dead_letter_headers
 from consumers.flush_log import FlushLog
 from consumers.processor import MessageRows, PoisonMessage, Price, merge, transform
 from consumers.transform_pool import TransformPool
@@ -107,10 +108,21 @@ class Writer:
         """Stop fetching; the current buffer is still flushed and acked."""
         self._stop.set()
 
+    async def prepare(self) -> None:
+        """Before consuming: (re)create the staging table and repeat the inserts a crash left
+        unfinished. Raises ``Abandoned`` when stopped while the store fails."""
+        await self._retrying(self.store.prepare_staging, self.staging_table)
+        await self._complete_logged_flushes()
+
+    async def insert_rows(self, good: list[tuple[Msg, MessageRows]]) -> tuple[int, int, int]:
+        """The exactly-once insert of one flush (dedup against ``events``, one insert with a
+        token recorded in the flush log); returns (inserted, already stored, unpriced).
+        ``costobs replay`` writes through this too, so it stores exactly as the live writer."""
+        return await self._insert(good)
+
     async def run(self) -> None:
         try:
-            await self._retrying(self.store.prepare_staging, self.staging_table)
-            await self._complete_logged_flushes()
+            await self.prepare()
         except Abandoned:  # stopped while the store was failing: nothing taken yet
             return
         sub = await self.js.pull_subscribe_bind(WRITER_DURABLE, stream=EVENTS_STREAM)
@@ -318,13 +330,13 @@ class Writer:
             await self.js.publish(
                 DLQ_SUBJECT,
                 msg.data,
-                headers={
-                    "Nats-Msg-Id": f"dlq:{seq}",
-                    "CostObs-Reason": reason[:1000],
-                    "CostObs-Subject": msg.subject,
-                    "CostObs-Stream-Seq": str(seq),
-                    "CostObs-Deliveries": str(deliveries),
-                },
+                headers=dead_letter_headers(
+                    subject=msg.subject,
+                    seq=seq,
+                    deliveries=deliveries,
+                    reason=reason,
+                    source_headers=msg.headers,
+                ),
             )
         except Exception as exc:  # kept in the stream; tried again on its next delivery
             log.error("could not dead-letter message %s (%r); it will be redelivered", seq, exc)

@@ -37,6 +37,9 @@ from costobs_server.http_app import create_app
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
 from costobs_server.nats_auth import NatsAuth, connect
 from costobs_server.nats_server import NatsServer
+from costobs_server.ops import OpsContext
+from costobs_server.ops_api import OpsService
+from costobs_server.ops_api import install as install_ops
 from costobs_server.repricing import recover as recover_repricing
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
@@ -97,6 +100,7 @@ class Stack:
     """alertd / billsyncd: each has ``run()``, ``stop()`` and ``health()``."""
     role_http: list[_Server] = field(default_factory=list)
     http: _Server | None = None
+    ops: OpsService | None = None
     dashboard: subprocess.Popen[bytes] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     nats_url: str = ""
@@ -150,8 +154,11 @@ class Stack:
                 self.compactor = Compactor(store, s.compact_interval_s)
                 self.tasks.append(asyncio.create_task(self.compactor.run(), name="compactor"))
         if "ingest" in self.roles:
+            app = create_app(self.services)
+            if "writer" in self.roles:  # `costobs up`: replay and dead letters via this process
+                self.ops = install_ops(app, self._ops_context(store, db))
             config = uvicorn.Config(
-                create_app(self.services),
+                app,
                 host=s.host,
                 port=s.port,
                 log_level="warning",
@@ -189,6 +196,9 @@ class Stack:
             await self._start_worker(
                 "billsyncd", BillSync(s, self.connections["billsyncd"]), s.billsyncd_port
             )
+
+    def _ops_context(self, store: EventStore, db: MetadataDB) -> OpsContext:
+        return OpsContext(self.settings, self.nats_url, self._role_auth(), store, db, True)
 
     def _role_auth(self) -> Callable[[str], NatsAuth]:
         if self.nats_auth is not None:
@@ -285,6 +295,8 @@ class Stack:
                 self.dashboard.kill()
         if self.http is not None:
             self.http.should_exit = True
+        if self.ops is not None:
+            await self.ops.close()
         if self.writer is not None:
             self.writer.stop()
         if self.bills_writer is not None:

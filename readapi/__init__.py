@@ -16,6 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from readapi.routes import admin as admin_routes
+from readapi.routes import dead_letters as dead_letter_routes
 from readapi.routes import export as export_routes
 from readapi.routes import forecast as forecast_routes
 from readapi.routes import prompts as prompts_routes
@@ -33,6 +34,7 @@ for _part in (
     reconcile_routes,
     admin_routes,
     export_routes,
+    dead_letter_routes,
     reprice_routes,
 ):
     router.include_router(_part.router)

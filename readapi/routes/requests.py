@@ -13,16 +13,16 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from costobs_server.bounds import SupportedInstant, supported_instant
+from costobs_server.vocabulary import TAG_KEY, TAG_KEY_HELP
 from readapi._context import AUTH_RESPONSES, From, Reader, To, range_info
 from readapi._models import RequestDetail, RequestPage
 from readapi._money import money
-from readapi.routes.spend import TAG_KEY
 from readapi.sql import requests as requests_sql
 
 router = APIRouter(tags=["requests"], responses=AUTH_RESPONSES)
 
 TAG_FILTER_RE = re.compile(rf"^(?P<key>{TAG_KEY})(?::(?P<value>.{{0,256}}))?$", re.DOTALL)
-KEY_HELP = "key: a letter or _, then up to 63 letters, digits, _ . -"
+KEY_HELP = f"key: {TAG_KEY_HELP}"
 MONEY_COLUMNS = frozenset(
     {"cost_usd", "sdk_cost_usd", "provider_cost_usd", "audio_seconds", "ingest_cost_usd"}
 )
