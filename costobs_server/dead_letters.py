@@ -106,7 +106,7 @@ def parse(raw: RawStreamMsg) -> DeadLetter:
         reason=headers.get(fmt.REASON, ""),
         deliveries=int(deliveries) if deliveries.isdigit() else 0,
         first_failure=headers.get(fmt.FIRST_FAILURE) or last,
-        last_failure=last,
+        last_failure=headers.get(fmt.LAST_FAILURE) or last,
         msg_id=headers.get(fmt.SOURCE_MSG_ID, ""),
         headers=headers,
         payload=raw.data or b"",

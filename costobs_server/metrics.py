@@ -51,3 +51,8 @@ DLQ_REDRIVEN = Counter(
     "costobs_dlq_messages_redriven_total", "Dead letters published to their source again"
 )
 DLQ_PURGED = Counter("costobs_dlq_messages_purged_total", "Dead letters deleted for good")
+
+BILLS_DEAD_LETTERED = Counter(
+    "costobs_bills_messages_dead_lettered_total",
+    "Bills messages moved to the dead-letter subject (costobs.dlq.bills)",
+)

@@ -41,6 +41,7 @@ from costobs_server.errors import ConfigError, CostObsError
 from costobs_server.settings import Settings
 from costobs_server.streams import (
     ALERTD_DURABLE,
+    BILLS_DLQ_SUBJECT,
     BILLS_DURABLE,
     BILLS_STREAM,
     DLQ_STREAM,
@@ -93,6 +94,7 @@ def permissions(role: str) -> dict[str, list[str]]:
             *_pull(EVENTS_STREAM, WRITER_DURABLE),
             *_pull(BILLS_STREAM, BILLS_DURABLE),
             DLQ_SUBJECT,
+            BILLS_DLQ_SUBJECT,
         ]
     elif role == "alertd":
         publish = _pull(EVENTS_STREAM, ALERTD_DURABLE)

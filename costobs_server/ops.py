@@ -28,11 +28,11 @@ from nats.js import JetStreamContext
 
 from consumers.pricer import Pricer
 from costobs_server import replay
+from costobs_server.broker import RoleBroker
 from costobs_server.dead_letters import ROLE as DLQ_ROLE
 from costobs_server.errors import CostObsError
 from costobs_server.metadata.db import MetadataDB
 from costobs_server.nats_auth import NatsAuth, write_private
-from costobs_server.ops_broker import ops_broker
 from costobs_server.settings import Settings
 from costobs_server.store import EventStore
 
@@ -51,7 +51,7 @@ class OpsContext:
     """A live writer runs next to it: replay stops at its ack floor and keeps to the rate."""
 
     def broker(self, role: str) -> NatsBroker:
-        return ops_broker(self.nats_url, self.auth(role), role)
+        return RoleBroker(self.nats_url, self.auth(role), role)
 
     def replay_job(
         self,

@@ -32,7 +32,6 @@ from typing import Any
 
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -44,6 +43,7 @@ from consumers.flush_log import FlushLog
 from consumers.processor import MessageRows, PoisonMessage, Price, transform
 from consumers.writer import Abandoned, Writer
 from costobs_server import metrics
+from costobs_server.broker import guard_fetches, raw_batch
 from costobs_server.errors import CostObsError
 from costobs_server.nats_auth import inbox_prefix
 from costobs_server.store import EventStore
@@ -322,6 +322,8 @@ class ReplayJob:
         return end
 
     def _subscribe(self, broker: NatsBroker, config: ConsumerConfig, end: int) -> Any:
+        # the job declares its own durable (config=...), unlike the live consumers, which
+        # bind to streams.yaml's; decoding and the fetch guard are the live consumers' own
         subscriber = broker.subscriber(
             self.spec.subject,
             stream=JStream(EVENTS_STREAM, declare=False),
@@ -330,13 +332,14 @@ class ReplayJob:
             pull_sub=PullSub(batch_size=self.fetch_batch, timeout=0.5, batch=True),
             ack_policy=AckPolicy.MANUAL,
             inbox_prefix=f"{inbox_prefix(ROLE)}.".encode(),  # the only inbox the role may use
+            decoder=raw_batch,
         )
 
         @subscriber
-        async def handle(message: NatsMessage) -> None:
-            raw: Any = message.raw_message  # a batch subscriber: the fetched list
-            await self._handle(list(raw), end)
+        async def handle(messages: list[Msg]) -> None:
+            await self._handle(messages, end)
 
+        guard_fetches(subscriber)
         return subscriber
 
     async def _handle(self, messages: list[Msg], end: int) -> None:

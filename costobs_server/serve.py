@@ -28,10 +28,12 @@ from nats.aio.client import Client as NATS
 
 from consumers.bills import BillsWriter
 from consumers.flush_log import FlushLog
+from consumers.intake import BrokerIntake
 from consumers.pricer import Pricer
 from consumers.transform_pool import TransformPool
 from consumers.writer import Writer
 from costobs_server import metrics
+from costobs_server.broker import RoleBroker, make_broker
 from costobs_server.errors import CostObsError
 from costobs_server.http_app import create_app
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
@@ -50,6 +52,8 @@ from costobs_server.streams import ensure_streams
 log = logging.getLogger("costobs")
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 SHUTDOWN_TIMEOUT_S = 30.0
+CONSUMING_ROLES = frozenset({"writer", "alertd"})
+"""Roles with JetStream subscribers: each gets a FastStream broker (costobs_server/broker.py)."""
 HEALTHY_RUN_S = 60.0
 """A child that ran this long before dying starts a fresh count towards the restart limit."""
 
@@ -108,6 +112,9 @@ class Stack:
     """Credentials per role; unset = the embedded server's users, or COSTOBS_NATS_* settings."""
     connections: dict[str, NATS] = field(default_factory=dict)
     """One NATS connection per role, each as that role's user."""
+    brokers: dict[str, RoleBroker] = field(default_factory=dict)
+    """The FastStream broker of each role that consumes (CONSUMING_ROLES); it owns the
+    role's connection in ``connections``."""
     _stopping: bool = False
 
     async def start(self, with_dashboard: bool = False) -> None:
@@ -123,7 +130,12 @@ class Stack:
         store = await asyncio.to_thread(open_store, s)
         auth = self._role_auth()
         for role in sorted(self.roles):
-            self.connections[role] = await connect(self.nats_url, auth(role), role)
+            if role in CONSUMING_ROLES:  # its broker owns the role's one connection
+                broker = make_broker(s, role, url=self.nats_url, auth=auth(role))
+                self.brokers[role] = broker
+                self.connections[role] = await broker.connect()
+            else:
+                self.connections[role] = await connect(self.nats_url, auth(role), role)
         self.services = Services(s, db, store, self.connections.get("ingest"))
         if "writer" in self.roles:
             # the writer owns the stream definitions; other roles never change them
@@ -146,10 +158,12 @@ class Stack:
                 staging_table=f"events_staging_{s.writer_id}",
                 pool=self.transform_pool,
                 flush_log=FlushLog(s.resolved_data_dir / "writer" / s.writer_id),
+                intake=BrokerIntake(self.brokers["writer"]),
             )
             self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
-            self.bills_writer = BillsWriter(nc, store)
-            self.tasks.append(asyncio.create_task(self.bills_writer.run(), name="bills-writer"))
+            self.bills_writer = BillsWriter(nc, store, max_deliveries=s.writer_max_deliveries)
+            self.bills_writer.subscribe(self.brokers["writer"])
+            await self.brokers["writer"].start()
             if s.compact_interval_s > 0:
                 self.compactor = Compactor(store, s.compact_interval_s)
                 self.tasks.append(asyncio.create_task(self.compactor.run(), name="compactor"))
@@ -189,7 +203,9 @@ class Stack:
                 reconcile_s=s.alert_reconcile_s,
                 refresh_s=s.alert_rule_refresh_s,
             )
+            alertd.subscribe(self.brokers["alertd"])
             await self._start_worker("alertd", alertd, s.alertd_port)
+            await self.brokers["alertd"].start()
         if "billsyncd" in self.roles:
             from billing.sync import BillSync
 
@@ -299,8 +315,6 @@ class Stack:
             await self.ops.close()
         if self.writer is not None:
             self.writer.stop()
-        if self.bills_writer is not None:
-            self.bills_writer.stop()
         if self.compactor is not None:
             self.compactor.stop()
         for worker in self.workers:
@@ -317,6 +331,11 @@ class Stack:
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s failed: %r", task.get_name(), task.exception())
+        for broker in self.brokers.values():  # stops its subscribers, drains its connection
+            try:
+                await asyncio.wait_for(broker.stop(), SHUTDOWN_TIMEOUT_S)
+            except Exception as exc:
+                log.error("stopping the %s broker failed: %r", broker.role, exc)
         for nc in self.connections.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(nc.close(), 10)

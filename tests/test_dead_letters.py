@@ -174,7 +174,7 @@ def test_a_redriven_message_failing_again_keeps_its_history() -> None:
         subject="costobs.events.o", seq=9, deliveries=5, reason="r", source_headers=redriven
     )
     assert second[fmt.DELIVERIES] == "10"
-    assert second[fmt.FIRST_FAILURE] == "2026-11-20T00:00:00+00:00"
+    assert second[fmt.FIRST_FAILURE] == "2026-11-20T00:00:00.000+00:00"
     assert second[fmt.SOURCE_MSG_ID] == "o:b:0"
 
 

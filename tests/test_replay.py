@@ -15,8 +15,8 @@ from nats.js.errors import NotFoundError
 
 from consumers.pricer import Pricer
 from consumers.writer import Writer
+from costobs_server.broker import RoleBroker
 from costobs_server.nats_server import NatsServer
-from costobs_server.ops_broker import ops_broker
 from costobs_server.replay import ReplayError, ReplayJob, ReplayProgress, ReplaySpec, parse_time
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
@@ -60,7 +60,7 @@ def job(
 ) -> ReplayJob:
     return Job(
         spec,
-        broker=lambda: ops_broker(nats_server.url, nats_server.auth("replay"), "replay"),
+        broker=lambda: RoleBroker(nats_server.url, nats_server.auth("replay"), "replay"),
         store=store,
         price=Pricer(),
         flush_log_dir=tmp_path / "replay",
