@@ -15,6 +15,7 @@ from billing.cli import register as register_billing
 from costobs_server.cli_export import register as register_export
 from costobs_server.cli_ops import register as register_ops
 from costobs_server.cli_pricing import register as register_pricing
+from costobs_server.cli_reprice import register as register_reprice
 from costobs_server.errors import CostObsError
 from costobs_server.vocabulary import DEV_KEY
 
@@ -340,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_billing(sub)
     register_export(sub)
     register_ops(sub)
+    register_reprice(sub)
     return parser
 
 

@@ -43,6 +43,7 @@ from costobs_server.nats_server import NatsServer
 from costobs_server.ops import OpsContext
 from costobs_server.ops_api import OpsService
 from costobs_server.ops_api import install as install_ops
+from costobs_server.repricing import recover as recover_repricing
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
 from costobs_server.store import EventStore
@@ -141,6 +142,8 @@ class Stack:
             # the writer owns the stream definitions; other roles never change them
             nc = self.connections["writer"]
             await ensure_streams(nc.jetstream(), s)
+            # a re-pricing job stopped in the middle of a day: finish the day first
+            await asyncio.to_thread(recover_repricing, store)
             if s.writer_processes:
                 self.transform_pool = TransformPool(
                     s.writer_processes, s.metadata_db_url, restart_limit=s.child_restart_limit

@@ -21,6 +21,7 @@ from readapi.routes import export as export_routes
 from readapi.routes import forecast as forecast_routes
 from readapi.routes import prompts as prompts_routes
 from readapi.routes import reconcile as reconcile_routes
+from readapi.routes import reprice as reprice_routes
 from readapi.routes import requests as requests_routes
 from readapi.routes import spend as spend_routes
 
@@ -34,6 +35,7 @@ for _part in (
     admin_routes,
     export_routes,
     dead_letter_routes,
+    reprice_routes,
 ):
     router.include_router(_part.router)
 

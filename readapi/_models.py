@@ -395,3 +395,9 @@ class RequestDetail(RequestItem):
     sdk_language: str
     sdk_version: str
     stream_seq: int
+    ingest_cost_usd: Money = Field(
+        description="cost_usd as the writer priced it at ingest (cost_usd differs once a "
+        "re-pricing job changed it)"
+    )
+    ingest_pricing_version: str = Field(description="the price table version at ingest")
+    repriced_by: str = Field(description="the re-pricing job that last priced it; '' = none")

@@ -106,6 +106,11 @@ class EventStore:
         return cls.open_chdb(chdb_path)
 
     @property
+    def in_process(self) -> bool:
+        """chDB: this process holds the data dir, so no other process writes to it."""
+        return self._local is not None
+
+    @property
     def client(self) -> Client:
         if self._local is None:
             assert self._shared is not None
@@ -198,6 +203,12 @@ class EventStore:
             fmt="JSONEachRow",
             settings={**_JSON_INSERT_SETTINGS, **_dedup_settings(token)},
         )
+
+    def command_once(self, sql: str, parameters: dict[str, Any], token: str) -> None:
+        """An ``INSERT … SELECT`` that each target table takes at most once per ``token``
+        (within its window of recent insert tokens, migration 0008): repeating it after a
+        failure, whether it was written or not, writes it once."""
+        self.client.command(sql, parameters=parameters, settings=_dedup_settings(token))
 
     @functools.cached_property
     def no_dedup(self) -> dict[str, Any]:

@@ -48,4 +48,7 @@ EVENT_COLUMNS = [
     "canonical_model",
     "gateway",
     "gateway_host",
+    "ingest_cost_usd",
+    "ingest_pricing_version",
+    "repriced_by",
 ]

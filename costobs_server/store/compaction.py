@@ -141,6 +141,33 @@ def compact(
     return result
 
 
+def recompute(store: EventStore, org: str, day: date) -> bool:
+    """Redo one compacted day, and its half-month if that was compacted too, after its events'
+    figures changed without their count changing (re-pricing): the records alone would call
+    them complete. A day never compacted is left to the compactor. Returns whether it ran."""
+    half = pairs.half_start(day)
+    records = {
+        (grain, start)
+        for grain, start in store.query(
+            "SELECT DISTINCT toString(grain), start FROM cost_pair_done "
+            "WHERE org_id = {org:String} AND ((grain = 'day' AND start = {day:Date}) "
+            "OR (grain = 'half' AND start = {half:Date}))",
+            {"org": org, "day": day, "half": half},
+        )
+    }
+    if ("day", day) not in records:
+        return False
+    t0 = datetime.combine(day, datetime.min.time())
+    params: dict[str, Any] = {"org": org, "day": day, "t0": t0, "t1": t0 + timedelta(1)}
+    store.client.command(_DAY, parameters=params)
+    _record(store, "day", org, day)
+    if ("half", half) in records:
+        end = pairs.half_end(half)
+        store.client.command(_HALF, parameters={"org": org, "half": half, "end": end})
+        _record(store, "half", org, half)
+    return True
+
+
 def _record(store: EventStore, grain: str, org: str, start: date) -> None:
     store.client.command(_RECORD[grain], parameters={"org": org, "start": start})
 

@@ -37,6 +37,10 @@ class Rollup:
     """SQL for a row's unit: its UTC day, or its half-month's first day."""
     columns: tuple[str, ...]
     metrics: tuple[str, ...]
+    keys: tuple[str, ...] = ()
+    """The sorting-key columns (a row's identity; metrics are summed per key)."""
+    metric_types: tuple[str, ...] = ()
+    """Each metric's ClickHouse type, in ``metrics`` order."""
 
 
 @dataclass(frozen=True)
@@ -85,19 +89,22 @@ def rollups(store: EventStore) -> list[Rollup]:
             ),
             None,
         )
-        metrics = tuple(
-            name
+        summed = [
+            (name, kind)
             for name, kind, in_key in columns
             if not in_key
             and (
                 kind.startswith(("UInt", "Int", "Decimal"))
                 or kind.startswith("SimpleAggregateFunction(sum")
             )
-        )
-        if unit is None or not metrics:
+        ]
+        if unit is None or not summed:
             continue
         names = tuple(name for name, _, _ in columns)
-        found.append(Rollup(table, select, unit, names, metrics))
+        keys = tuple(name for name, _, in_key in columns if in_key)
+        metrics = tuple(name for name, _ in summed)
+        types = tuple(kind for _, kind in summed)
+        found.append(Rollup(table, select, unit, names, metrics, keys, types))
     return found
 
 

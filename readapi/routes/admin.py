@@ -168,7 +168,8 @@ class OverrideOut(BaseModel):
 async def add_override(org: Admin, body: OverrideCreate) -> dict[str, Any]:
     """Add a per-org price override, as ``costobs overrides add`` does (Reconcile's one-click
     fix of a stable drift). The writer applies it to events it prices from then on (its
-    per-org table refreshes within 30 s); stored events keep their price."""
+    per-org table refreshes within 30 s); stored events keep their price until
+    ``costobs reprice`` (``POST /v1/reprice``) prices them again."""
     from costobs.pricing import PricingError
 
     try:

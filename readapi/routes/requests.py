@@ -23,7 +23,9 @@ router = APIRouter(tags=["requests"], responses=AUTH_RESPONSES)
 
 TAG_FILTER_RE = re.compile(rf"^(?P<key>{TAG_KEY})(?::(?P<value>.{{0,256}}))?$", re.DOTALL)
 KEY_HELP = f"key: {TAG_KEY_HELP}"
-MONEY_COLUMNS = frozenset({"cost_usd", "sdk_cost_usd", "provider_cost_usd", "audio_seconds"})
+MONEY_COLUMNS = frozenset(
+    {"cost_usd", "sdk_cost_usd", "provider_cost_usd", "audio_seconds", "ingest_cost_usd"}
+)
 Text = Annotated[str | None, Query(min_length=1, max_length=256)]
 
 
