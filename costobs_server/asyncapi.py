@@ -22,6 +22,7 @@ from alerting.worker import alertd_subscriber
 from consumers.bills import bills_subscriber
 from consumers.intake import writer_subscriber
 from costobs_server.broker import BatchHandler, RoleBroker
+from costobs_server.errors import Unavailable
 from costobs_server.nats_auth import NatsAuth
 from costobs_server.streams import (
     BILLS_DLQ_SUBJECT,
@@ -62,12 +63,12 @@ class BillsMessage(BaseModel):
 
 async def _events(message: EventsMessage) -> None:
     """Each message's payload, for the document: these brokers are never started."""
-    raise RuntimeError("the AsyncAPI brokers only describe; they are never started")
+    raise Unavailable("the AsyncAPI brokers only describe; they are never started")
 
 
 async def _bills(message: BillsMessage) -> None:
     """Each message's payload, for the document: these brokers are never started."""
-    raise RuntimeError("the AsyncAPI brokers only describe; they are never started")
+    raise Unavailable("the AsyncAPI brokers only describe; they are never started")
 
 
 def _documents(payload: Any) -> BatchHandler:

@@ -47,7 +47,7 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import ServiceUnavailableError
 
-from costobs_server.errors import ConfigError
+from costobs_server.errors import ConfigError, Unavailable
 from costobs_server.nats_auth import NatsAuth, connect, inbox_prefix
 from costobs_server.settings import Settings
 
@@ -87,7 +87,7 @@ class RoleBroker(NatsBroker):
     def connection(self) -> NATS:
         """The connected NATS client (after ``connect()`` or ``start()``)."""
         if self._connection is None:
-            raise RuntimeError(f"the {self.role} broker is not connected yet")
+            raise Unavailable(f"the {self.role} broker is not connected yet")
         return self._connection
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import orjson
 
+from costobs_server.errors import StoreError
 from costobs_server.store import EventStore, compaction
 from costobs_server.store.verify import Rollup, rollups
 
@@ -103,7 +104,7 @@ def negated(rollup: Rollup) -> str:
     """INSERT of the rollup's view SELECT over the day's old rows, every metric negated."""
     source = _EVENTS.sub(f"FROM (SELECT * FROM events WHERE {_OLD_ROWS}) AS events", rollup.select)
     if source == rollup.select:
-        raise ValueError(f"the view of {rollup.table} does not read events")
+        raise StoreError(f"the view of {rollup.table} does not read events")
 
     def minus(name: str, kind: str) -> str:
         if "Decimal" in kind or kind.startswith("Int"):

@@ -29,12 +29,14 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from costobs_server.errors import InvalidInput
+
 Grain = Literal["day", "hour", "raw"]
 MAX_RANGE_DAYS = 3700
 """About ten years: bounds the work a single request can ask for."""
 
 
-class RangeError(ValueError):
+class RangeError(InvalidInput):
     """A range or time zone the read API cannot serve; the message names the parameter."""
 
 
