@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from readapi import _admin, _export, _forecasting, _prompts, _reconciling, _requests, _spend
+from readapi import (
+    _admin,
+    _currency,
+    _export,
+    _forecasting,
+    _prompts,
+    _reconciling,
+    _requests,
+    _spend,
+)
 
 router = APIRouter()
-for _part in (_spend, _requests, _prompts, _forecasting, _reconciling, _admin, _export):
+for _part in (_spend, _requests, _prompts, _forecasting, _reconciling, _admin, _export, _currency):
     router.include_router(_part.router)
 
 __all__ = ["router"]

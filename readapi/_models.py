@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from readapi._display_models import BreakdownDisplay, DayDisplay, RangeDisplay
+
 Money = Annotated[str, Field(description="USD as a decimal string, e.g. '12.0034'")]
 Pct = Annotated[str | None, Field(description="percent, two places; null when undefined")]
 Day = Annotated[str, Field(description="YYYY-MM-DD")]
@@ -50,12 +52,18 @@ class Changes(BaseModel):
 class Comparison(BaseModel):
     range: RangeInfo
     totals: Spend
+    display: RangeDisplay | None = Field(
+        default=None, description="the total cost in the org's display currency (null: USD)"
+    )
     change_pct: Changes = Field(description="change of `totals` relative to this one")
 
 
 class Period(BaseModel):
     range: RangeInfo
     totals: Spend
+    display: RangeDisplay | None = Field(
+        default=None, description="the total cost in the org's display currency (null: USD)"
+    )
 
 
 class MonthOverMonth(BaseModel):
@@ -79,6 +87,9 @@ class Summary(BaseModel):
     )
     previous_period: Comparison = Field(description="the same number of days just before")
     month_over_month: MonthOverMonth
+    display: RangeDisplay | None = Field(
+        default=None, description="the total cost in the org's display currency (null: USD)"
+    )
 
 
 class SeriesPoint(BaseModel):
@@ -90,6 +101,12 @@ class SeriesPoint(BaseModel):
     groups: dict[str, Money] = Field(
         default_factory=dict, description="cost per group value when group_by is set"
     )
+    display: DayDisplay | None = Field(
+        default=None, description="the day's cost in the org's display currency (null: USD)"
+    )
+    display_groups: dict[str, str | None] | None = Field(
+        default=None, description="`groups` in the display currency, with the day's rate"
+    )
 
 
 class Series(BaseModel):
@@ -97,6 +114,9 @@ class Series(BaseModel):
     group_by: str | None
     groups: list[str] = Field(description="group values, most expensive first")
     points: list[SeriesPoint] = Field(description="one per day of the range, zero-filled")
+    display: RangeDisplay | None = Field(
+        default=None, description="the total cost in the org's display currency (null: USD)"
+    )
 
 
 class BreakdownRow(BaseModel):
@@ -107,6 +127,11 @@ class BreakdownRow(BaseModel):
     cost_usd: Money
     cost_per_request_usd: Money | None
     share_pct: Pct
+    display_cost: str | None = Field(
+        default=None,
+        description="in the display currency, converted day by day (see `display.rates`); "
+        "null when the display currency is USD or part of it falls on days without a rate",
+    )
 
 
 class BreakdownTotals(BaseModel):
@@ -126,6 +151,9 @@ class Breakdown(BaseModel):
     )
     totals: BreakdownTotals = Field(
         description="the whole range, every event (of that status when filtered)"
+    )
+    display: BreakdownDisplay | None = Field(
+        default=None, description="the total in the display currency (null: USD)"
     )
 
 
@@ -179,6 +207,11 @@ class RequestItem(BaseModel):
     latency_ms: int
     cost_usd: Money
     unpriced: bool
+    display: DayDisplay | None = Field(
+        default=None,
+        description="cost in the display currency at the rate of the request's local day "
+        "(null: USD)",
+    )
 
 
 class RequestPage(BaseModel):

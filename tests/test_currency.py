@@ -29,7 +29,7 @@ def test_codes_carry_their_minor_units() -> None:
     assert currency("JPY").minor_units == 0
     assert currency("KWD").minor_units == 3
     for bad in ("EUX", "XAU", "US", "", 978, None):
-        with pytest.raises(CurrencyError, match="currency: .* is not an ISO 4217 currency code"):
+        with pytest.raises(CurrencyError, match=r"currency: .* is not an ISO 4217 currency code"):
             currency(bad)
 
 

@@ -38,11 +38,11 @@ class RateFileError(CurrencyError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        more = "" if len(problems) <= MAX_PROBLEMS else f"\n… and {len(problems) - MAX_PROBLEMS} more"
+        more = (
+            "" if len(problems) <= MAX_PROBLEMS else f"\n… and {len(problems) - MAX_PROBLEMS} more"
+        )
         super().__init__(
-            "rate file not imported (nothing stored):\n"
-            + "\n".join(problems[:MAX_PROBLEMS])
-            + more
+            "rate file not imported (nothing stored):\n" + "\n".join(problems[:MAX_PROBLEMS]) + more
         )
 
 

@@ -55,9 +55,7 @@ class OrgCurrency(Base):
 
     __tablename__ = "org_currency"
 
-    org_id: Mapped[str] = mapped_column(
-        ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True
-    )
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -68,9 +66,7 @@ class ExchangeRate(Base):
 
     __tablename__ = "exchange_rates"
 
-    org_id: Mapped[str] = mapped_column(
-        ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True
-    )
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     rate: Mapped[str] = mapped_column(String(40))

@@ -1,0 +1,168 @@
+"""Converted figures beside the USD ones: the org's rate book (cached briefly) and the
+``display`` blocks the read API adds. USD figures never change; a block is ``null`` when the
+org's display currency is USD.
+
+Every multi-day figure is converted day by day (Σ day cost × that day's rate, exact), which is
+why a converted total needs the per-day costs of its range (``per_day``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from costobs_server.currency import RateBook, Segment, exact_product, exact_sum, rate_text
+from costobs_server.metadata import currency as stored
+from readapi import _sql, _time
+from readapi._context import OrgScope
+from readapi._money import dec, money
+
+BOOK_TTL_S = 5.0
+_COST = _sql.SPEND_METRICS.index("cost_usd")
+
+
+class _Books:
+    """Org → rate book, cached briefly so a read makes no metadata round trip each time."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, RateBook]] = {}
+
+    async def get(self, org: OrgScope) -> RateBook:
+        hit = self._entries.get(org.org_id)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        book = await run_in_threadpool(stored.rate_book, org.services.db, org.org_id)
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[org.org_id] = (now + BOOK_TTL_S, book)
+        return book
+
+    def forget(self, org_id: str) -> None:
+        self._entries.pop(org_id, None)
+
+
+def books(request: Request) -> _Books:
+    found: _Books | None = getattr(request.app.state, "readapi_rate_books", None)
+    if found is None:
+        found = _Books()
+        request.app.state.readapi_rate_books = found
+    return found
+
+
+async def rate_book(request: Request, org: OrgScope) -> RateBook | None:
+    """The org's rate book, or None when it shows USD (nothing to convert)."""
+    book = await books(request).get(org)
+    return None if book.identity else book
+
+
+def day_block(book: RateBook, day: date, usd: Any) -> dict[str, Any]:
+    found = book.rate_for(day)
+    if found is None:
+        return {"currency": book.currency.code, "cost": None, "rate": None,
+                "rate_date": None, "fallback": False}  # fmt: skip
+    return {
+        "currency": book.currency.code,
+        "cost": money(book.convert(dec(usd), day)),
+        "rate": rate_text(found.rate),
+        "rate_date": found.rate_date.isoformat(),
+        "fallback": found.fallback,
+    }
+
+
+def _segment(s: Segment) -> dict[str, Any]:
+    return {
+        "from": s.first.isoformat(),
+        "to": s.last.isoformat(),
+        "rate": None if s.rate is None else rate_text(s.rate),
+        "rate_date": None if s.rate_date is None else s.rate_date.isoformat(),
+        "fallback": s.fallback,
+    }
+
+
+def range_block(
+    book: RateBook, first: date, last: date, per_day: Mapping[date, Decimal]
+) -> dict[str, Any]:
+    """``first``..``last`` converted day by day; ``per_day`` holds the days with spend."""
+    inside = {d: v for d, v in per_day.items() if first <= d <= last}
+    converted = book.convert_days(inside)
+    return {
+        "currency": book.currency.code,
+        "minor_units": book.currency.minor_units,
+        "cost": None if converted is None else money(converted),
+        "rates": [_segment(s) for s in book.segments(first, last)],
+    }
+
+
+async def per_day(org: OrgScope, w: _time.Window) -> dict[date, Decimal]:
+    """USD cost per local day of the window (days with spend), from the series query."""
+    rows = await org.rows(_sql.series(org.org_id, w, None))
+    return {row[0]: dec(row[1 + _COST]) for row in rows}
+
+
+async def window_block(book: RateBook, org: OrgScope, w: _time.Window) -> dict[str, Any]:
+    """The window's total spend, converted day by day."""
+    return range_block(book, w.first, w.last, await per_day(org, w))
+
+
+MAX_SEGMENTS = 92
+"""Most rate periods a breakdown converts (one query each): a quarter of daily rates."""
+
+Fetch = Callable[[_time.Window], Awaitable[tuple[list[tuple[list[str], dict[str, Any]]], Decimal]]]
+"""A breakdown over a window: (rows as (keys, metrics with "cost"), the window's total)."""
+
+
+async def converted_breakdown(
+    book: RateBook, org: OrgScope, w: _time.Window, fetch: Fetch
+) -> tuple[dict[tuple[str, ...], Decimal | None], dict[str, Any]]:
+    """Each row's cost and the total, converted day by day: the breakdown is read once per run
+    of days sharing a rate (``Segment``), and each run's figures converted with its rate.
+
+    Returns (keys → converted cost, None when part of it falls on days without a rate; the
+    range block of the total). Over ``MAX_SEGMENTS`` runs, nothing is converted and the block
+    says so."""
+    segments = book.segments(w.first, w.last)
+    block: dict[str, Any] = {
+        "currency": book.currency.code,
+        "minor_units": book.currency.minor_units,
+        "cost": None,
+        "rates": [_segment(s) for s in segments],
+        "note": None,
+    }
+    if len(segments) > MAX_SEGMENTS:
+        block["note"] = (
+            f"the rate changes {len(segments)} times in the range (at most {MAX_SEGMENTS} "
+            "converted): narrow the range to see rows converted"
+        )
+        return {}, block
+    parts = await asyncio.gather(
+        *(fetch(org.window(s.first, s.last) if len(segments) > 1 else w) for s in segments)
+    )
+    rows: dict[tuple[str, ...], list[Decimal] | None] = {}
+    total: list[Decimal] | None = []
+    for segment, (seg_rows, seg_total) in zip(segments, parts, strict=True):
+        for keys, metrics in seg_rows:
+            key = tuple(keys)
+            acc = rows.setdefault(key, [])
+            if acc is None:
+                continue
+            if segment.rate is None:
+                if metrics["cost"] != 0:
+                    rows[key] = None
+                continue
+            acc.append(exact_product(metrics["cost"], segment.rate))
+        if total is not None:
+            if segment.rate is None:
+                total = None if seg_total != 0 else total
+            else:
+                total.append(exact_product(seg_total, segment.rate))
+    if total is not None:
+        block["cost"] = money(exact_sum(total))
+    return {k: None if v is None else exact_sum(v) for k, v in rows.items()}, block

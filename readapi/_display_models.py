@@ -1,0 +1,43 @@
+"""Response shapes of converted figures (the org's display currency beside the USD truth)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+_RATE = "units of the display currency per 1 USD"
+
+
+class RateUse(BaseModel):
+    """The rate a figure (or a run of days) was converted with."""
+
+    from_: str = Field(alias="from", description="first day converted with it, YYYY-MM-DD")
+    to: str = Field(description="last day converted with it")
+    rate: str | None = Field(description=f"{_RATE}; null: before the first rate, not converted")
+    rate_date: str | None = Field(description="the day the rate was set for")
+    fallback: bool = Field(
+        description="true: some of these days had no rate of their own and use the latest "
+        "earlier one (rate_date)"
+    )
+
+
+class DayDisplay(BaseModel):
+    """One day's figure in the display currency."""
+
+    currency: str
+    cost: str | None = Field(description="exact; null when the day has no rate yet")
+    rate: str | None = Field(description=_RATE)
+    rate_date: str | None
+    fallback: bool = Field(description="true: the day had no rate; rate_date's is used")
+
+
+class RangeDisplay(BaseModel):
+    """A figure over several days, converted day by day with each day's rate."""
+
+    currency: str
+    minor_units: int = Field(description="ISO 4217 digits to round to for display (half-even)")
+    cost: str | None = Field(description="exact Σ day cost × day rate; null if a day lacks one")
+    rates: list[RateUse] = Field(description="the rates used, by run of days")
+
+
+class BreakdownDisplay(RangeDisplay):
+    note: str | None = Field(description="why rows are not converted, when they are not")

@@ -1,0 +1,185 @@
+"""Display currency through the read API, on events sent through the real pipeline: rates set
+and imported (admin only, all or nothing), converted figures beside the unchanged USD ones,
+day by day with each day's rate, the rate and its date shown, fallback days flagged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import Running, event, new_org
+from tests.readapi_seed import send
+
+pytestmark = pytest.mark.timeout(120)
+
+# gpt-4o, 1000 input + 100 output tokens: 0.0025 + 0.001 = 0.0035 USD per event
+DAYS = {"2026-11-01": 2, "2026-11-02": 1, "2026-11-04": 3, "2026-11-05": 1}
+RATES_CSV = "date,currency,rate\n2026-11-02,EUR,0.92\n2026-11-04,EUR,0.9\n2026-11-04,GBP,0.79\n"
+
+
+def _events() -> list[dict[str, Any]]:
+    return [
+        event(
+            0, timestamp=f"{day}T10:00:00.000Z", usage={"input_tokens": 1000, "output_tokens": 100}
+        )
+        for day, n in DAYS.items()
+        for _ in range(n)
+    ]
+
+
+async def call(running: Running, method: str, path: str, **kw: Any) -> Any:
+    r = await running.client.request(method, path, headers=running.org.headers, **kw)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture
+async def euro(running: Running) -> Running:
+    await send(running, _events())
+    await call(running, "PUT", "/v1/currency", json={"display_currency": "eur"})
+    r = await running.client.post(
+        "/v1/currency/rates",
+        content=RATES_CSV,
+        headers={**running.org.headers, "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200 and r.json() == {"imported": 3}, r.text
+    return running
+
+
+async def test_series_converts_each_day_with_its_rate(euro: Running) -> None:
+    body = await call(euro, "GET", "/v1/series", params={"from": "2026-11-01", "to": "2026-11-05"})
+    got = [(p["date"], p["cost_usd"], p["display"]) for p in body["points"]]
+    eur = {"currency": "EUR"}
+    assert got == [
+        ("2026-11-01", "0.007",
+         {**eur, "cost": None, "rate": None, "rate_date": None, "fallback": False}),
+        ("2026-11-02", "0.0035",
+         {**eur, "cost": "0.00322", "rate": "0.92", "rate_date": "2026-11-02", "fallback": False}),
+        ("2026-11-03", "0",
+         {**eur, "cost": "0", "rate": "0.92", "rate_date": "2026-11-02", "fallback": True}),
+        ("2026-11-04", "0.0105",
+         {**eur, "cost": "0.00945", "rate": "0.9", "rate_date": "2026-11-04", "fallback": False}),
+        ("2026-11-05", "0.0035",
+         {**eur, "cost": "0.00315", "rate": "0.9", "rate_date": "2026-11-04", "fallback": True}),
+    ]  # fmt: skip
+    # 2026-11-01 has spend and no rate: the range total cannot be converted, and says why
+    assert body["display"]["cost"] is None
+    assert body["display"]["rates"][0] == {
+        "from": "2026-11-01", "to": "2026-11-01", "rate": None, "rate_date": None,
+        "fallback": False,
+    }  # fmt: skip
+
+
+async def test_summary_converts_day_by_day_not_at_one_rate(euro: Running) -> None:
+    body = await call(euro, "GET", "/v1/summary", params={"from": "2026-11-02", "to": "2026-11-05"})
+    assert body["totals"]["cost_usd"] == "0.0175"  # USD stays the truth
+    # 0.0035 × 0.92 + 0.0105 × 0.9 + 0.0035 × 0.9, not 0.0175 × 0.9 (= 0.01575)
+    assert body["display"] == {
+        "currency": "EUR",
+        "minor_units": 2,
+        "cost": "0.01582",
+        "rates": [
+            {"from": "2026-11-02", "to": "2026-11-03", "rate": "0.92",
+             "rate_date": "2026-11-02", "fallback": True},
+            {"from": "2026-11-04", "to": "2026-11-05", "rate": "0.9",
+             "rate_date": "2026-11-04", "fallback": True},
+        ],
+    }  # fmt: skip
+    # the previous period (2026-10-29..11-01) holds days before the first rate
+    assert body["previous_period"]["display"]["cost"] is None
+    assert body["month_over_month"]["current"]["display"]["cost"] is None  # from 11-01
+
+
+async def test_breakdown_rows_convert_per_rate_period(euro: Running) -> None:
+    params = {"from": "2026-11-02", "to": "2026-11-05", "by": "customer"}
+    body = await call(euro, "GET", "/v1/breakdown", params=params)
+    assert [(r["keys"], r["cost_usd"], r["display_cost"]) for r in body["rows"]] == [
+        (["cust-0"], "0.0175", "0.01582")
+    ]
+    assert body["display"]["cost"] == "0.01582" and body["display"]["note"] is None
+    with_gap = await call(euro, "GET", "/v1/breakdown", params={**params, "from": "2026-11-01"})
+    assert with_gap["rows"][0]["display_cost"] is None  # part of it on a day without a rate
+    assert with_gap["display"]["cost"] is None
+
+
+async def test_requests_carry_the_rate_of_their_day(euro: Running) -> None:
+    body = await call(
+        euro, "GET", "/v1/requests", params={"from": "2026-11-05", "to": "2026-11-05"}
+    )
+    [item] = body["items"]
+    assert item["cost_usd"] == "0.0035"
+    assert item["display"] == {
+        "currency": "EUR", "cost": "0.00315", "rate": "0.9", "rate_date": "2026-11-04",
+        "fallback": True,
+    }  # fmt: skip
+    detail = await call(euro, "GET", f"/v1/requests/{item['request_id']}")
+    assert detail["display"] == item["display"]
+
+
+async def test_a_fixed_rate_and_the_currency_settings(euro: Running) -> None:
+    info = await call(
+        euro, "PUT", "/v1/currency/rates/eur", json={"rate": "0.95", "from": "2026-11-04"}
+    )
+    assert info["display_currency"] == "EUR" and info["minor_units"] == 2
+    assert [(r["currency"], r["date"], r["rate"], r["source"]) for r in info["rates"]] == [
+        ("EUR", "2026-11-02", "0.92", "import"),
+        ("EUR", "2026-11-04", "0.95", "fixed"),
+        ("GBP", "2026-11-04", "0.79", "import"),
+    ]
+    assert info["today"]["rate"] == "0.95" and info["today"]["fallback"] is True
+    body = await call(euro, "GET", "/v1/summary", params={"from": "2026-11-04", "to": "2026-11-05"})
+    assert body["display"]["cost"] == "0.0133"  # 0.014 × 0.95
+    await call(euro, "PUT", "/v1/currency", json={"display_currency": "USD"})
+    body = await call(euro, "GET", "/v1/summary", params={"from": "2026-11-04", "to": "2026-11-05"})
+    assert body["display"] is None and body["totals"]["cost_usd"] == "0.014"
+
+
+async def test_bad_input_is_refused_and_nothing_is_half_imported(running: Running) -> None:
+    headers = running.org.headers
+    bad = "date,currency,rate\n2026-11-02,EUR,0.92\n2026-11-03,EUR,0\n2026-11-04,XYZ,1\n"
+    r = await running.client.post(
+        "/v1/currency/rates", content=bad, headers={**headers, "Content-Type": "text/csv"}
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"]["problems"] == [
+        "line 3: rate: '0' is not a positive rate",
+        "line 4: currency: 'XYZ' is not an ISO 4217 currency code (e.g. EUR)",
+    ]
+    r = await running.client.post(
+        "/v1/currency/rates",
+        json={"rates": [{"date": "2026-11-02", "currency": "EUR", "rate": "0.92"},
+                        {"date": "2026-02-30", "currency": "EUR", "rate": "0.9"}]},
+        headers=headers,
+    )  # fmt: skip
+    assert r.status_code == 422
+    assert r.json()["detail"]["problems"] == [
+        "rates[1]: date: '2026-02-30' is not a date YYYY-MM-DD"
+    ]
+    info = await call(running, "GET", "/v1/currency")
+    assert info["rates"] == [] and info["display_currency"] == "USD"
+    r = await running.client.put("/v1/currency", json={"display_currency": "EURO"}, headers=headers)
+    assert r.status_code == 422 and "'display_currency'" in r.json()["detail"]
+    r = await running.client.put("/v1/currency/rates/EUR", json={"rate": "-1"}, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"] == "rate: '-1' is not a positive rate"
+    r = await running.client.post(
+        "/v1/currency/rates", content="x", headers={**headers, "Content-Type": "text/plain"}
+    )
+    assert r.status_code == 415
+
+
+async def test_changes_need_an_admin_key(running: Running) -> None:
+    db = running.stack.services.db  # type: ignore[union-attr]
+    reader = new_org(db, ("read",))
+    r = await running.client.put(
+        "/v1/currency", json={"display_currency": "EUR"}, headers=reader.headers
+    )
+    assert r.status_code == 403
+    r = await running.client.post(
+        "/v1/currency/rates",
+        content=RATES_CSV,
+        headers={**reader.headers, "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 403
+    r = await running.client.get("/v1/currency", headers=reader.headers)
+    assert r.status_code == 200 and r.json()["display_currency"] == "USD"
