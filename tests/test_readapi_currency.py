@@ -4,6 +4,7 @@ day by day with each day's rate, the rate and its date shown, fallback days flag
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -183,3 +184,46 @@ async def test_changes_need_an_admin_key(running: Running) -> None:
     assert r.status_code == 403
     r = await running.client.get("/v1/currency", headers=reader.headers)
     assert r.status_code == 200 and r.json()["display_currency"] == "USD"
+
+
+async def test_focus_export_adds_the_display_columns(euro: Running) -> None:
+    import csv
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    params = {"from": "2026-11-01", "to": "2026-11-05"}
+    r = await euro.client.get(
+        "/v1/export/focus", params={**params, "format": "csv"}, headers=euro.org.headers
+    )
+    assert r.status_code == 200, r.text
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    got = [
+        (
+            row["ChargePeriodStart"][:10], row["x_UsageType"], row["BillingCurrency"],
+            row["BilledCost"], row["x_DisplayCurrency"], row["x_DisplayCost"],
+            row["x_ExchangeRate"], row["x_ExchangeRateDate"], row["x_ExchangeRateFallback"],
+        )
+        for row in rows
+    ]  # fmt: skip
+    assert got == [
+        ("2026-11-01", "input", "USD", "0.005", "EUR", "", "", "", ""),
+        ("2026-11-01", "output", "USD", "0.002", "EUR", "", "", "", ""),
+        ("2026-11-02", "input", "USD", "0.0025", "EUR", "0.0023", "0.92", "2026-11-02", "false"),
+        ("2026-11-02", "output", "USD", "0.001", "EUR", "0.00092", "0.92", "2026-11-02", "false"),
+        ("2026-11-04", "input", "USD", "0.0075", "EUR", "0.00675", "0.9", "2026-11-04", "false"),
+        ("2026-11-04", "output", "USD", "0.003", "EUR", "0.0027", "0.9", "2026-11-04", "false"),
+        ("2026-11-05", "input", "USD", "0.0025", "EUR", "0.00225", "0.9", "2026-11-04", "true"),
+        ("2026-11-05", "output", "USD", "0.001", "EUR", "0.0009", "0.9", "2026-11-04", "true"),
+    ]
+    r = await euro.client.get(
+        "/v1/export/focus", params={**params, "format": "parquet"}, headers=euro.org.headers
+    )
+    assert r.status_code == 200, r.text
+    table = pq.read_table(pa.BufferReader(r.content))
+    assert table.schema.field("x_DisplayCost").type == pa.decimal256(76, 30)
+    assert table.schema.field("x_ExchangeRateFallback").type == pa.bool_()
+    costs = table.column("x_DisplayCost").to_pylist()
+    assert costs[:2] == [None, None]
+    assert sum(c for c in costs if c is not None) == Decimal("0.01582")  # = the summary's
