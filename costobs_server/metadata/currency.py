@@ -128,3 +128,13 @@ def rate_book(db: MetadataDB, org_id: str) -> RateBook:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def rate_books(db: MetadataDB, org_id: str, codes: Iterable[str]) -> dict[str, RateBook]:
+    """A rate book per currency code (whatever the org displays), for limits set in them."""
+    wanted = {currency(c).code for c in codes} - {STORED}
+    rates: dict[str, dict[date, Decimal]] = {c: {} for c in wanted}
+    for r in list_rates(db, org_id):
+        if r.currency in rates:
+            rates[r.currency][r.day] = r.rate
+    return {c: RateBook(currency(c), days) for c, days in rates.items()}
