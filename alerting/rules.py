@@ -311,7 +311,7 @@ class Breach:
     period: str
     observed: Decimal
     threshold: Decimal
-    details: dict[str, str]
+    details: dict[str, Any]
 
 
 def evaluate(

@@ -166,3 +166,35 @@ async def converted_breakdown(
     if total is not None:
         block["cost"] = money(exact_sum(total))
     return {k: None if v is None else exact_sum(v) for k, v in rows.items()}, block
+
+
+def forecast_block(
+    book: RateBook,
+    today: date,
+    month: Mapping[date, Decimal],
+    history: list[tuple[date, str]],
+    month_end_usd: str | None,
+    next_30_usd: str | None,
+) -> dict[str, Any]:
+    """The forecast's figures converted: the month so far day by day; what is projected (days
+    without a rate yet) at today's rate."""
+    found = book.rate_for(today)
+    mtd_usd = exact_sum(month.values())
+    mtd = book.convert_days(month)
+
+    def ahead(usd: str | None, base: Decimal | None, base_usd: Decimal) -> str | None:
+        if usd is None or found is None or base is None:
+            return None
+        return money(base + exact_product(dec(usd) - base_usd, found.rate))
+
+    return {
+        "currency": book.currency.code,
+        "minor_units": book.currency.minor_units,
+        "rate": None if found is None else rate_text(found.rate),
+        "rate_date": None if found is None else found.rate_date.isoformat(),
+        "fallback": bool(found and found.fallback),
+        "month_to_date": None if mtd is None else money(mtd),
+        "month_end": ahead(month_end_usd, mtd, mtd_usd),
+        "next_30_days": ahead(next_30_usd, Decimal(0), Decimal(0)),
+        "history": [day_block(book, d, usd) for d, usd in history],
+    }

@@ -41,3 +41,18 @@ class RangeDisplay(BaseModel):
 
 class BreakdownDisplay(RangeDisplay):
     note: str | None = Field(description="why rows are not converted, when they are not")
+
+
+class ForecastDisplay(BaseModel):
+    """The forecast in the display currency. Past days convert with their own rates; days to
+    come have none yet, so they use today's (the latest) rate."""
+
+    currency: str
+    minor_units: int
+    rate: str | None = Field(description="today's rate, used for every day to come")
+    rate_date: str | None
+    fallback: bool
+    month_to_date: str | None = Field(description="exact, day by day")
+    month_end: str | None = Field(description="month to date + the projected rest at `rate`")
+    next_30_days: str | None
+    history: list[DayDisplay] = Field(description="one per `history` day of the forecast")

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from readapi._display_models import BreakdownDisplay, DayDisplay, RangeDisplay
+from readapi._display_models import BreakdownDisplay, DayDisplay, ForecastDisplay, RangeDisplay
 
 Money = Annotated[str, Field(description="USD as a decimal string, e.g. '12.0034'")]
 Pct = Annotated[str | None, Field(description="percent, two places; null when undefined")]
@@ -280,6 +280,9 @@ class Forecast(BaseModel):
     budget_run_out_date: Day | None = Field(
         description="recommended model: the first day this month's spend exceeds the budget; "
         "null when no budget or not within this month"
+    )
+    display: ForecastDisplay | None = Field(
+        default=None, description="the figures in the org's display currency (null: USD)"
     )
 
 

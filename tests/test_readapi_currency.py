@@ -227,3 +227,33 @@ async def test_focus_export_adds_the_display_columns(euro: Running) -> None:
     costs = table.column("x_DisplayCost").to_pylist()
     assert costs[:2] == [None, None]
     assert sum(c for c in costs if c is not None) == Decimal("0.01582")  # = the summary's
+
+
+async def test_forecast_converts_the_past_by_day_and_the_future_at_todays_rate(
+    euro: Running,
+) -> None:
+    r = await euro.client.post(
+        "/v1/currency/rates",
+        content="date,currency,rate\n2026-11-01,EUR,0.8\n",
+        headers={**euro.org.headers, "Content-Type": "text/csv"},
+    )
+    assert r.status_code == 200, r.text
+    body = await call(
+        euro, "GET", "/v1/forecast", params={"as_of": "2026-11-05", "history_days": 7}
+    )
+    shown = body["display"]
+    assert body["month_to_date_usd"] == "0.0245"
+    # 0.007 × 0.8 + 0.0035 × 0.92 + 0.0105 × 0.9 + 0.0035 × 0.9
+    assert shown["month_to_date"] == "0.02142"
+    assert (shown["rate"], shown["rate_date"], shown["fallback"]) == ("0.9", "2026-11-04", True)
+    rest = Decimal(body["month_end_usd"]) - Decimal("0.0245")
+    assert Decimal(shown["month_end"]) == Decimal("0.02142") + rest * Decimal("0.9")
+    assert Decimal(shown["next_30_days"]) == Decimal(body["next_30_days_usd"]) * Decimal("0.9")
+    assert [(p["date"], p["cost_usd"]) for p in body["history"]] == [
+        ("2026-11-01", "0.007"), ("2026-11-02", "0.0035"), ("2026-11-03", "0"),
+        ("2026-11-04", "0.0105"),
+    ]  # fmt: skip
+    assert [(h["cost"], h["rate"], h["fallback"]) for h in shown["history"]] == [
+        ("0.0056", "0.8", False), ("0.00322", "0.92", False), ("0", "0.92", True),
+        ("0.00945", "0.9", False),
+    ]  # fmt: skip
