@@ -211,7 +211,9 @@ def rate_text(block: dict[str, Any]) -> str:
     code = block["currency"]
     parts = []
     for r in block.get("rates") or [block]:
-        days = f"{r['from']}–{r['to']}: " if "from" in r and len(block.get("rates", [])) > 1 else ""
+        days = (
+            f"{r['from']}–{r['to']}: " if "from" in r and len(block.get("rates") or []) > 1 else ""
+        )
         if r.get("rate") is None:
             parts.append(f"{days}no {code} rate yet (not converted)")
             continue

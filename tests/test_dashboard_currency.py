@@ -96,3 +96,25 @@ async def test_settings_sets_the_currency_and_a_fixed_rate(dashboard_env: Runnin
     next(b for b in at.button if b.label == "Set rate").click()
     await run(at)
     assert "rate: '-3' is not a positive rate" in at.error[0].value
+
+
+async def test_forecast_shows_the_projection_in_euros(in_euros: Running) -> None:
+    earlier = datetime.now(UTC) - timedelta(days=2)
+    usage = {"input_tokens": 4_000_000, "output_tokens": 0}
+    await send(in_euros, [event(9, timestamp=earlier.isoformat(), usage=usage)])
+    at = await open_page("pages_forecast.py")
+    today = datetime.now(UTC).date().isoformat()
+    body = (
+        await in_euros.client.get(
+            "/v1/forecast",
+            params={"as_of": today, "history_days": 30},
+            headers=in_euros.org.headers,
+        )
+    ).json()
+    shown = body["display"]
+    from dashboard import ui
+
+    text = captions(at)
+    assert f"In EUR: month to date **{ui.in_currency(shown['month_to_date'], 'EUR')}**" in text
+    assert f"month end **{ui.in_currency(shown['month_end'], 'EUR')}**" in text
+    assert "today's rate: 0.9234 EUR/USD of 2000-01-01" in text
