@@ -198,3 +198,41 @@ def forecast_block(
         "next_30_days": ahead(next_30_usd, Decimal(0), Decimal(0)),
         "history": [day_block(book, d, usd) for d, usd in history],
     }
+
+
+def convert_rows(
+    book: RateBook, rows: list[dict[str, Any]], fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """Add to each row (with a "date") its ``fields`` converted at the rate of its day, as
+    ``row["display"]``; return the totals of the converted fields (exact; None when a row
+    with a figure has no rate)."""
+    totals: dict[str, list[Decimal] | None] = {f: [] for f in fields}
+    for row in rows:
+        day = date.fromisoformat(row["date"])
+        found = book.rate_for(day)
+        shown: dict[str, Any] = {
+            "currency": book.currency.code,
+            "rate": None if found is None else rate_text(found.rate),
+            "rate_date": None if found is None else found.rate_date.isoformat(),
+            "fallback": bool(found and found.fallback),
+        }
+        for field in fields:
+            usd = row.get(field)
+            value = None if usd is None or found is None else exact_product(dec(usd), found.rate)
+            shown[field.removesuffix("_usd")] = None if value is None else money(value)
+            acc = totals[field]
+            if acc is None or usd is None:
+                continue
+            if value is None:
+                totals[field] = None if dec(usd) != 0 else acc
+            else:
+                acc.append(value)
+        row["display"] = shown
+    return {
+        "currency": book.currency.code,
+        "minor_units": book.currency.minor_units,
+        **{
+            f.removesuffix("_usd"): None if v is None else money(exact_sum(v))
+            for f, v in totals.items()
+        },
+    }

@@ -56,3 +56,27 @@ class ForecastDisplay(BaseModel):
     month_end: str | None = Field(description="month to date + the projected rest at `rate`")
     next_30_days: str | None
     history: list[DayDisplay] = Field(description="one per `history` day of the forecast")
+
+
+class RowDisplay(BaseModel):
+    """One dated row's figures in the display currency, at the rate of its day."""
+
+    currency: str
+    rate: str | None
+    rate_date: str | None
+    fallback: bool
+    tracked: str | None = None
+    billed: str | None = None
+    drift: str | None = None
+    untracked: str | None = None
+
+
+class ReconcileDisplay(BaseModel):
+    """The converted totals: each row at its day's rate, summed exactly."""
+
+    currency: str
+    minor_units: int
+    tracked: str | None
+    billed: str | None
+    drift: str | None
+    untracked: str | None

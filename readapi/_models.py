@@ -10,7 +10,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from readapi._display_models import BreakdownDisplay, DayDisplay, ForecastDisplay, RangeDisplay
+from readapi._display_models import (
+    BreakdownDisplay,
+    DayDisplay,
+    ForecastDisplay,
+    RangeDisplay,
+    ReconcileDisplay,
+    RowDisplay,
+)
 
 Money = Annotated[str, Field(description="USD as a decimal string, e.g. '12.0034'")]
 Pct = Annotated[str | None, Field(description="percent, two places; null when undefined")]
@@ -297,6 +304,9 @@ class ReconcileRow(BaseModel):
     drift_usd: Money | None
     drift_pct: Pct
     untracked_usd: Money
+    display: RowDisplay | None = Field(
+        default=None, description="in the display currency at the day's rate (null: USD)"
+    )
 
 
 class ReconcileSummary(BaseModel):
@@ -320,6 +330,9 @@ class Reconcile(BaseModel):
     rows: list[ReconcileRow]
     providers: list[ProviderReconcile]
     totals: ReconcileSummary
+    display: ReconcileDisplay | None = Field(
+        default=None, description="the totals in the display currency (null: USD)"
+    )
 
 
 class ModelDriftRow(BaseModel):

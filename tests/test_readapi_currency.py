@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Running, event, new_org
+from tests.helpers import Running, event, eventually, new_org
 from tests.readapi_seed import send
 
 pytestmark = pytest.mark.timeout(120)
@@ -257,3 +257,43 @@ async def test_forecast_converts_the_past_by_day_and_the_future_at_todays_rate(
         ("0.0056", "0.8", False), ("0.00322", "0.92", False), ("0", "0.92", True),
         ("0.00945", "0.9", False),
     ]  # fmt: skip
+
+
+async def test_reconcile_rows_convert_at_their_days_rate(euro: Running) -> None:
+    bills = [
+        {"provider": "openai", "date": "2026-11-02", "billed_usd": "0.004", "source": "import"},
+        {"provider": "openai", "date": "2026-11-05", "billed_usd": "0.003", "source": "import"},
+    ]
+    r = await euro.client.post(
+        "/v1/billing/import", json={"bills": bills}, headers=euro.org.headers
+    )
+    assert r.status_code == 202, r.text
+    params = {"from": "2026-11-02", "to": "2026-11-05"}
+
+    async def billed() -> dict[str, Any]:
+        body: dict[str, Any] = await call(euro, "GET", "/v1/reconcile", params=params)
+        return body
+
+    await eventually(lambda: _has_bills(billed), within=20)
+    body = await billed()
+    got = [(r["date"], r["tracked_usd"], r["billed_usd"], r["display"]) for r in body["rows"]]
+    eur = {"currency": "EUR"}
+    assert got == [
+        ("2026-11-02", "0.0035", "0.004", {**eur, "rate": "0.92", "rate_date": "2026-11-02",
+         "fallback": False, "tracked": "0.00322", "billed": "0.00368", "drift": "0.00046",
+         "untracked": "0.00046"}),
+        ("2026-11-04", "0.0105", None, {**eur, "rate": "0.9", "rate_date": "2026-11-04",
+         "fallback": False, "tracked": "0.00945", "billed": None, "drift": None,
+         "untracked": "0"}),
+        ("2026-11-05", "0.0035", "0.003", {**eur, "rate": "0.9", "rate_date": "2026-11-04",
+         "fallback": True, "tracked": "0.00315", "billed": "0.0027", "drift": "-0.00045",
+         "untracked": "0"}),
+    ]  # fmt: skip
+    assert body["display"] == {
+        "currency": "EUR", "minor_units": 2, "tracked": "0.01582", "billed": "0.00638",
+        "drift": "0.00001", "untracked": "0.00046",
+    }  # fmt: skip
+
+
+async def _has_bills(billed: Any) -> bool:
+    return bool((await billed())["billed_data"])
