@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Running, event
+from tests.helpers import Running, event, eventually
 from tests.readapi_seed import send
 from tests.test_dashboard_pages import fresh_cache, metric, open_page, run
 
@@ -118,3 +118,26 @@ async def test_forecast_shows_the_projection_in_euros(in_euros: Running) -> None
     assert f"In EUR: month to date **{ui.in_currency(shown['month_to_date'], 'EUR')}**" in text
     assert f"month end **{ui.in_currency(shown['month_end'], 'EUR')}**" in text
     assert "today's rate: 0.9234 EUR/USD of 2000-01-01" in text
+
+
+async def test_reconcile_shows_the_totals_in_euros(in_euros: Running) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    bill = {"provider": "openai", "date": today, "billed_usd": "31", "source": "import"}
+    r = await in_euros.client.post(
+        "/v1/billing/import", json={"bills": [bill]}, headers=in_euros.org.headers
+    )
+    assert r.status_code == 202, r.text
+
+    async def billed() -> bool:
+        r = await in_euros.client.get(
+            "/v1/reconcile", params={"from": today, "to": today}, headers=in_euros.org.headers
+        )
+        return bool(r.json()["billed_data"])
+
+    await eventually(billed)
+    at = await open_page("pages_reconcile.py")
+    # 30 × 0.9234 = 27.702; 31 × 0.9234 = 28.6254; drift 1 × 0.9234
+    assert (
+        "In EUR: tracked **27.70 EUR** · billed **28.63 EUR** · drift **0.92 EUR** · "
+        "untracked **0.92 EUR**" in captions(at)
+    )
