@@ -236,3 +236,26 @@ def convert_rows(
             for f, v in totals.items()
         },
     }
+
+
+async def converted_rows(
+    book: RateBook,
+    org: OrgScope,
+    w: _time.Window,
+    fetch: Callable[[_time.Window], Awaitable[list[tuple[tuple[str, ...], Decimal]]]],
+) -> tuple[dict[tuple[str, ...], Decimal | None], dict[str, Any]]:
+    """Rows keyed by their labels, converted day by day (as ``converted_breakdown``), for
+    lists without one total (tag keys, prompts); the block names the rates used."""
+
+    async def as_breakdown(
+        x: _time.Window,
+    ) -> tuple[list[tuple[list[str], dict[str, Any]]], Decimal]:
+        return [(list(k), {"cost": c}) for k, c in await fetch(x)], Decimal(0)
+
+    converted, block = await converted_breakdown(book, org, w, as_breakdown)
+    block.pop("cost")
+    return converted, block
+
+
+def shown(value: Decimal | None) -> str | None:
+    return None if value is None else money(value)

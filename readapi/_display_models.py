@@ -80,3 +80,12 @@ class ReconcileDisplay(BaseModel):
     billed: str | None
     drift: str | None
     untracked: str | None
+
+
+class RatesUsed(BaseModel):
+    """The rates that converted a list's rows (each row day by day, per run of days)."""
+
+    currency: str
+    minor_units: int
+    rates: list[RateUse]
+    note: str | None = Field(description="why rows are not converted, when they are not")

@@ -15,6 +15,7 @@ from readapi._display_models import (
     DayDisplay,
     ForecastDisplay,
     RangeDisplay,
+    RatesUsed,
     ReconcileDisplay,
     RowDisplay,
 )
@@ -169,11 +170,16 @@ class TagKey(BaseModel):
     values: int
     requests: int
     cost_usd: Money
+    display_cost: str | None = Field(
+        default=None,
+        description="in the display currency, day by day (null: USD, or a day without rate)",
+    )
 
 
 class TagKeys(BaseModel):
     range: RangeInfo
     tags: list[TagKey]
+    display: RatesUsed | None = None
 
 
 class UnpricedModel(BaseModel):
@@ -232,11 +238,16 @@ class PromptKey(BaseModel):
     versions: int
     requests: int
     cost_usd: Money
+    display_cost: str | None = Field(
+        default=None,
+        description="in the display currency, day by day (null: USD, or a day without rate)",
+    )
 
 
 class PromptKeys(BaseModel):
     range: RangeInfo
     prompts: list[PromptKey]
+    display: RatesUsed | None = None
 
 
 class PromptRow(BaseModel):
@@ -249,6 +260,13 @@ class PromptRow(BaseModel):
     avg_output_tokens: str | None
     p50_latency_ms: float | None
     p95_latency_ms: float | None
+    display_cost: str | None = Field(
+        default=None,
+        description="in the display currency, day by day (null: USD, or a day without rate)",
+    )
+    display_cost_per_request: str | None = Field(
+        default=None, description="display_cost / requests, 12 places"
+    )
 
 
 class PromptComparison(BaseModel):
@@ -256,6 +274,7 @@ class PromptComparison(BaseModel):
     prompt_key: str
     versions: list[PromptRow] = Field(description="one row per version, all models")
     rows: list[PromptRow] = Field(description="one row per version × model")
+    display: RatesUsed | None = None
 
 
 class ForecastPoint(BaseModel):

@@ -430,17 +430,27 @@ def _shown(value: Decimal | None) -> str | None:
 
 
 @router.get("/v1/tags", response_model=TagKeys)
-async def tags(org: Reader, from_: From = None, to: To = None) -> dict[str, Any]:
+async def tags(org: Reader, request: Request, from_: From = None, to: To = None) -> dict[str, Any]:
     """Tag keys seen in the range, with how many values and how much spend carries them."""
     w = org.window(from_, to)
     rows = await org.rows(_sql.tag_keys(org.org_id, w))
-    return {
-        "range": range_info(w),
-        "tags": [
-            {"key": k, "values": int(v), "requests": int(n), "cost_usd": money(c)}
-            for k, v, n, c in rows
-        ],
-    }
+    out = [
+        {"key": k, "values": int(v), "requests": int(n), "cost_usd": money(c)}
+        for k, v, n, c in rows
+    ]
+    block = None
+    book = await _display.rate_book(request, org)
+    if book is not None:
+
+        async def costs(x: _time.Window) -> list[tuple[tuple[str, ...], Decimal]]:
+            return [
+                ((str(k),), dec(c)) for k, _, _, c in await org.rows(_sql.tag_keys(org.org_id, x))
+            ]
+
+        converted, block = await _display.converted_rows(book, org, w, costs)
+        for item in out:
+            item["display_cost"] = _display.shown(converted.get((item["key"],)))
+    return {"range": range_info(w), "tags": out, "display": block}
 
 
 def _when(value: date | datetime) -> str:

@@ -22,7 +22,11 @@ RATES_CSV = "date,currency,rate\n2026-11-02,EUR,0.92\n2026-11-04,EUR,0.9\n2026-1
 def _events() -> list[dict[str, Any]]:
     return [
         event(
-            0, timestamp=f"{day}T10:00:00.000Z", usage={"input_tokens": 1000, "output_tokens": 100}
+            0,
+            timestamp=f"{day}T10:00:00.000Z",
+            usage={"input_tokens": 1000, "output_tokens": 100},
+            prompt_key="summ",
+            prompt_version="v1",
         )
         for day, n in DAYS.items()
         for _ in range(n)
@@ -297,3 +301,28 @@ async def test_reconcile_rows_convert_at_their_days_rate(euro: Running) -> None:
 
 async def _has_bills(billed: Any) -> bool:
     return bool((await billed())["billed_data"])
+
+
+async def test_tags_and_prompts_convert_day_by_day(euro: Running) -> None:
+    params = {"from": "2026-11-02", "to": "2026-11-05"}
+    tags = await call(euro, "GET", "/v1/tags", params=params)
+    assert [(t["key"], t["cost_usd"], t["display_cost"]) for t in tags["tags"]] == [
+        ("pr", "0.0175", "0.01582")
+    ]
+    assert [r["rate"] for r in tags["display"]["rates"]] == ["0.92", "0.9"]
+    prompts = await call(euro, "GET", "/v1/prompts", params=params)
+    assert [(p["prompt_key"], p["display_cost"]) for p in prompts["prompts"]] == [
+        ("summ", "0.01582")
+    ]
+    compared = await call(
+        euro, "GET", "/v1/prompts/compare", params={**params, "prompt_key": "summ"}
+    )
+    got = [
+        (r["prompt_version"], r["model"], r["display_cost"], r["display_cost_per_request"])
+        for r in compared["versions"] + compared["rows"]
+    ]
+    # 0.01582 / 5 requests
+    assert got == [("v1", None, "0.01582", "0.003164"), ("v1", "gpt-4o", "0.01582", "0.003164")]
+    # a day without any rate in the range: the rows say they cannot be converted
+    early = await call(euro, "GET", "/v1/tags", params={**params, "from": "2026-11-01"})
+    assert early["tags"][0]["display_cost"] is None
