@@ -95,7 +95,11 @@ def test_display_rounds_half_even_to_the_minor_units() -> None:
     assert display(D("1234.565"), currency("EUR")) == "1,234.56 EUR"
     assert display(D("1234.575"), currency("EUR")) == "1,234.58 EUR"
     assert display(D("2.5"), currency("JPY")) == "2 JPY"
-    assert display(D("0.0005"), currency("KWD")) == "0.000 KWD"
+    # below one minor unit (a cost per request): four significant digits, not zero
+    assert display(D("0.0005"), currency("KWD")) == "0.0005000 KWD"
+    assert display(D("0.003164"), currency("EUR")) == "0.003164 EUR"
+    assert display(D("0.4"), currency("JPY")) == "0.4000 JPY"
+    assert display(D("0"), currency("EUR")) == "0.00 EUR"
 
 
 def test_a_rate_file_parses_every_line() -> None:

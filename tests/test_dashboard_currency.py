@@ -134,10 +134,26 @@ async def test_reconcile_shows_the_totals_in_euros(in_euros: Running) -> None:
         )
         return bool(r.json()["billed_data"])
 
-    await eventually(billed)
+    await eventually(billed, within=40)  # the bill travels through JetStream to the writer
     at = await open_page("pages_reconcile.py")
     # 30 × 0.9234 = 27.702; 31 × 0.9234 = 28.6254; drift 1 × 0.9234
     assert (
         "In EUR: tracked **27.70 EUR** · billed **28.63 EUR** · drift **0.92 EUR** · "
         "untracked **0.92 EUR**" in captions(at)
     )
+
+
+async def test_prompts_show_the_cost_per_request_in_euros(dashboard_env: Running) -> None:
+    now = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    usage = {"input_tokens": 1000, "output_tokens": 100}  # $0.0035
+    made = [
+        event(i, timestamp=now, usage=usage, prompt_key="summ", prompt_version="v1")
+        for i in range(2)
+    ]
+    await send(dashboard_env, made)
+    await call(dashboard_env, "PUT", "/v1/currency", {"display_currency": "EUR"})
+    await call(dashboard_env, "PUT", "/v1/currency/rates/EUR", {"rate": "0.92"})
+    at = await open_page("pages_prompts.py")
+    # 0.0035 × 0.92 = 0.00322 per request: below a cent, four significant digits
+    assert list(at.dataframe[0].value["Cost / request (EUR)"]) == ["0.003220 EUR"]
+    assert list(at.dataframe[1].value["Cost / request (EUR)"]) == ["0.003220 EUR"]

@@ -8,7 +8,8 @@ its figure is not converted (``None``), never guessed.
 Rounding rule: conversion is exact (``usd × rate`` computed with the ``Inexact`` trap set, so a
 rounded product is a bug, not a figure); sums of converted days are exact too. Only what is
 shown to a person (dashboard, alert message) is rounded, once, half-even, to the currency's
-ISO 4217 minor units (``display``).
+ISO 4217 minor units (``display``); an amount below one minor unit keeps four significant
+digits.
 """
 
 from __future__ import annotations
@@ -203,8 +204,13 @@ class RateBook:
 
 
 def display(amount: Decimal, unit: Currency) -> str:
-    """What a person reads: rounded half-even to the minor units, grouped, with the code."""
+    """What a person reads: rounded half-even to the minor units, grouped, with the code. An
+    amount smaller than one minor unit (a cost per request) keeps four significant digits
+    instead of showing as zero, as USD amounts under a cent do on the dashboard."""
+    places = unit.minor_units
+    if amount != 0 and abs(amount) < Decimal(1).scaleb(-places):
+        places = min(12, -amount.adjusted() + 3)
     with localcontext() as ctx:
         ctx.prec = _PRECISION
-        shown = amount.quantize(Decimal(1).scaleb(-unit.minor_units), ROUND_HALF_EVEN)
-    return f"{shown:,.{unit.minor_units}f} {unit.code}"
+        shown = amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN)
+    return f"{shown:,.{places}f} {unit.code}"
