@@ -137,6 +137,10 @@ def test_a_bad_rate_file_names_every_bad_line() -> None:
         parse_rates_csv("day,code,rate\n2026-11-02,EUR,0.92\n")
     with pytest.raises(RateFileError, match="no rates"):
         parse_rates_csv("date,currency,rate\n")
+    with pytest.raises(RateFileError, match=r"line 2: not CSV \(field larger than field limit"):
+        parse_rates_csv("date,currency,rate\n2026-11-02,EUR," + "9" * 200_000 + "\n")
+    # old Mac line ends are line ends
+    assert len(parse_rates_csv("date,currency,rate\r2026-11-02,EUR,0.92\r")) == 1
 
 
 # -- metadata DB -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from costobs_server.currency._rates import (
     STORED,
@@ -48,7 +49,14 @@ class RateFileError(CurrencyError):
 
 def parse_rates_csv(text: str) -> list[RateLine]:
     """Every line of the file as a rate, or ``RateFileError`` listing every bad line."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        return _parse(reader)
+    except csv.Error as exc:  # a NUL byte, a stray quote at the end: not CSV at all
+        raise RateFileError([f"line {reader.line_num}: not CSV ({exc})"]) from None
+
+
+def _parse(reader: Any) -> list[RateLine]:
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header] != list(COLUMNS):
         got = ",".join(header or [])[:80]
