@@ -2,7 +2,7 @@
 
 Like ``costobs keys``, it writes the metadata DB directly (``COSTOBS_METADATA_URL`` or the data
 dir's SQLite), so it works with or without a running CostObs; a running read API and alertd
-pick changes up within ``readapi._display.BOOK_TTL_S`` / their rule refresh.
+pick changes up within ``readapi._display.BOOK_TTL_S`` (5 s) and alertd's rule refresh.
 """
 
 from __future__ import annotations
@@ -70,12 +70,8 @@ def _show(args: argparse.Namespace) -> int:
         out = {
             "org": args.org,
             "display_currency": code,
-            "rates": [
-                {"currency": r.currency, "date": r.day.isoformat(), "rate": str(r.rate),
-                 "source": r.source}
-                for r in rates
-            ],
-        }  # fmt: skip
+            "rates": [r.as_json() for r in rates],
+        }
         print(json.dumps(out))
         return 0
     print(f"display currency of {args.org}: {code} (stored: USD)")

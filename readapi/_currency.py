@@ -21,7 +21,6 @@ from costobs_server.currency import (
     parse_day,
     parse_rate,
     parse_rates_csv,
-    rate_text,
 )
 from costobs_server.currency._file import COLUMNS
 from costobs_server.metadata import currency as stored
@@ -68,12 +67,8 @@ async def _info(org: OrgScope) -> dict[str, Any]:
         "display_currency": code,
         "minor_units": currency(code).minor_units,
         "today": today,
-        "rates": [
-            {"currency": r.currency, "date": r.day.isoformat(), "rate": rate_text(r.rate),
-             "source": r.source}
-            for r in rates
-        ],
-    }  # fmt: skip
+        "rates": [r.as_json() for r in rates],
+    }
 
 
 @router.get("/v1/currency", response_model=CurrencyInfo)

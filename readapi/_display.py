@@ -9,57 +9,33 @@ why a converted total needs the per-day costs of its range (``per_day``).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from costobs_server.currency import RateBook, Segment, exact_product, exact_sum, rate_text
 from costobs_server.metadata import currency as stored
 from readapi import _sql, _time
-from readapi._context import OrgScope
+from readapi._context import OrgCache, OrgScope, org_cache
 from readapi._money import dec, money
+from readapi._sql import Query as SqlQuery
 
 BOOK_TTL_S = 5.0
 _COST = _sql.SPEND_METRICS.index("cost_usd")
 
 
-class _Books:
-    """Org → rate book, cached briefly so a read makes no metadata round trip each time."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, RateBook]] = {}
-
-    async def get(self, org: OrgScope) -> RateBook:
-        hit = self._entries.get(org.org_id)
-        now = time.monotonic()
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        book = await run_in_threadpool(stored.rate_book, org.services.db, org.org_id)
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[org.org_id] = (now + BOOK_TTL_S, book)
-        return book
-
-    def forget(self, org_id: str) -> None:
-        self._entries.pop(org_id, None)
-
-
-def books(request: Request) -> _Books:
-    found: _Books | None = getattr(request.app.state, "readapi_rate_books", None)
-    if found is None:
-        found = _Books()
-        request.app.state.readapi_rate_books = found
-    return found
+def books(request: Request) -> OrgCache[RateBook]:
+    return org_cache(
+        request, "rate_book", lambda services, org: stored.rate_book(services.db, org), BOOK_TTL_S
+    )
 
 
 async def rate_book(request: Request, org: OrgScope) -> RateBook | None:
     """The org's rate book, or None when it shows USD (nothing to convert)."""
-    book = await books(request).get(org)
+    book = await books(request).get(org.services, org.org_id)
     return None if book.identity else book
 
 
@@ -259,3 +235,26 @@ async def converted_rows(
 
 def shown(value: Decimal | None) -> str | None:
     return None if value is None else money(value)
+
+
+async def convert_listed(
+    request: Request,
+    org: OrgScope,
+    w: _time.Window,
+    query: Callable[[_time.Window], SqlQuery],
+    items: list[dict[str, Any]],
+    key: str,
+) -> dict[str, Any] | None:
+    """For a list whose ``query`` rows are ``(key, …, cost)`` (tag keys, prompt keys): each
+    item's ``display_cost`` day by day, and the rates used; None when the org shows USD."""
+    book = await rate_book(request, org)
+    if book is None:
+        return None
+
+    async def costs(x: _time.Window) -> list[tuple[tuple[str, ...], Decimal]]:
+        return [((str(r[0]),), dec(r[-1])) for r in await org.rows(query(x))]
+
+    converted, block = await converted_rows(book, org, w, costs)
+    for item in items:
+        item["display_cost"] = shown(converted.get((item[key],)))
+    return block

@@ -51,17 +51,9 @@ async def prompts(
         {"prompt_key": k, "versions": int(v), "requests": int(n), "cost_usd": money(c)}
         for k, v, n, c in rows
     ]
-    block = None
-    book = await _display.rate_book(request, org)
-    if book is not None:
-
-        async def costs(x: _time.Window) -> list[tuple[tuple[str, ...], Decimal]]:
-            found = await org.rows(_sql.prompt_keys(org.org_id, x))
-            return [((str(k),), dec(c)) for k, _, _, c in found]
-
-        converted, block = await _display.converted_rows(book, org, w, costs)
-        for item in out:
-            item["display_cost"] = _display.shown(converted.get((item["prompt_key"],)))
+    block = await _display.convert_listed(
+        request, org, w, lambda x: _sql.prompt_keys(org.org_id, x), out, "prompt_key"
+    )
     return {"range": range_info(w), "prompts": out, "display": block}
 
 

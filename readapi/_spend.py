@@ -405,7 +405,7 @@ async def breakdown(
             "cost_usd": money(m["cost"]),
             "cost_per_request_usd": ratio(m["cost"], m["requests"]),
             "share_pct": percent(m["cost"], totals["cost"]),
-            **({"display_cost": _shown(converted.get(tuple(keys)))} if book else {}),
+            **({"display_cost": _display.shown(converted.get(tuple(keys)))} if book else {}),
         }
         for keys, m in rows
     ]
@@ -425,10 +425,6 @@ async def breakdown(
     }
 
 
-def _shown(value: Decimal | None) -> str | None:
-    return None if value is None else money(value)
-
-
 @router.get("/v1/tags", response_model=TagKeys)
 async def tags(org: Reader, request: Request, from_: From = None, to: To = None) -> dict[str, Any]:
     """Tag keys seen in the range, with how many values and how much spend carries them."""
@@ -438,18 +434,9 @@ async def tags(org: Reader, request: Request, from_: From = None, to: To = None)
         {"key": k, "values": int(v), "requests": int(n), "cost_usd": money(c)}
         for k, v, n, c in rows
     ]
-    block = None
-    book = await _display.rate_book(request, org)
-    if book is not None:
-
-        async def costs(x: _time.Window) -> list[tuple[tuple[str, ...], Decimal]]:
-            return [
-                ((str(k),), dec(c)) for k, _, _, c in await org.rows(_sql.tag_keys(org.org_id, x))
-            ]
-
-        converted, block = await _display.converted_rows(book, org, w, costs)
-        for item in out:
-            item["display_cost"] = _display.shown(converted.get((item["key"],)))
+    block = await _display.convert_listed(
+        request, org, w, lambda x: _sql.tag_keys(org.org_id, x), out, "key"
+    )
     return {"range": range_info(w), "tags": out, "display": block}
 
 

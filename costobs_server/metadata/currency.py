@@ -34,6 +34,14 @@ class StoredRate:
     rate: Decimal
     source: str
 
+    def as_json(self) -> dict[str, str]:
+        return {
+            "currency": self.currency,
+            "date": self.day.isoformat(),
+            "rate": rate_text(self.rate),
+            "source": self.source,
+        }
+
 
 def _org(s: Session, org_id: str) -> None:
     if s.get(Org, org_id) is None:
