@@ -1,9 +1,9 @@
 """The alerts part of the read API: rules, targets, history, the delivery log, test alerts.
 
 Reading needs the ``read`` scope; changing rules or targets and sending a test alert need
-``admin`` (checked before anything else, see ``ingest.auth``). Target URLs may carry secrets
-(user:password@, tokens in the query, Slack's webhook path): keys without ``admin`` see them
-masked; a target must lead to an address ``alerting.addresses`` allows.
+``admin`` (checked before anything else, see ``costobs_server.auth``). Target URLs may carry
+secrets (user:password@, tokens in the query, Slack's webhook path): keys without ``admin`` see
+them masked; a target must lead to an address ``alerting.addresses`` allows.
 
 Money in rule configs may be sent as JSON numbers or decimal strings; JSON numbers are read
 from their text (never through a float) and answered as decimal strings.
@@ -24,9 +24,9 @@ from alerting.addresses import TargetPolicy, policy_from_settings
 from alerting.delivery import Deliverer, alert_payload
 from alerting.rules import RuleSpec
 from alerting.store import AlertStore, NotFound
+from costobs_server.auth import has_scope, needs
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
-from ingest.auth import has_scope, needs
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Body is not valid JSON"},

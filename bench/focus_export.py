@@ -5,7 +5,7 @@ Generates N events (default 300,000; ``--events 10000000`` for the 10M-event org
 500 customers, 6 features and teams, 3 environments, region tags), gives each event cost parts
 as the writer would (half input, half output), then:
 
-* streams ``readapi._export.focus_stream`` (the endpoint's generator: one local day per
+* streams ``readapi.routes.export.focus_stream`` (the endpoint's generator: one local day per
   ClickHouse query, which groups the events and writes the rows) to nowhere, counting rows and
   bytes, while a thread samples the process's resident memory every 20 ms;
 * baseline in the same run: the same dataset in one query over the whole range, the whole
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench.read_api import LAST_DAY, generate, settle  # noqa: E402
 from costobs_server.store import EventStore  # noqa: E402
 from readapi import _focus  # noqa: E402
-from readapi._export import focus_stream, rows_between  # noqa: E402
+from readapi.routes.export import focus_stream, rows_between  # noqa: E402
 
 ORG = "bench"
 TZ = "UTC"

@@ -35,12 +35,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from costobs_server.http_app import create_app  # noqa: E402
 from costobs_server.metadata.db import MetadataDB  # noqa: E402
 from costobs_server.runtime import Services  # noqa: E402
 from costobs_server.settings import load_settings  # noqa: E402
 from costobs_server.store import EventStore  # noqa: E402
 from costobs_server.store.compaction import compact  # noqa: E402
-from ingest.app import create_app  # noqa: E402
 
 LAST_DAY = date(2026, 10, 31)
 CHUNK = 2_000_000

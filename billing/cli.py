@@ -13,7 +13,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from alerting.cli import add_client_args, call, client
+from costobs_server.api_client import add_client_args, call, client
 from costobs_server.errors import CostObsError
 
 REQUIRED = ("provider", "date", "billed_usd")

@@ -12,7 +12,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from alerting.cli import add_client_args, client
+from costobs_server.api_client import add_client_args, client
 from costobs_server.errors import CostObsError
 
 

@@ -26,9 +26,9 @@ REPO_SCHEMA = REPO_ROOT / "pricing" / "prices.schema.json"
 
 
 def _bundled() -> Path:
-    from costobs.pricing._load import BUNDLED
+    from costobs.pricing import BUNDLED_TABLE
 
-    return BUNDLED
+    return BUNDLED_TABLE
 
 
 def default_table_path() -> Path:
@@ -87,10 +87,9 @@ def schema_errors(data: Any) -> list[str]:
 
 def validate_file(path: str | Path) -> tuple[Any, PriceTable]:
     """Schema-check and compile a table file; raise ``PricingError`` listing every problem."""
-    from costobs.pricing import PricingError
-    from costobs.pricing._load import read_raw, table_from_data
+    from costobs.pricing import PricingError, read_table_file, table_from_data
 
-    data = read_raw(path)
+    data = read_table_file(path)
     problems = schema_errors(data)
     if problems:
         raise PricingError(f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))

@@ -33,6 +33,7 @@ from consumers.transform_pool import TransformPool
 from consumers.writer import Writer
 from costobs_server import metrics
 from costobs_server.errors import CostObsError
+from costobs_server.http_app import create_app
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
 from costobs_server.nats_auth import NatsAuth, connect
 from costobs_server.nats_server import NatsServer
@@ -41,7 +42,6 @@ from costobs_server.settings import Settings
 from costobs_server.store import EventStore
 from costobs_server.store.compaction import Compactor
 from costobs_server.streams import ensure_streams
-from ingest.app import create_app
 
 log = logging.getLogger("costobs")
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -196,7 +196,7 @@ class Stack:
         return lambda _role: server_mode
 
     async def _start_worker(self, name: str, worker: Any, port: int) -> None:
-        from alerting.http import health_app
+        from costobs_server.health import health_app
 
         self.workers.append(worker)
         self.tasks.append(asyncio.create_task(worker.run(), name=name))

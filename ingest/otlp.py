@@ -20,11 +20,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import Counter
 
+from costobs_server.auth import require_key
 from costobs_server.bounds import Admission, EventLimits
 from costobs_server.settings import Settings
 from costobs_server.wire import validate_event
 from ingest import otlp_codec as codec
-from ingest.auth import require_key
 from ingest.body import read_body
 from ingest.genai import Ignored, SpanMapping, parse_attribute_map, to_event
 from ingest.publisher import Publisher, Unavailable

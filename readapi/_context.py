@@ -2,7 +2,7 @@
 
 The org is always the credential's: no parameter names an org, so no request can read another
 org's data. Read endpoints need the ``read`` scope, key management the ``admin`` scope (which
-implies ``read``: ``ingest.auth`` holds the scope rules). Every date parameter lies in the
+implies ``read``: ``costobs_server.auth`` holds the scope rules). Every date parameter lies in the
 supported range of ``costobs_server.bounds`` (else 422 naming the parameter).
 """
 
@@ -17,12 +17,12 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from costobs_server.auth import require_key
 from costobs_server.bounds import SupportedDay
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
-from ingest.auth import require_key
-from readapi import _time
-from readapi._sql import Query as SqlQuery
+from readapi.math import ranges
+from readapi.sql.common import Query as SqlQuery
 
 TIMEZONE_TTL_S = 5.0
 DEFAULT_RANGE_DAYS = 30
@@ -83,13 +83,13 @@ class OrgScope:
     async def rows(self, query: SqlQuery) -> list[tuple[Any, ...]]:
         return await run_in_threadpool(self.services.store.query, query.sql, query.params)
 
-    def window(self, first: date | None, last: date | None) -> _time.Window:
+    def window(self, first: date | None, last: date | None) -> ranges.Window:
         """The requested local-day range; by default the last 30 days through today."""
         try:
-            last = last or _time.today(self.timezone)
+            last = last or ranges.today(self.timezone)
             first = first or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
-            return _time.window(first, last, self.timezone)
-        except _time.RangeError as exc:
+            return ranges.window(first, last, self.timezone)
+        except ranges.RangeError as exc:
             raise HTTPException(422, str(exc)) from None
 
 
@@ -124,7 +124,7 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def range_info(w: _time.Window) -> dict[str, Any]:
+def range_info(w: ranges.Window) -> dict[str, Any]:
     return {
         "from": w.first.isoformat(),
         "to": w.last.isoformat(),

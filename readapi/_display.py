@@ -18,13 +18,14 @@ from fastapi import Request
 
 from costobs_server.currency import RateBook, Segment, exact_product, exact_sum, rate_text
 from costobs_server.metadata import currency as stored
-from readapi import _sql, _time
 from readapi._context import OrgCache, OrgScope, org_cache
 from readapi._money import dec, money
-from readapi._sql import Query as SqlQuery
+from readapi.math import ranges
+from readapi.sql import spend as spend_sql
+from readapi.sql.common import Query as SqlQuery
 
 BOOK_TTL_S = 5.0
-_COST = _sql.SPEND_METRICS.index("cost_usd")
+_COST = spend_sql.SPEND_METRICS.index("cost_usd")
 
 
 def books(request: Request) -> OrgCache[RateBook]:
@@ -77,13 +78,13 @@ def range_block(
     }
 
 
-async def per_day(org: OrgScope, w: _time.Window) -> dict[date, Decimal]:
+async def per_day(org: OrgScope, w: ranges.Window) -> dict[date, Decimal]:
     """USD cost per local day of the window (days with spend), from the series query."""
-    rows = await org.rows(_sql.series(org.org_id, w, None))
+    rows = await org.rows(spend_sql.series(org.org_id, w, None))
     return {row[0]: dec(row[1 + _COST]) for row in rows}
 
 
-async def window_block(book: RateBook, org: OrgScope, w: _time.Window) -> dict[str, Any]:
+async def window_block(book: RateBook, org: OrgScope, w: ranges.Window) -> dict[str, Any]:
     """The window's total spend, converted day by day."""
     return range_block(book, w.first, w.last, await per_day(org, w))
 
@@ -91,12 +92,12 @@ async def window_block(book: RateBook, org: OrgScope, w: _time.Window) -> dict[s
 MAX_SEGMENTS = 92
 """Most rate periods a breakdown converts (one query each): a quarter of daily rates."""
 
-Fetch = Callable[[_time.Window], Awaitable[tuple[list[tuple[list[str], dict[str, Any]]], Decimal]]]
+Fetch = Callable[[ranges.Window], Awaitable[tuple[list[tuple[list[str], dict[str, Any]]], Decimal]]]
 """A breakdown over a window: (rows as (keys, metrics with "cost"), the window's total)."""
 
 
 async def converted_breakdown(
-    book: RateBook, org: OrgScope, w: _time.Window, fetch: Fetch
+    book: RateBook, org: OrgScope, w: ranges.Window, fetch: Fetch
 ) -> tuple[dict[tuple[str, ...], Decimal | None], dict[str, Any]]:
     """Each row's cost and the total, converted day by day: the breakdown is read once per run
     of days sharing a rate (``Segment``), and each run's figures converted with its rate.
@@ -217,14 +218,14 @@ def convert_rows(
 async def converted_rows(
     book: RateBook,
     org: OrgScope,
-    w: _time.Window,
-    fetch: Callable[[_time.Window], Awaitable[list[tuple[tuple[str, ...], Decimal]]]],
+    w: ranges.Window,
+    fetch: Callable[[ranges.Window], Awaitable[list[tuple[tuple[str, ...], Decimal]]]],
 ) -> tuple[dict[tuple[str, ...], Decimal | None], dict[str, Any]]:
     """Rows keyed by their labels, converted day by day (as ``converted_breakdown``), for
     lists without one total (tag keys, prompts); the block names the rates used."""
 
     async def as_breakdown(
-        x: _time.Window,
+        x: ranges.Window,
     ) -> tuple[list[tuple[list[str], dict[str, Any]]], Decimal]:
         return [(list(k), {"cost": c}) for k, c in await fetch(x)], Decimal(0)
 
@@ -240,8 +241,8 @@ def shown(value: Decimal | None) -> str | None:
 async def convert_listed(
     request: Request,
     org: OrgScope,
-    w: _time.Window,
-    query: Callable[[_time.Window], SqlQuery],
+    w: ranges.Window,
+    query: Callable[[ranges.Window], SqlQuery],
     items: list[dict[str, Any]],
     key: str,
 ) -> dict[str, Any] | None:
@@ -251,7 +252,7 @@ async def convert_listed(
     if book is None:
         return None
 
-    async def costs(x: _time.Window) -> list[tuple[tuple[str, ...], Decimal]]:
+    async def costs(x: ranges.Window) -> list[tuple[tuple[str, ...], Decimal]]:
         return [((str(r[0]),), dec(r[-1])) for r in await org.rows(query(x))]
 
     converted, block = await converted_rows(book, org, w, costs)

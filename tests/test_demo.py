@@ -66,11 +66,11 @@ def test_demo_bills_explain_a_stable_drift_per_model() -> None:
     from datetime import date as day_of
 
     from billing.line_items import item_model
-    from readapi import _drift
+    from readapi.math import drift
 
     events = list(generate_events(8000, 14, seed=5, now=NOW))
     bills = simulate_bills(events, seed=5)
-    by_cell = _drift.cells(
+    by_cell = drift.cells(
         (
             (
                 e["provider"],
@@ -93,7 +93,7 @@ def test_demo_bills_explain_a_stable_drift_per_model() -> None:
     )
     suggested = {
         (s["provider"], s["model"]): s["override"]["multiplier"]
-        for s in _drift.explain("default", by_cell)["suggestions"]
+        for s in drift.explain("default", by_cell)["suggestions"]
     }
     # only the model billed a steady 4 % over (cents rounding moves the fourth decimal)
     assert list(suggested) == [("anthropic", "claude-sonnet-4-5")]

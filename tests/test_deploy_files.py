@@ -53,7 +53,7 @@ ROLE_PORTS = {
     "dashboard": ("dashboard_port", "/_stcore/health"),  # Streamlit's own
 }
 HEALTH_ROUTES = {  # where each health path is served, to find it in the source
-    "/healthz": ("ingest/app.py", "alerting/http.py"),
+    "/healthz": ("costobs_server/health.py",),
 }
 
 
@@ -100,7 +100,7 @@ def test_compose_ports_and_healthchecks_match_the_roles() -> None:
         assert (int(match[1]), match[2]) == (port, path), f"{name}: healthcheck {match[0]}"
         for source in HEALTH_ROUTES.get(path, ()):
             # the route, bare or with arguments (responses documented)
-            route = (f'@app.get("{path}")', f'@app.get(\n        "{path}",')
+            route = (f'@app.get("{path}"', f'@app.get(\n        "{path}",')
             assert any(r in (ROOT / source).read_text() for r in route), f"{source}: {path}"
         checked.add(role)
     assert checked == set(ROLE_PORTS)

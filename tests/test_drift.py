@@ -15,7 +15,7 @@ from billing.line_items import item_model
 from billing.providers import Retry, anthropic_items, openai_items
 from billing.sync import BillSync
 from consumers.pricer import Pricer
-from readapi import _drift
+from readapi.math import drift
 from tests.fake_http import Reply, Request, fake_server, json_reply
 from tests.helpers import Running, event, eventually
 
@@ -104,9 +104,9 @@ def test_line_items_in_the_documented_shapes() -> None:
     assert item_model("web search tool calls") is None
 
 
-def _days(ratios: list[str], tracked: str = "1") -> dict[Any, _drift.Cell]:
+def _days(ratios: list[str], tracked: str = "1") -> dict[Any, drift.Cell]:
     return {
-        ("openai", TODAY - timedelta(days=i), "gpt-4o"): _drift.Cell(
+        ("openai", TODAY - timedelta(days=i), "gpt-4o"): drift.Cell(
             1, Decimal(tracked), Decimal(tracked) * Decimal(r), 1
         )
         for i, r in enumerate(ratios)
@@ -114,13 +114,13 @@ def _days(ratios: list[str], tracked: str = "1") -> dict[Any, _drift.Cell]:
 
 
 def test_only_a_stable_ratio_over_a_week_is_suggested() -> None:
-    stable = _drift.explain("acme", _days(["1.1"] * 7))
+    stable = drift.explain("acme", _days(["1.1"] * 7))
     (s,) = stable["suggestions"]
     assert s["override"]["multiplier"] == "1.1000" and s["ratio"] == "1.100000"
     assert s["days"] == 7 and s["override"]["from"] == (TODAY - timedelta(days=6)).isoformat()
-    assert _drift.explain("acme", _days(["1.1"] * 6))["suggestions"] == []  # too short
-    assert _drift.explain("acme", _days(["1.1"] * 6 + ["1.4"]))["suggestions"] == []  # unstable
-    assert _drift.explain("acme", _days(["1.003"] * 9))["suggestions"] == []  # no drift
+    assert drift.explain("acme", _days(["1.1"] * 6))["suggestions"] == []  # too short
+    assert drift.explain("acme", _days(["1.1"] * 6 + ["1.4"]))["suggestions"] == []  # unstable
+    assert drift.explain("acme", _days(["1.003"] * 9))["suggestions"] == []  # no drift
 
 
 async def test_drift_per_model_untracked_models_and_the_override_that_closes_it(

@@ -18,7 +18,7 @@ from costobs_server.bounds import EventLimits, event_limits
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore
-from ingest.app import _validated
+from ingest.routes import _validated
 from tests.helpers import Running, event, eventually, running_stack
 
 pytestmark = pytest.mark.timeout(120)

@@ -1,4 +1,4 @@
-"""The signed cover of a range (``readapi._cover``): added minus subtracted pieces hold every
+"""The signed cover of a range (``readapi.math.cover``): added minus subtracted pieces hold every
 instant of the range exactly once and nothing outside it, in every kind of zone and across
 half-month, month, DST and year boundaries; and subtraction keeps the reads small."""
 
@@ -10,8 +10,8 @@ from itertools import pairwise
 import pytest
 
 from costobs_server.store.pairs import half_end, half_start
-from readapi import _time
-from readapi._cover import Cover, cover
+from readapi.math import ranges
+from readapi.math.cover import Cover, cover
 
 ZONES = [
     "UTC",
@@ -47,7 +47,7 @@ def signed_pieces(c: Cover) -> list[tuple[datetime, datetime, int]]:
     return out
 
 
-def assert_exact(c: Cover, w: _time.Window) -> None:
+def assert_exact(c: Cover, w: ranges.Window) -> None:
     """The signed count is a step function changing only at piece bounds: checking it at
     every bound and between each two is checking it everywhere."""
     pieces = signed_pieces(c)
@@ -81,7 +81,7 @@ def test_half_months() -> None:
 def test_added_minus_subtracted_pieces_are_exactly_the_range(timezone: str, halves: bool) -> None:
     for first in STARTS:
         for length in LENGTHS:
-            w = _time.window(first, first + timedelta(days=length - 1), timezone)
+            w = ranges.window(first, first + timedelta(days=length - 1), timezone)
             for subtract in (True, False):
                 c = cover(w, halves=halves, subtract=subtract)
                 assert_exact(c, w)
@@ -98,7 +98,7 @@ def test_added_minus_subtracted_pieces_are_exactly_the_range(timezone: str, halv
 def test_subtraction_bounds_raw_hours_and_daily_days(timezone: str) -> None:
     for first in STARTS:
         for length in LENGTHS:
-            w = _time.window(first, first + timedelta(days=length - 1), timezone)
+            w = ranges.window(first, first + timedelta(days=length - 1), timezone)
             c = cover(w, halves=True, subtract=True)
             raw = sum((b - a for a, b in (*c.raw, *c.raw_removed)), timedelta())
             assert raw <= timedelta(hours=24), (first, length, raw)  # ≤ 12 h at each end
@@ -112,13 +112,13 @@ def test_subtraction_bounds_raw_hours_and_daily_days(timezone: str) -> None:
 
 def test_the_cases_the_module_describes() -> None:
     # the 3rd–15th: the half-month whole, minus its first two days
-    w = _time.window(date(2026, 11, 3), date(2026, 11, 15), "UTC")
+    w = ranges.window(date(2026, 11, 3), date(2026, 11, 15), "UTC")
     c = cover(w, halves=True, subtract=True)
     assert c.halves == (date(2026, 11, 1), date(2026, 11, 16))
     assert c.days_removed == ((date(2026, 11, 1), date(2026, 11, 2)),)
     assert not c.days and not c.raw and not c.raw_removed
     # 90 days: Jul 6–15 as Jul 1–15 minus 5 days, whole halves to Sep 30, Oct 1–3 by day
-    w = _time.window(date(2026, 7, 6), date(2026, 10, 3), "UTC")
+    w = ranges.window(date(2026, 7, 6), date(2026, 10, 3), "UTC")
     c = cover(w, halves=True, subtract=True)
     assert c.halves == (date(2026, 7, 1), date(2026, 10, 1))
     assert c.days_removed == ((date(2026, 7, 1), date(2026, 7, 5)),)
@@ -128,7 +128,7 @@ def test_the_cases_the_module_describes() -> None:
     assert c.halves == (date(2026, 7, 16), date(2026, 10, 1))
     assert c.days == ((date(2026, 7, 6), date(2026, 7, 15)), (date(2026, 10, 1), date(2026, 10, 3)))
     # a Berlin (UTC+2) day holds 22 hours of its UTC day: that day, minus 2 raw hours
-    w = _time.window(date(2026, 7, 6), date(2026, 7, 6), "Europe/Berlin")
+    w = ranges.window(date(2026, 7, 6), date(2026, 7, 6), "Europe/Berlin")
     c = cover(w, halves=False, subtract=True)
     assert c.days == ((date(2026, 7, 6), date(2026, 7, 6)),)
     assert c.raw == ((datetime(2026, 7, 5, 22), datetime(2026, 7, 6)),)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from readapi import _forecast
 from readapi._money import percent
+from readapi.math import forecast as forecast_math
 from tests.helpers import Running, event, eventually, new_org
 from tests.readapi_seed import dec, demo_events, send, total_cost
 
@@ -27,12 +27,12 @@ def weekly(days: int, start: date, trend: float = 0.5) -> list[tuple[date, float
 
 def test_seasonal_model_recovers_a_weekly_pattern() -> None:
     history = weekly(56, date(2026, 9, 7))
-    seasonal = _forecast.fit("seasonal", history)
-    linear = _forecast.fit("linear", history)
+    seasonal = forecast_math.fit("seasonal", history)
+    linear = forecast_math.fit("linear", history)
     assert seasonal is not None and linear is not None
     assert seasonal.r2 > 0.999 and seasonal.mae < 1e-6
     assert linear.r2 < 0.5
-    assert _forecast.recommended([seasonal, linear]) is seasonal
+    assert forecast_math.recommended([seasonal, linear]) is seasonal
     nxt = date(2026, 11, 2)  # day 56, a Monday
     assert seasonal.predict(nxt) == pytest.approx(100 + 0.5 * 56)
     assert seasonal.predict(nxt + timedelta(days=5)) == pytest.approx(30 + 0.5 * 61)
@@ -40,30 +40,30 @@ def test_seasonal_model_recovers_a_weekly_pattern() -> None:
 
 def test_linear_model_and_short_histories() -> None:
     history = [(date(2026, 10, 1) + timedelta(days=i), 10.0 + 2.0 * i) for i in range(10)]
-    linear = _forecast.fit("linear", history)
+    linear = forecast_math.fit("linear", history)
     assert linear is not None and linear.r2 == pytest.approx(1.0)
     assert linear.predict(date(2026, 10, 11)) == pytest.approx(30.0)
-    assert _forecast.fit("seasonal", history) is None  # under two weeks
-    assert _forecast.fit("linear", history[:1]) is None
+    assert forecast_math.fit("seasonal", history) is None  # under two weeks
+    assert forecast_math.fit("linear", history[:1]) is None
     falling = [(d, 100.0 - 20 * i) for i, (d, _) in enumerate(history)]
-    fit = _forecast.fit("linear", falling)
+    fit = forecast_math.fit("linear", falling)
     assert fit is not None and fit.predict(date(2026, 12, 1)) == 0.0  # clamped, never negative
 
 
 def test_month_end_and_budget_run_out() -> None:
     flat = [(date(2026, 10, 1) + timedelta(days=i), 10.0) for i in range(14)]
-    fit = _forecast.fit("linear", flat)
+    fit = forecast_math.fit("linear", flat)
     assert fit is not None
     as_of = date(2026, 11, 10)
     actual = [(date(2026, 11, 1) + timedelta(days=i), 10.0) for i in range(9)]
     actual.append((as_of, 4.0))  # today so far: below the prediction, which counts instead
-    out = _forecast.outlook(fit, as_of, actual, budget=195.0)
+    out = forecast_math.outlook(fit, as_of, actual, budget=195.0)
     assert out.month_end == pytest.approx(300.0)
     assert out.next_30_days == pytest.approx(300.0)
     assert out.run_out == date(2026, 11, 20)  # 20 days × $10 = $200 > $195
-    assert _forecast.outlook(fit, as_of, actual, budget=1000.0).run_out is None
+    assert forecast_math.outlook(fit, as_of, actual, budget=1000.0).run_out is None
     spent = [(date(2026, 11, 1) + timedelta(days=i), 50.0) for i in range(10)]
-    assert _forecast.outlook(fit, as_of, spent, budget=120.0).run_out == date(2026, 11, 3)
+    assert forecast_math.outlook(fit, as_of, spent, budget=120.0).run_out == date(2026, 11, 3)
 
 
 async def test_forecast_endpoint_on_zero_filled_history(running: Running) -> None:

@@ -17,7 +17,9 @@ import pytest
 from costobs.pricing import load_price_table
 
 from costobs_server.store.pairs import half_start
-from readapi import _sql, _time
+from readapi.math import ranges
+from readapi.sql import breakdowns
+from readapi.sql.common import Level
 from tests.helpers import Running
 from tests.readapi_seed import dec, demo_events, group_cost, in_range, send, total_cost
 
@@ -27,12 +29,12 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def test_which_tables_answer_customer_and_user_by_model() -> None:
-    levels = (_sql.Level("dimension", "user"), _sql.Level("dimension", "model"))
+    levels = (Level("dimension", "user"), Level("dimension", "model"))
     half, daily = "cost_dim_model_half", "cost_dim_model_daily"
     minus_daily = "-cost_usd AS m3 FROM cost_dim_model_daily"
 
     def sql(first: date, last: date, timezone: str = "UTC") -> tuple[str, set[Any]]:
-        q = _sql.breakdown("o", _time.window(first, last, timezone), levels, 10)
+        q = breakdowns.breakdown("o", ranges.window(first, last, timezone), levels, 10)
         return q.sql, set(q.params.values())
 
     # Oct 16–31 minus Oct 16–19, November's two halves, Dec 1–5 by day
@@ -57,10 +59,10 @@ def test_which_tables_answer_customer_and_user_by_model() -> None:
     text, _ = sql(date(2026, 10, 31), date(2026, 12, 1), "Asia/Kolkata")
     assert half in text and daily in text and "FROM events" in text
     # other breakdowns do not use it
-    w = _time.window(date(2026, 10, 31), date(2026, 12, 1), "Asia/Kolkata")
+    w = ranges.window(date(2026, 10, 31), date(2026, 12, 1), "Asia/Kolkata")
     for names in (("customer",), ("feature", "model"), ("customer", "feature")):
-        lv = tuple(_sql.Level("dimension", n) for n in names)
-        assert half not in _sql.breakdown("o", w, lv, 10).sql
+        lv = tuple(Level("dimension", n) for n in names)
+        assert half not in breakdowns.breakdown("o", w, lv, 10).sql
 
 
 # --- through the pipeline -------------------------------------------------------------------

@@ -17,7 +17,9 @@ import pytest
 
 from costobs_server.store import compaction, pairs
 from costobs_server.store.pairs import Done, days_of, half_end, half_start
-from readapi import _cover, _sql, _time
+from readapi.math import cover, ranges
+from readapi.sql import breakdowns, pair_state
+from readapi.sql.common import Level
 from tests.helpers import Running
 from tests.readapi_seed import dec, in_range, send
 from tests.test_readapi_half_months import expected_rows, got_rows, month_events
@@ -27,21 +29,20 @@ pytestmark = pytest.mark.timeout(240)
 # --- which breakdowns, pure ---------------------------------------------------------------
 
 
-def levels(*names: str) -> tuple[_sql.Level, ...]:
+def levels(*names: str) -> tuple[Level, ...]:
     return tuple(
-        _sql.Level("tag", n[4:]) if n.startswith("tag:") else _sql.Level("dimension", n)
-        for n in names
+        Level("tag", n[4:]) if n.startswith("tag:") else Level("dimension", n) for n in names
     )
 
 
 def test_which_breakdowns_the_pair_rollups_answer() -> None:
-    assert _sql.pair_levels(levels("customer", "feature")) == ("customer", "feature")
-    assert _sql.pair_levels(levels("team", "user")) == ("user", "team")
-    assert _sql.pair_levels(levels("user", "status")) == ("user", "status")
-    assert _sql.pair_levels(levels("user", "customer")) == ("customer", "user")
-    assert _sql.pair_levels(levels("tag:pr", "customer")) == ("tag:pr", "customer")
-    assert _sql.pair_levels(levels("user", "tag:region")) == ("tag:region", "user")
-    assert _sql.pair_levels(levels("tag:region", "tag:pr")) == ("tag:pr", "tag:region")
+    assert pair_state.pair_levels(levels("customer", "feature")) == ("customer", "feature")
+    assert pair_state.pair_levels(levels("team", "user")) == ("user", "team")
+    assert pair_state.pair_levels(levels("user", "status")) == ("user", "status")
+    assert pair_state.pair_levels(levels("user", "customer")) == ("customer", "user")
+    assert pair_state.pair_levels(levels("tag:pr", "customer")) == ("tag:pr", "customer")
+    assert pair_state.pair_levels(levels("user", "tag:region")) == ("tag:region", "user")
+    assert pair_state.pair_levels(levels("tag:region", "tag:pr")) == ("tag:pr", "tag:region")
     # answered elsewhere: by model/provider rollups, daily attribute rollups, or not at all
     for names in (
         ("customer", "model"),
@@ -50,7 +51,7 @@ def test_which_breakdowns_the_pair_rollups_answer() -> None:
         ("tag:pr", "model"),
         ("customer",),
     ):
-        assert _sql.pair_levels(levels(*names)) is None, names
+        assert pair_state.pair_levels(levels(*names)) is None, names
     # stored tag pairs are ordered; nothing else pairs
     assert pairs.pair_of("tag:region", "tag:pr") == ("tag:pr", "tag:region")
     assert pairs.pair_of("feature", "model") is None
@@ -80,14 +81,14 @@ def test_done_days_and_half_months_are_those_whose_counts_match() -> None:
     assert pairs.stale_halves({date(2026, 12, 1): 5}, {("day", date(2026, 12, 1)): 5}, today) == []
 
 
-def _day_weights(c: _cover.Cover | _cover.PairCover) -> dict[date, int]:
+def _day_weights(c: cover.Cover | cover.PairCover) -> dict[date, int]:
     out: dict[date, int] = {}
 
     def add(a: date, b: date, sign: int) -> None:
         for d in days_of(a, b):
             out[d] = out.get(d, 0) + sign
 
-    if isinstance(c, _cover.Cover):
+    if isinstance(c, cover.Cover):
         if c.halves is not None:
             add(c.halves[0], c.halves[1] - timedelta(days=1), 1)
         for a, b in c.days:
@@ -109,14 +110,14 @@ def test_pair_cover_reads_every_day_once_whatever_is_complete(timezone: str) -> 
     for _ in range(150):
         first = rng.choice(span[:70])
         last = first + timedelta(days=rng.choice([0, 1, 6, 13, 16, 29, 30, 44, 89]))
-        w = _time.window(first, last, timezone)
-        plain = _cover.cover(w, halves=True, subtract=True)
+        w = ranges.window(first, last, timezone)
+        plain = cover.cover(w, halves=True, subtract=True)
         complete = rng.random()
         done = Done(
             frozenset(d for d in span if rng.random() < complete),
             frozenset(half_start(d) for d in span if rng.random() < complete),
         )
-        got = _cover.pair_cover(plain, done)
+        got = cover.pair_cover(plain, done)
         assert _day_weights(got) == _day_weights(plain), (first, last)
         assert set(got.halves) <= done.halves
         assert all(set(days_of(a, b)) <= done.days for (a, b), _ in got.days)
@@ -164,9 +165,9 @@ async def _check(running: Running, events: list[dict[str, Any]], timezone: str) 
 
 def _done(running: Running, first: str, last: str) -> Done:
     store = running.stack.services.store  # type: ignore[union-attr]
-    w = _time.window(date.fromisoformat(first), date.fromisoformat(last), "UTC")
-    q = _sql.pair_state(running.org.id, w)
-    return _sql.pair_done(w, store.query(q.sql, q.params))
+    w = ranges.window(date.fromisoformat(first), date.fromisoformat(last), "UTC")
+    q = pair_state.pair_state(running.org.id, w)
+    return pair_state.pair_done(w, store.query(q.sql, q.params))
 
 
 def _late(events: list[dict[str, Any]], day: date) -> dict[str, Any]:
@@ -202,8 +203,8 @@ async def test_pair_breakdowns_stay_exact_through_compaction_late_events_and_dam
     state = _done(running, "2026-10-20", "2026-12-05")
     assert days <= state.days and TODAY not in state.days
     assert {date(2026, 11, 1), date(2026, 11, 16)} <= state.halves
-    w = _time.window(date(2026, 10, 20), date(2026, 12, 5), timezone)
-    sql = _sql.breakdown(running.org.id, w, levels("customer", "feature"), 10, state).sql
+    w = ranges.window(date(2026, 10, 20), date(2026, 12, 5), timezone)
+    sql = breakdowns.breakdown(running.org.id, w, levels("customer", "feature"), 10, state).sql
     assert "cost_pair_half" in sql and "cost_pair_daily" in sql
     await _check(running, events, timezone)
     again = await asyncio.to_thread(compaction.compact, store, TODAY, None, running.org.id)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from costobs_server.bounds import FIRST_DAY, LAST_DAY, RANGE_TEXT
-from readapi._requests import encode_cursor
+from readapi.routes.requests import encode_cursor
 from tests.helpers import Running
 
 pytestmark = pytest.mark.timeout(120)

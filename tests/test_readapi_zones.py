@@ -15,7 +15,10 @@ import pytest
 from costobs.pricing import load_price_table
 
 from costobs_server.store.pairs import Done, days_of
-from readapi import _sql, _time
+from readapi.math import ranges
+from readapi.sql import breakdowns
+from readapi.sql import spend as spend_sql
+from readapi.sql.common import Level
 from tests.helpers import Org, Running, eventually
 from tests.readapi_seed import dec, demo_events, group_cost, in_range, local_day, send, total_cost
 
@@ -43,7 +46,7 @@ QUARTER = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
 
 
-def pieces(w: _time.Window) -> list[tuple[datetime, datetime, str]]:
+def pieces(w: ranges.Window) -> list[tuple[datetime, datetime, str]]:
     """Every piece the per-day queries read, as (from, to, source)."""
     out = []
     if w.whole_hours:
@@ -64,7 +67,7 @@ def pieces(w: _time.Window) -> list[tuple[datetime, datetime, str]]:
 def test_rollup_pieces_tile_the_range_and_each_bucket_is_in_one_local_day(
     timezone: str, first: date, last: date
 ) -> None:
-    w = _time.window(first, last, timezone)
+    w = ranges.window(first, last, timezone)
     tz = ZoneInfo(timezone)
     got = pieces(w)
     assert got[0][0] == w.start_naive and got[-1][1] == w.end_naive
@@ -89,27 +92,31 @@ def test_rollup_pieces_tile_the_range_and_each_bucket_is_in_one_local_day(
 
 def test_offsets_off_the_quarter_hour_grid_fall_back_to_raw_events() -> None:
     # Monrovia kept local mean time (-0:44:30) until 1972
-    w = _time.window(date(1960, 5, 1), date(1960, 5, 3), "Africa/Monrovia")
+    w = ranges.window(date(1960, 5, 1), date(1960, 5, 3), "Africa/Monrovia")
     assert w.grain == "raw"
     assert w.raw_hours == w.straddled_hours and len(w.raw_hours) == 2 and not w.quarter_hours
     assert w.raw_edges  # 30 seconds at each end
     for a, b in w.raw_edges:
         assert b - a < QUARTER
-    assert "FROM events" in _sql.totals("o", w).sql
+    assert "FROM events" in spend_sql.totals("o", w).sql
 
 
 @pytest.mark.parametrize("timezone", ["Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns"])
 def test_quarter_hour_zones_read_no_raw_events_for_per_day_figures(timezone: str) -> None:
-    w = _time.window(date(2026, 8, 1), date(2026, 10, 31), timezone)
+    w = ranges.window(date(2026, 8, 1), date(2026, 10, 31), timezone)
     assert w.grain == "raw" and len(w.quarter_hours) == 91
-    for query in (_sql.totals("o", w), _sql.series("o", w, "model"), _sql.unpriced("o", w)):
+    for query in (
+        spend_sql.totals("o", w),
+        spend_sql.series("o", w, "model"),
+        spend_sql.unpriced("o", w),
+    ):
         assert "cost_model_quarter" in query.sql
         assert "FROM events" not in query.sql
 
 
 def test_customer_and_user_by_provider_or_model_read_their_rollups() -> None:
     # half-months from their rollup (0005), the days around them from the daily one
-    w = _time.window(date(2026, 8, 1), date(2026, 10, 30), "UTC")
+    w = ranges.window(date(2026, 8, 1), date(2026, 10, 30), "UTC")
     tables = (
         "cost_dim_model_half",
         "cost_dim_model_daily",
@@ -120,8 +127,8 @@ def test_customer_and_user_by_provider_or_model_read_their_rollups() -> None:
     done = Done(frozenset(days_of(date(2026, 7, 1), date(2026, 10, 31))), frozenset())
 
     def table(*names: str) -> tuple[str, ...]:
-        levels = tuple(_sql.Level("dimension", n) for n in names)
-        sql = _sql.breakdown("o", w, levels, 100, done).sql
+        levels = tuple(Level("dimension", n) for n in names)
+        sql = breakdowns.breakdown("o", w, levels, 100, done).sql
         return tuple(t for t in tables if t in sql)
 
     both = ("cost_dim_model_half", "cost_dim_model_daily")
@@ -197,7 +204,7 @@ def around_midnights(timezone: str) -> list[dict[str, Any]]:
     instants = []
     day = FIRST - timedelta(days=1)
     while day <= LAST + timedelta(days=2):
-        midnight = _time.local_midnight(day, tz)
+        midnight = ranges.local_midnight(day, tz)
         instants += [midnight + d for d in AROUND_MIDNIGHT]
         day += timedelta(days=1)
     events = demo_events(len(instants), 20, seed=11)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from costobs._fields import COUNTS
+from costobs.pricing import USAGE_COUNTS as USAGE_COUNTS
 
 TEXT_DIMENSIONS = (
     "customer_id",
@@ -17,8 +17,8 @@ TEXT_DIMENSIONS = (
 )
 """The nine first-class metadata fields; '' when absent."""
 
-USAGE_COUNTS = COUNTS
-"""The wire's usage counts, each a column of its own (the SDK's list: one source of truth)."""
+# USAGE_COUNTS: the wire's usage counts, each a column of its own (the SDK's list: one source
+# of truth).
 
 EVENT_COLUMNS = [
     "org_id",

@@ -2,6 +2,7 @@ package costobs
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,7 +18,8 @@ type observed struct {
 	client *Client
 	c      *call
 	r      route
-	length int64 // Content-Length, -1 when unknown
+	ctx    context.Context // the request's: a read error after it ended is a timeout or a cancellation
+	length int64           // Content-Length, -1 when unknown
 
 	read    int64
 	started bool
@@ -47,8 +49,8 @@ func (o *observed) finish(err error, extract func(*call)) {
 	case err == nil, errors.Is(err, io.EOF):
 	case errors.Is(err, errClosedEarly):
 		c.status = "cancelled"
-	default:
-		c.status, c.errorType = "error", "stream_interrupted"
+	default: // the usage seen so far is kept: the provider bills what it generated
+		c.status, c.errorType = failure(o.ctx, err, "stream_interrupted")
 	}
 	c.extract = extract
 	o.client.ship.submit(c)

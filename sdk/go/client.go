@@ -15,6 +15,7 @@ package costobs
 import (
 	"context"
 	"net/http"
+	"sync"
 )
 
 // Client observes calls and ships their events. Safe for concurrent use; create one per
@@ -24,6 +25,9 @@ type Client struct {
 	ship   *shipper
 	stats  counters
 	detect *detector
+	// refused holds the hosts (route.host) that answered an injected stream_options with a
+	// 400/422 naming it: it is never sent to them again by this Client.
+	refused sync.Map
 }
 
 // New returns a Client for cfg. It panics with an *InputError naming the field when cfg is

@@ -31,6 +31,11 @@ type Config struct {
 	// and proxies: "anthropic", "gemini" and "bedrock" speak those providers' native APIs;
 	// any other name (e.g. "openai", "litellm", "azure") is taken as OpenAI-compatible.
 	ProviderHosts map[string]string
+	// IncludeUsageHosts says per host ("host", or "host:port" for a non-default port) whether
+	// streamed chat requests there get stream_options.include_usage (the SDK adds it, and hides
+	// the usage chunk it adds). Default: yes for providers documented to accept it and for
+	// gateways and unknown hosts; false for a gateway that must never see it.
+	IncludeUsageHosts map[string]bool
 	// ModelAliases maps Azure deployment names and Bedrock application-profile ARNs (or any
 	// in-house name) to model ids, e.g. {"prod-gpt4o": "gpt-4o"}.
 	ModelAliases map[string]string
@@ -151,6 +156,14 @@ func (c Config) resolve() (Config, error) {
 			return c, &InputError{"Config.ProviderHosts", fmt.Sprintf("maps %q to %q: want a host and a provider name", host, provider)}
 		}
 	}
+	hosts := make(map[string]bool, len(c.IncludeUsageHosts))
+	for host, inject := range c.IncludeUsageHosts {
+		if strings.TrimSpace(host) == "" {
+			return c, &InputError{"Config.IncludeUsageHosts", "has an empty host: want \"host\" or \"host:port\""}
+		}
+		hosts[strings.ToLower(strings.TrimSpace(host))] = inject
+	}
+	c.IncludeUsageHosts = hosts
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}

@@ -28,13 +28,14 @@ const (
 var operations = [...]string{"", "chat", "completion", "responses", "embedding", "chat", "chat", "chat"}
 
 type route struct {
-	kind         apiKind
-	provider     string
-	model        string // from the path (Gemini, Bedrock) or an Azure deployment alias
-	deployment   string // Azure deployment name (no alias configured)
-	region       string // Bedrock geo prefix of an inference profile
-	includeUsage bool   // the provider accepts stream_options.include_usage
-	stream       bool   // Bedrock converse-stream / Gemini streamGenerateContent
+	kind       apiKind
+	provider   string
+	host       string // "host" or "host:port" (a non-default port): how settings name a host
+	gateway    string // a well-known gateway named by the host (portkey, helicone, …)
+	model      string // from the path (Gemini, Bedrock) or an Azure deployment alias
+	deployment string // Azure deployment name (no alias configured)
+	region     string // Bedrock geo prefix of an inference profile
+	stream     bool   // Bedrock converse-stream / Gemini streamGenerateContent
 }
 
 type detector struct {
@@ -44,6 +45,7 @@ type detector struct {
 	bedrock      *regexp.Regexp
 	includeUsage map[string]bool
 	extra        map[string]string
+	gateways
 }
 
 func newDetector(data []byte, extra map[string]string) (*detector, error) {
@@ -63,6 +65,9 @@ func newDetector(data []byte, extra map[string]string) (*detector, error) {
 	}
 	d := &detector{compat: file.Compat, native: file.Native, bedrock: re,
 		includeUsage: map[string]bool{}, extra: map[string]string{}}
+	if d.gateways, err = readGateways(data); err != nil {
+		return nil, fmt.Errorf("costobs: embedded providers.json: %w", err)
+	}
 	for suffix, provider := range file.Suffixes {
 		d.suffixes = append(d.suffixes, [2]string{suffix, provider})
 	}
@@ -84,41 +89,42 @@ func family(provider string) string {
 	return ""
 }
 
-// provider finds the provider of a host; ok false for unknown hosts.
-func (d *detector) provider(hostport string) (provider, fam string, ok bool) {
+// provider finds the provider of a host; an unknown host is the gateway provider (an
+// OpenAI-style API: only its OpenAI paths are observed).
+func (d *detector) provider(hostport string) (provider, fam string) {
 	host := strings.ToLower(hostport)
 	if len(d.extra) > 0 {
 		if p, found := d.extra[host]; found {
-			return p, family(p), true
+			return p, family(p)
 		}
 	}
 	name := host
 	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
 		name = host[:i]
 		if p, found := d.extra[name]; found {
-			return p, family(p), true
+			return p, family(p)
 		}
 	}
 	if p, found := d.native[name]; found {
-		return p, p, true
+		return p, p
 	}
 	if p, found := d.compat[name]; found {
-		return p, "", true
+		return p, ""
 	}
 	for _, s := range d.suffixes {
 		if strings.HasSuffix(name, s[0]) {
-			return s[1], "", true
+			return s[1], ""
 		}
 	}
 	if d.bedrock.MatchString(name) {
-		return "bedrock", "bedrock", true
+		return "bedrock", "bedrock"
 	}
 	for known, p := range d.compat {
 		if strings.HasSuffix(name, "."+known) {
-			return p, "", true
+			return p, ""
 		}
 	}
-	return "", "", false
+	return d.gatewayProvider, ""
 }
 
 func (d *detector) route(req *http.Request, aliases map[string]string) (route, bool) {
@@ -129,10 +135,7 @@ func (d *detector) route(req *http.Request, aliases map[string]string) (route, b
 	if host == "" {
 		host = req.Host
 	}
-	provider, fam, ok := d.provider(host)
-	if !ok {
-		return route{}, false
-	}
+	provider, fam := d.provider(host)
 	path := req.URL.Path
 	r := route{provider: provider}
 	switch {
@@ -180,7 +183,6 @@ func (d *detector) route(req *http.Request, aliases map[string]string) (route, b
 		case strings.HasSuffix(path, "/embeddings"):
 			r.kind = kindEmbedding
 		}
-		r.includeUsage = d.includeUsage[provider]
 		if i := strings.Index(path, "/deployments/"); i >= 0 { // Azure: the model is a deployment
 			dep, _, _ := strings.Cut(path[i+len("/deployments/"):], "/")
 			if alias, ok := aliases[dep]; ok {
@@ -190,5 +192,13 @@ func (d *detector) route(req *http.Request, aliases map[string]string) (route, b
 			}
 		}
 	}
-	return r, r.kind != kindNone
+	if r.kind == kindNone {
+		return r, false
+	}
+	var name string
+	name, r.host = hostKey(req.URL.Scheme, host)
+	if provider == d.gatewayProvider {
+		r.gateway = d.gatewayForHost(name)
+	}
+	return r, true
 }

@@ -19,7 +19,8 @@ type Event struct {
 	Model     string
 	Operation string // chat (default), embedding, audio, image, …
 	Usage     Usage
-	// Status is "ok" (default), "error" or "cancelled"; ErrorType says which error.
+	// Status is "ok" (default), "error" (the provider refused or failed), "timeout" (no
+	// complete answer in time) or "cancelled" (the caller stopped); ErrorType says which error.
 	Status    string
 	ErrorType string
 	// Started is when the call started (default: now).
@@ -31,6 +32,9 @@ type Event struct {
 	ServiceTier       string
 	Region            string
 	ProviderRequestID string
+	// ProviderCostUSD is what the provider or a gateway reported the call cost, a decimal
+	// string ("0.00042"); kept beside the SDK's own estimate (provider_cost_usd).
+	ProviderCostUSD string
 	// Metadata is the per-call layer, laid over WithMetadata's and the Config defaults.
 	Metadata Metadata
 }
@@ -49,6 +53,8 @@ type call struct {
 	serviceTier, region        string
 	providerCost               string
 	providerRequestID          string
+	gateway                    string // a well-known gateway named by host or response header
+	gatewayHost                string // the host of a call through a gateway or unknown host
 	usage                      Usage
 	keepModel                  bool // the model came from ModelAliases: the response does not override it
 	extract                    func(*call)
@@ -85,8 +91,11 @@ type wireEvent struct {
 	Region             string            `json:"region,omitempty"`
 	ProviderCostUSD    string            `json:"provider_cost_usd,omitempty"`
 	ProviderRequestID  string            `json:"provider_request_id,omitempty"`
+	Gateway            string            `json:"gateway,omitempty"`
+	GatewayHost        string            `json:"gateway_host,omitempty"`
 	CostUSD            string            `json:"cost_usd,omitempty"`
 	PricingVersion     string            `json:"pricing_version,omitempty"`
+	CanonicalModel     string            `json:"canonical_model,omitempty"`
 }
 
 // identifier is s as a wire identifier (^[a-z0-9][a-z0-9_.-]{0,63}$), or "".
@@ -148,6 +157,8 @@ func (c *call) toWire(defaults *Metadata) wireEvent {
 		Region:            cut(c.region, 64),
 		ProviderCostUSD:   c.providerCost,
 		ProviderRequestID: cut(c.providerRequestID, 256),
+		Gateway:           identifier(c.gateway),
+		GatewayHost:       cut(c.gatewayHost, 256),
 	}
 	if ev.Provider == "" {
 		ev.Provider = "unknown"
@@ -182,12 +193,16 @@ func (cl *Client) Record(ctx context.Context, e Event) error {
 		return &InputError{"Event.Operation", fmt.Sprintf("must be a name such as \"audio\", got %q", e.Operation)}
 	}
 	switch e.Status {
-	case "", "ok", "error", "cancelled":
+	case "", "ok", "error", "timeout", "cancelled":
 	default:
-		return &InputError{"Event.Status", fmt.Sprintf("must be ok, error or cancelled, got %q", e.Status)}
+		return &InputError{"Event.Status", fmt.Sprintf("must be ok, error, timeout or cancelled, got %q", e.Status)}
 	}
 	if err := e.Usage.validate(); err != nil {
 		return err
+	}
+	providerCost := usdText(e.ProviderCostUSD, 1)
+	if e.ProviderCostUSD != "" && providerCost == "" {
+		return &InputError{"Event.ProviderCostUSD", fmt.Sprintf(`must be a non-negative decimal string such as "0.00042", got %q`, e.ProviderCostUSD)}
 	}
 	if e.Started.IsZero() {
 		e.Started = time.Now()
@@ -196,7 +211,7 @@ func (cl *Client) Record(ctx context.Context, e Event) error {
 		provider: e.Provider, model: e.Model, operation: e.Operation, usage: e.Usage,
 		status: e.Status, errorType: e.ErrorType, started: e.Started, latency: e.Latency,
 		streaming: e.Streaming, batch: e.Batch, serviceTier: e.ServiceTier, region: e.Region,
-		providerRequestID: e.ProviderRequestID, ctxMeta: fromContext(ctx),
+		providerRequestID: e.ProviderRequestID, providerCost: providerCost, ctxMeta: fromContext(ctx),
 	}
 	if e.TimeToFirstToken > 0 {
 		c.ttft, c.hasTTFT = e.TimeToFirstToken, true

@@ -72,7 +72,11 @@ func (c *call) fillChat(data []byte) {
 		u = p.XGroq.Usage
 	}
 	if u != nil {
-		c.usage, c.providerCost = chatUsage(u, c.provider)
+		var cost string
+		c.usage, cost = chatUsage(u, c.provider)
+		if cost != "" { // else keep a gateway's cost from its response header
+			c.providerCost = cost
+		}
 	}
 }
 

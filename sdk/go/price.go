@@ -19,8 +19,10 @@ var (
 
 var table = sync.OnceValues(func() (*pricing.Table, error) { return pricing.Compile(pricesJSON) })
 
-// price adds the local cost estimate and the table version (unknown models cost 0; the
-// writer re-prices every event on arrival either way).
+// price adds the local cost estimate, the table version (unknown models cost 0; the writer
+// re-prices every event on arrival either way) and the canonical model; a call through a
+// gateway is recorded under the provider of the model it names (pricing.QuoteCall, the
+// writer's rule too).
 func price(ev *wireEvent) error {
 	t, err := table()
 	if err != nil {
@@ -30,15 +32,19 @@ func price(ev *wireEvent) error {
 	if err != nil {
 		return err
 	}
-	q, err := t.Quote(pricing.Request{
+	q, err := t.QuoteCall(pricing.Request{
 		Provider: ev.Provider, Model: ev.Model, Quantities: ev.Usage.quantities(),
 		ImageSize: ev.Usage.ImageSize, ImageQuality: ev.Usage.ImageQuality, At: at,
 		ServiceTier: ev.ServiceTier, Batch: ev.Batch, Region: ev.Region,
-	})
+	}, ev.GatewayHost != "")
 	if err != nil {
 		return err
 	}
 	ev.CostUSD = q.Cost()
 	ev.PricingVersion = cut(q.Version, 64)
+	if p := identifier(q.Provider); p != "" {
+		ev.Provider = p
+	}
+	ev.CanonicalModel = cut(q.CanonicalModel, 256)
 	return nil
 }

@@ -119,7 +119,13 @@ func (s *sseBody) Close() error {
 	err := s.rc.Close()
 	s.mu.Lock()
 	if !s.done {
-		s.finish(errClosedEarly, s.keep.extractor(s.r))
+		// A provider SDK closes the body once it read the stream's last event, often before
+		// the read that would return EOF: that stream is complete, not cancelled.
+		var early error
+		if !s.keep.ended {
+			early = errClosedEarly
+		}
+		s.finish(early, s.keep.extractor(s.r))
 	}
 	s.mu.Unlock()
 	return err
@@ -174,6 +180,7 @@ type sseKeep struct {
 	last   []byte   // last usage-bearing event (chat, Gemini) or the final response event
 	deltas [][]byte // Anthropic message_delta events (cumulative usage)
 	errEv  []byte   // an error event
+	ended  bool     // the stream's own last event was seen ([DONE], message_stop, a final response)
 }
 
 const maxDeltas = 64
@@ -188,6 +195,9 @@ func (k *sseKeep) line(line []byte) {
 		return
 	}
 	payload, ok := dataPayload(line)
+	if ok && (k.event == "message_stop" || bytes.Equal(payload, []byte("[DONE]"))) {
+		k.ended = true
+	}
 	if !ok || len(payload) == 0 || payload[0] != '{' {
 		return
 	}
@@ -231,6 +241,7 @@ func (k *sseKeep) line(line []byte) {
 			}
 		case "response.completed", "response.incomplete", "response.failed":
 			k.last = bytes.Clone(payload)
+			k.ended = true
 		case "error":
 			k.errEv = bytes.Clone(payload)
 		}

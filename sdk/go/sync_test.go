@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"regexp"
 	"testing"
+
+	"github.com/officialasishkumar/costobs/sdk/go/internal/pricing"
 )
 
 // The embedded copies are written by `make sync-pricing`; these tests fail when they are stale.
@@ -56,5 +58,16 @@ func TestEmbeddedPriceTableIsTheSyncedCopy(t *testing.T) {
 	out, err := exec.Command(python, "../../scripts/sync_pricing.py", "--check").CombinedOutput()
 	if err != nil {
 		t.Fatalf("stale copies: %s (%v)", out, err)
+	}
+}
+
+// The provider the SDK stamps on unknown hosts is the one the pricing engine resolves.
+func TestTheGatewayProviderIsTheOneTheEnginePrices(t *testing.T) {
+	d, err := newDetector(providersJSON, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.gatewayProvider != pricing.GatewayProvider || !d.includeUsageUnknown || len(d.costHeaders) == 0 {
+		t.Fatalf("providers.json gateway_provider %q, engine %q", d.gatewayProvider, pricing.GatewayProvider)
 	}
 }

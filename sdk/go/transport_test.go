@@ -51,6 +51,8 @@ func post(t *testing.T, c *Client, target, body string) *http.Response {
 	return resp
 }
 
+// An unknown host is observed only on the OpenAI API paths (a gateway); anything else it
+// serves goes to the base transport untouched.
 func TestUnknownHostPassesThroughByteForByte(t *testing.T) {
 	var got []byte
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,12 +64,19 @@ func TestUnknownHostPassesThroughByteForByte(t *testing.T) {
 	ingest := newFakeIngest(t)
 	c := newTestClient(t, ingest.URL, Config{})
 	body := `{"model":"gpt-4o","stream":true,"messages":[]}`
-	resp := post(t, c, srv.URL+"/v1/chat/completions", body)
-	out, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if string(got) != body || string(out) != chatChunks+usageChunk {
-		t.Fatalf("unknown host altered: sent %q, read %q", got, out)
+	for _, path := range []string{"/v1/files", "/v1/chat/completions/extra", "/api/generate"} {
+		resp := post(t, c, srv.URL+path, body)
+		out, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if string(got) != body || string(out) != chatChunks+usageChunk {
+			t.Fatalf("%s altered: sent %q, read %q", path, got, out)
+		}
 	}
+	resp, err := (&http.Client{Transport: c.Transport(nil)}).Get(srv.URL + "/v1/chat/completions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
 	if ev := events(t, c, ingest); len(ev) != 0 {
 		t.Fatalf("unknown host recorded: %v", ev)
 	}
@@ -112,7 +121,14 @@ func TestChatStreamGetsIncludeUsageAndHidesTheUsageChunk(t *testing.T) {
 }
 
 func TestCallerAskedUsageIsNotTouched(t *testing.T) {
-	body := `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[]}`
+	for _, body := range []string{`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[]}`,
+		`{"model":"gpt-4o","stream":true,"stream_options":null,"messages":[]}`} {
+		callerAskedUsage(t, body)
+	}
+}
+
+func callerAskedUsage(t *testing.T, body string) {
+	t.Helper()
 	var sent []byte
 	srv, c, ingest := fakeProvider(t, "openai", func(w http.ResponseWriter, r *http.Request) {
 		sent, _ = io.ReadAll(r.Body)
@@ -301,5 +317,37 @@ func TestResponsesStreamWithoutEventLines(t *testing.T) {
 	_ = resp.Body.Close()
 	if ev := events(t, c, ingest); len(ev) != 1 || ev[0]["cost_usd"] != "0.0027" {
 		t.Fatalf("events %v", ev)
+	}
+}
+
+// A provider SDK closes the body right after the stream's last event, before reading EOF:
+// the call is complete.
+func TestStreamClosedAfterItsLastEventIsComplete(t *testing.T) {
+	for _, tc := range []struct{ provider, path, stream string }{
+		{"openai", "/v1/chat/completions", chatChunks + usageChunk + "data: [DONE]\n\n"},
+		{"anthropic", "/v1/messages", "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":100,\"output_tokens\":1}}}\n\n" +
+			"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"},
+	} {
+		release := make(chan struct{})
+		srv, c, ingest := fakeProvider(t, tc.provider, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, tc.stream)
+			w.(http.Flusher).Flush()
+			<-release // EOF has not come yet when the caller closes
+		})
+		resp := post(t, c, srv.URL+tc.path, `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`)
+		buf := make([]byte, 0, 4096)
+		for !bytes.Contains(buf, []byte("[DONE]")) && !bytes.Contains(buf, []byte("message_stop\"")) {
+			n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = resp.Body.Close()
+		close(release)
+		if ev := events(t, c, ingest); len(ev) != 1 || ev[0]["status"] != "ok" {
+			t.Fatalf("%s: events %v", tc.provider, ev)
+		}
 	}
 }

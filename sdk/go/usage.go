@@ -131,15 +131,8 @@ func (c *count) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// usdString is a provider-reported USD amount (a JSON number, exact: never a float).
+// usdString is a provider-reported USD amount (a JSON number or numeric string, exact: never
+// a float), divided by divisor.
 func usdString(raw json.RawMessage, divisor int64) string {
-	text := string(bytes.Trim(raw, `"`))
-	r, ok := new(big.Rat).SetString(text)
-	if !ok || r.Sign() < 0 || len(text) == 0 || text == "null" {
-		return ""
-	}
-	if divisor != 1 {
-		r.Quo(r, big.NewRat(divisor, 1))
-	}
-	return pricing.FormatAtto(pricing.RoundAtto(r))
+	return usdText(string(bytes.Trim(raw, `"`)), divisor)
 }

@@ -38,7 +38,8 @@ func TestAnthropicMessageWithThinkingAndCacheTTLs(t *testing.T) {
 	}
 	ev, u := one(t, co, in)
 	want(t, ev, map[string]any{"provider": "anthropic", "model": "claude-sonnet-4-5-20250929", "cost_usd": "0.00945",
-		"service_tier": "standard", "provider_request_id": "msg_1", "customer_id": "cust-42"})
+		"canonical_model": "claude-sonnet-4-5",
+		"service_tier":    "standard", "provider_request_id": "msg_1", "customer_id": "cust-42"})
 	want(t, u, map[string]any{"input_tokens": 100, "cached_input_tokens": 1000, "cache_write_5m_tokens": 200,
 		"cache_write_1h_tokens": 100, "output_tokens": 500, "reasoning_tokens": 400})
 }

@@ -123,7 +123,8 @@ func TestBedrockConverseAndStreamLeaveSigV4Untouched(t *testing.T) {
 		t.Fatalf("%d events", len(evs))
 	}
 	want(t, evs[0], map[string]any{"provider": "bedrock", "model": "anthropic.claude-sonnet-4-5-20250929-v1:0",
-		"region": "us", "cost_usd": "0.001881", "streaming": false, "customer_id": "cust-42"})
+		"region": "us", "cost_usd": "0.001881", "streaming": false, "customer_id": "cust-42",
+		"canonical_model": "claude-sonnet-4-5"}) // one name across clouds, as Anthropic's own API
 	want(t, evs[0]["usage"].(map[string]any), map[string]any{"input_tokens": 10, "cached_input_tokens": 100,
 		"cache_write_5m_tokens": 100, "cache_write_1h_tokens": 200, "output_tokens": 5})
 	want(t, evs[1], map[string]any{"cost_usd": "0.004125", "streaming": true, "status": "ok"})

@@ -142,6 +142,16 @@ func TestEndToEndThroughCostobsUp(t *testing.T) {
 	if _, err := openaiClient(openaiSrv.URL, hc).Chat.Completions.New(ctx, chatParams()); err != nil {
 		t.Fatal(err)
 	}
+	// An in-house gateway the SDK does not know: priced and recorded as the model it names,
+	// by the SDK and again by the writer.
+	gatewaySrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jsonReply(w, completion("anthropic/claude-sonnet-4-5", `{"prompt_tokens":2000,"completion_tokens":100,"total_tokens":2100}`))
+	}))
+	defer gatewaySrv.Close()
+	if _, err := openaiClient(gatewaySrv.URL, &http.Client{Transport: co.Transport(nil)}).Chat.Completions.New(ctx,
+		chatWith("anthropic/claude-sonnet-4-5")); err != nil {
+		t.Fatal(err)
+	}
 	stream := anthropicClient(anthropicSrv.URL, hc).Messages.NewStreaming(ctx, messageParams())
 	msg := anthropic.Message{}
 	for stream.Next() {
@@ -180,18 +190,20 @@ func TestEndToEndThroughCostobsUp(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		readAPI(t, base, "/v1/requests?trace_id="+trace, &page)
-		if len(page.Items) == 3 || time.Now().After(deadline) {
+		if len(page.Items) == 4 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if len(page.Items) != 3 {
-		t.Fatalf("read back %d of 3 events", len(page.Items))
+	if len(page.Items) != 4 {
+		t.Fatalf("read back %d of 4 events", len(page.Items))
 	}
 	// Expected costs, worked by hand from pricing/prices.yaml:
 	//   gpt-4o: 1034 × 2.50 + 200 × 1.25 + 567 × 10 per 1M = 0.008505
 	//   claude-sonnet-4-5 stream: 100 × 3 + 40 × 15 per 1M = 0.0009
-	wantCost := map[string]string{"gpt-4o-2024-08-06": "0.008505", "claude-sonnet-4-5-20250929": "0.0009"}
+	//   anthropic/claude-sonnet-4-5 through the gateway: 2000 × 3 + 100 × 15 per 1M = 0.0075
+	wantCost := map[string]string{"gpt-4o-2024-08-06": "0.008505", "claude-sonnet-4-5-20250929": "0.0009",
+		"anthropic/claude-sonnet-4-5": "0.0075"}
 	total := new(big.Rat)
 	for _, it := range page.Items {
 		if it.Team != "payments" || it.Environment != "prod" || it.CustomerID != "cust-42" || it.Feature != "chat" ||
@@ -210,6 +222,10 @@ func TestEndToEndThroughCostobsUp(t *testing.T) {
 			if it.InputTokens != 100 || it.OutputTokens != 40 {
 				t.Errorf("usage %+v", it)
 			}
+		case "anthropic/claude-sonnet-4-5":
+			if it.Provider != "anthropic" || it.InputTokens != 2000 || it.OutputTokens != 100 {
+				t.Errorf("gateway call %+v", it)
+			}
 		case "eleven_multilingual_v2":
 		default:
 			t.Errorf("unexpected event %+v", it)
@@ -224,11 +240,11 @@ func TestEndToEndThroughCostobsUp(t *testing.T) {
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		readAPI(t, base, "/v1/summary", &summary) // rollups: the same events, counted once
-		if summary.Totals.Requests >= 3 || time.Now().After(deadline) {
+		if summary.Totals.Requests >= 4 || time.Now().After(deadline) {
 			break
 		}
 	}
-	if summary.Totals.Requests != 3 || rat(t, summary.Totals.CostUSD).Cmp(total) != 0 {
-		t.Fatalf("summary %+v, want 3 requests costing %s", summary.Totals, total.FloatString(18))
+	if summary.Totals.Requests != 4 || rat(t, summary.Totals.CostUSD).Cmp(total) != 0 {
+		t.Fatalf("summary %+v, want 4 requests costing %s", summary.Totals, total.FloatString(18))
 	}
 }

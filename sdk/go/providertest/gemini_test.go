@@ -55,7 +55,7 @@ func TestGeminiGenerateContentAndStream(t *testing.T) {
 	}
 	for i, ev := range evs {
 		// input = prompt − cached; output = candidates + thoughts; reasoning = thoughts
-		want(t, ev, map[string]any{"provider": "gemini", "model": "gemini-2.5-flash", "cost_usd": "0.000621",
+		want(t, ev, map[string]any{"provider": "gemini", "model": "gemini-2.5-flash", "cost_usd": "0.000621", "canonical_model": "gemini-2.5-flash",
 			"streaming": i == 1, "provider_request_id": []string{"r1", "r2"}[i]})
 		want(t, ev["usage"].(map[string]any), map[string]any{"input_tokens": 800, "cached_input_tokens": 200,
 			"output_tokens": 150, "reasoning_tokens": 100})

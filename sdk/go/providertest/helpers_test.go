@@ -89,18 +89,24 @@ func setup(t *testing.T, provider string, h http.HandlerFunc) (*httptest.Server,
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	in := newIngest(t)
 	u, _ := url.Parse(srv.URL)
-	co, err := costobs.NewClient(costobs.Config{
-		IngestURL: in.URL, APIKey: "costobs_dev_secret_key", Team: "payments", Environment: "test",
-		ProviderHosts:   map[string]string{u.Host: provider},
-		OnInternalError: func(err error) { t.Errorf("SDK internal error: %v", err) },
-	})
+	co, hc, in := observe(t, costobs.Config{ProviderHosts: map[string]string{u.Host: provider}})
+	return srv, co, hc, in
+}
+
+// observe starts a CostObs client with cfg (shipping to a fresh ingest) and an http.Client
+// observed by it.
+func observe(t *testing.T, cfg costobs.Config) (*costobs.Client, *http.Client, *ingest) {
+	t.Helper()
+	in := newIngest(t)
+	cfg.IngestURL, cfg.APIKey, cfg.Team, cfg.Environment = in.URL, "costobs_dev_secret_key", "payments", "test"
+	cfg.OnInternalError = func(err error) { t.Errorf("SDK internal error: %v", err) }
+	co, err := costobs.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = co.Close() })
-	return srv, co, &http.Client{Transport: co.Transport(nil)}, in
+	return co, &http.Client{Transport: co.Transport(nil)}, in
 }
 
 // shipped flushes and returns every event the ingest accepted.

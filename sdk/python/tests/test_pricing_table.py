@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from costobs.pricing import BUNDLED_TABLE as BUNDLED
 from costobs.pricing import PricingError, load_price_table, table_from_data
-from costobs.pricing._load import BUNDLED, read_raw
+from costobs.pricing import read_table_file as read_raw
 
 ROOT = Path(__file__).resolve().parents[3]
 YAML = ROOT / "pricing" / "prices.yaml"

@@ -88,6 +88,8 @@ const RECORD_KEYS = new Set([
   "providerRequestId",
 ]);
 
+const STATUSES: ReadonlySet<string> = new Set(["ok", "error", "cancelled", "timeout"]);
+
 /**
  * Record a call made without an adapter (Deepgram, ElevenLabs, gRPC APIs, batch jobs): priced
  * locally, merged with the active request scope, shipped in the background. Never throws.
@@ -104,7 +106,8 @@ export function record(options: RecordOptions): void {
     }
     const call = new Call(options.provider, options.model, options.operation ?? "chat", effective(EMPTY, makeMeta(meta)));
     call.usage = clean(usage);
-    call.status = options.status === "error" || options.status === "cancelled" ? options.status : "ok";
+    const status = options.status ?? "ok";
+    call.status = STATUSES.has(status) ? status : "error";
     call.errorType = options.errorType ?? null;
     call.latencyMs = Math.max(0, Math.trunc(options.latencyMs ?? 0));
     call.streaming = options.streaming === true;

@@ -43,6 +43,12 @@ export interface Options {
   modelAliases?: Record<string, string>;
   /** Extra base URL hosts (`host` or `host:port`) → provider, for gateways and proxies. */
   providerHosts?: Record<string, string>;
+  /**
+   * Hosts (`host` or `host:port`) → whether to inject `stream_options.include_usage` into
+   * streamed chat calls there (default: yes for gateways/unknown hosts and the providers
+   * documented to accept it); false for a gateway that must never see it.
+   */
+  includeUsageHosts?: Record<string, boolean>;
   /** The `fetch` used to ship events (default: the global one). */
   fetch?: typeof fetch;
   /** Debug hook called with every swallowed SDK error (tests re-throw through it). */
@@ -67,6 +73,7 @@ export interface Settings {
   gzip: boolean;
   modelAliases: Record<string, string>;
   providerHosts: Record<string, string>;
+  includeUsageHosts: Record<string, boolean>;
   fetch: typeof fetch | null;
   onInternalError: ((error: unknown) => void) | null;
 }
@@ -89,6 +96,7 @@ export const DEFAULTS: Settings = {
   gzip: true,
   modelAliases: {},
   providerHosts: {},
+  includeUsageHosts: {},
   fetch: null,
   onInternalError: null,
 };
@@ -111,7 +119,7 @@ const ENV_OPTIONS: Record<string, [string, Kind]> = {
   shutdownTimeout: ["COSTOBS_SHUTDOWN_TIMEOUT", "seconds"],
   gzip: ["COSTOBS_GZIP", "bool"],
 };
-const OTHER_OPTIONS = new Set(["modelAliases", "providerHosts", "fetch", "onInternalError"]);
+const OTHER_OPTIONS = new Set(["modelAliases", "providerHosts", "includeUsageHosts", "fetch", "onInternalError"]);
 
 function parse(name: string, kind: Kind, value: unknown, source: string): unknown {
   if (kind === "bool") {
@@ -162,6 +170,13 @@ export function resolveSettings(options: Options = {}): Settings {
     if (value === undefined || value === null) continue;
     if (typeof value !== "object") throw new ConfigError(`option ${name} must be an object of strings`);
     out[name] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
+  }
+  const hosts = options.includeUsageHosts;
+  if (hosts !== undefined && hosts !== null) {
+    if (typeof hosts !== "object" || !Object.values(hosts).every((v) => typeof v === "boolean")) {
+      throw new ConfigError("option includeUsageHosts must be an object of host to true/false");
+    }
+    out.includeUsageHosts = Object.fromEntries(Object.entries(hosts).map(([k, v]) => [k.toLowerCase(), v]));
   }
   for (const name of ["fetch", "onInternalError"] as const) {
     const value = options[name];

@@ -9,7 +9,8 @@ import prices from "./prices.json" with { type: "json" };
 import { PriceTable } from "./pricing/table.js";
 import { VERSION } from "./version.js";
 
-export type Status = "ok" | "error" | "cancelled";
+/** ok; error (the provider answered with an error); timeout (no complete answer in time); cancelled (the caller stopped). */
+export type Status = "ok" | "error" | "cancelled" | "timeout";
 
 /** What an adapter learns about one provider call. Mutable until it is completed. */
 export class Call {
@@ -26,6 +27,12 @@ export class Call {
   region: string | null = null;
   providerCost: Dec | null = null;
   providerRequestId: string | null = null;
+  /** A well-known gateway recognised by host or response header (litellm, portkey…). */
+  gateway: string | null = null;
+  /** The base URL host (`host[:port]`) of a call through a gateway or unknown host. */
+  gatewayHost: string | null = null;
+  /** The caller's own AbortSignal, if any: why a stream ended early (cancelled or timeout). */
+  signal: AbortSignal | null = null;
   done = false;
   /** Usage extraction run when the shipper takes the call, off the caller's path. */
   deferred: ((call: Call) => void) | null = null;
@@ -99,8 +106,22 @@ export function toWire(call: Call): WireEvent {
   if (call.region) event.region = call.region.slice(0, 64);
   if (call.providerCost !== null) event.provider_cost_usd = toWireDecimal(call.providerCost);
   if (call.providerRequestId) event.provider_request_id = call.providerRequestId.slice(0, 256);
+  if (call.gatewayHost) event.gateway_host = call.gatewayHost.slice(0, 256);
+  const gateway = identifier(call.gateway);
+  if (gateway) event.gateway = gateway;
+  price(event, call);
+  return event;
+}
+
+/**
+ * Add the local cost estimate, the price table version (unknown models cost 0) and the canonical
+ * model; a call through a gateway is recorded under the provider of the model it names
+ * (`PriceTable.quoteCall`, the writer's rule too).
+ */
+function price(event: WireEvent, call: Call): void {
   try {
-    const quote = priceTable().quote({
+    const quote = priceTable().quoteCall({
+      gateway: "gateway_host" in event,
       provider: event.provider,
       model: event.model,
       usage: event.usage,
@@ -111,10 +132,11 @@ export function toWire(call: Call): WireEvent {
     });
     event.cost_usd = quote.costUsd;
     event.pricing_version = quote.version.slice(0, 64);
+    event.provider = identifier(quote.provider) ?? event.provider;
+    event.canonical_model = quote.canonicalModel.slice(0, 256);
   } catch (error) {
     report(error); // ships unpriced; the writer prices every event on arrival
   }
-  return event;
 }
 
 let table: PriceTable | null = null;

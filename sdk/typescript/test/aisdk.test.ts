@@ -23,6 +23,7 @@ const ANTHROPIC_USAGE = {
 const CLAUDE = "claude-sonnet-4-5-20250929";
 
 let cut: number | undefined;
+let stall = false;
 
 function anthropicEvents() {
   const message = { id: "msg_1", type: "message", role: "assistant", model: CLAUDE, content: [], stop_reason: null, stop_sequence: null };
@@ -85,12 +86,19 @@ const srv = servers(
           usage: ANTHROPIC_USAGE,
         });
       }
+      if (stall) {
+        // generation started, then nothing more: the connection is held open
+        res.writeHead(200, { "Content-Type": "text/event-stream" });
+        for (const e of anthropicEvents().slice(0, 3)) res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+        return;
+      }
       await sse(res, anthropicEvents(), { cutAfter: cut });
     },
   },
   {
     reset: () => {
       cut = undefined;
+      stall = false;
     },
   },
 );
@@ -177,6 +185,20 @@ test("costobsMiddleware: an OpenAI stream cut off midway is recorded as an error
   assert.ok(error instanceof Error, "the caller sees the AI SDK's own error");
   const [event] = await events(1);
   assert.equal(event?.status, "error");
+  assert.equal(event?.streaming, true);
+});
+
+test("costobsMiddleware: a stream stopped by the caller's AbortSignal.timeout() is a timeout", async () => {
+  stall = true;
+  const model = wrapLanguageModel({ model: anthropic().messages(CLAUDE), middleware: costobsMiddleware() });
+  const stream = streamText({ model, prompt: "hi", abortSignal: AbortSignal.timeout(300), onError: () => undefined });
+  let text = "";
+  await (async () => {
+    for await (const delta of stream.textStream) text += delta;
+  })().catch(() => undefined);
+  assert.equal(text, "Hello");
+  const [event] = await events(1);
+  assert.equal(event?.status, "timeout");
   assert.equal(event?.streaming, true);
 });
 

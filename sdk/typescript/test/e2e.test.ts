@@ -1,7 +1,8 @@
 /**
  * End to end against the REAL server: `costobs up` (embedded NATS, writer, chDB) from the Python
- * side on a free port. Events sent by this SDK are read back exactly from the read API, with the
- * cost equal to the last digit to what the Python SDK's pricing engine gives for the same usage.
+ * side on a free port, started once for both tests here. Events sent by this SDK, and GenAI spans
+ * sent by the real OpenTelemetry JS exporters to `/v1/traces`, are read back exactly from the read
+ * API, with the cost equal to the last digit to what the Python SDK's pricing engine gives.
  */
 
 import assert from "node:assert/strict";
@@ -11,6 +12,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { SpanKind } from "@opentelemetry/api";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { CompressionAlgorithm } from "@opentelemetry/otlp-exporter-base";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
 import { formatAtto } from "../src/decimal.js";
 import { configure, flush, quote, record, requestContext, stats, wrap } from "../src/index.node.js";
@@ -41,7 +49,13 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("COSTOBS_")));
   proc = spawn(COSTOBS, ["up", "--data-dir", join(dataDir, "data"), "--port", String(port), "--no-dashboard"], {
-    env: { ...env, COSTOBS_ALERTD_PORT: "0", COSTOBS_BILLSYNCD_PORT: "0" },
+    env: {
+      ...env,
+      COSTOBS_ALERTD_PORT: "0",
+      COSTOBS_BILLSYNCD_PORT: "0",
+      // the OTLP test's configured attribute keys (on top of service.name / deployment.environment)
+      COSTOBS_OTLP_ATTRIBUTE_MAP: JSON.stringify({ "app.customer_id": "customer_id", "app.pr": "tag:pr" }),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   proc.stdout?.on("data", (d) => {
@@ -81,6 +95,18 @@ async function read(path: string): Promise<Record<string, unknown>> {
   const response = await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${DEV_KEY}` } });
   assert.equal(response.status, 200, await response.clone().text());
   return (await response.json()) as Record<string, unknown>;
+}
+
+/** The stored requests of a trace, read until `n` have arrived (or a minute has passed). */
+async function requestsOf(trace: string, n: number): Promise<Array<Record<string, unknown>>> {
+  let items: Array<Record<string, unknown>> = [];
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    items = (await read(`/v1/requests?trace_id=${trace}&limit=10`)).items as Array<Record<string, unknown>>;
+    if (items.length >= n) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return items;
 }
 
 /** The Python SDK's pricing engine on the same usage: the figure to match to the last digit. */
@@ -138,13 +164,7 @@ test("events sent by the TS SDK read back exactly from the real server", { skip,
     assert.equal(await flush(10_000), true);
     assert.equal(stats().droppedTotal, 0);
 
-    let items: Array<Record<string, unknown>> = [];
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      items = (await read(`/v1/requests?trace_id=${trace}&limit=10`)).items as Array<Record<string, unknown>>;
-      if (items.length >= 3) break;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const items = await requestsOf(trace, 3);
     assert.equal(items.length, 3, log.slice(-2000));
     const byFeature = Object.fromEntries(items.map((i) => [String(i.feature), i]));
 
@@ -185,4 +205,121 @@ test("events sent by the TS SDK read back exactly from the real server", { skip,
   } finally {
     await provider.close();
   }
+});
+
+const SECRETS = ["PROMPT-SECRET-TS-7731", "COMPLETION-SECRET-TS-4410", "EVENT-BODY-SECRET-TS-9902"];
+
+/** A GenAI inference span as an instrumentation would write it, prompt and completion included. */
+function genaiSpan(provider: BasicTracerProvider, name: string, attributes: Record<string, string | number>): ReadableSpan {
+  const span = provider.getTracer("genai-instrumentation", "1.4.2").startSpan(name, { kind: SpanKind.CLIENT, attributes });
+  span.setAttribute("gen_ai.input.messages", JSON.stringify([{ role: "user", parts: [{ type: "text", content: SECRETS[0] }] }]));
+  span.setAttribute("gen_ai.output.messages", JSON.stringify([{ role: "assistant", parts: [{ type: "text", content: SECRETS[1] }] }]));
+  span.setAttribute("gen_ai.prompt.0.content", SECRETS[0] as string); // OpenLLMetry's older shape
+  span.addEvent("gen_ai.choice", { "gen_ai.completion.0.content": SECRETS[2] as string });
+  span.end();
+  return span as unknown as ReadableSpan;
+}
+
+test("OTLP in: the OpenTelemetry JS exporters' GenAI spans become exact cost events, content dropped", {
+  skip,
+  timeout: 180_000,
+}, async () => {
+  const auth = { Authorization: `Bearer ${DEV_KEY}` };
+  // JSON over HTTP (exporter-trace-otlp-http), spans captured too so they can be re-exported
+  const jsonExporter = new JsonTraceExporter({ url: `${base}/v1/traces`, headers: auth });
+  const memory = new InMemorySpanExporter();
+  const checkout = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": "checkout", "deployment.environment.name": "prod" }),
+    spanProcessors: [new SimpleSpanProcessor(jsonExporter), new SimpleSpanProcessor(memory)],
+  });
+  // protobuf, gzip (exporter-trace-otlp-proto); the older deployment.environment key
+  const search = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": "search", "deployment.environment": "staging" }),
+    spanProcessors: [
+      new SimpleSpanProcessor(new ProtoTraceExporter({ url: `${base}/v1/traces`, headers: auth, compression: CompressionAlgorithm.GZIP })),
+    ],
+  });
+  const openai = genaiSpan(checkout, "chat gpt-4o", {
+    "gen_ai.provider.name": "openai",
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.response.model": "gpt-4o-2024-08-06",
+    "gen_ai.response.id": "chatcmpl-otel-ts",
+    // the convention's counts include cache reads in input and reasoning in output
+    "gen_ai.usage.input_tokens": 1200,
+    "gen_ai.usage.cache_read.input_tokens": 200,
+    "gen_ai.usage.output_tokens": 300,
+    "gen_ai.usage.reasoning.output_tokens": 50,
+    "app.customer_id": "cust-otel-7",
+    "app.pr": "pr-4242",
+  });
+  const anthropic = genaiSpan(search, "chat claude-sonnet-4-5", {
+    "gen_ai.system": "anthropic", // the older provider key
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.model": "claude-sonnet-4-5",
+    "gen_ai.response.model": "claude-sonnet-4-5-20250929",
+    // Anthropic's own counts: input leaves out cache reads and writes
+    "gen_ai.usage.input_tokens": 100,
+    "gen_ai.usage.cache_read.input_tokens": 5000,
+    "gen_ai.usage.cache_creation.input_tokens": 3000,
+    "gen_ai.usage.output_tokens": 400,
+  });
+  const other = checkout.getTracer("http").startSpan("GET /health"); // not a GenAI span: ignored
+  other.end();
+  await checkout.forceFlush();
+  await search.forceFlush();
+  // the same spans exported again (an exporter retry) are the same requests
+  const again = await new Promise<ExportResult>((resolve) => jsonExporter.export(memory.getFinishedSpans(), resolve));
+  assert.equal(again.code, ExportResultCode.SUCCESS, String(again.error));
+  await checkout.shutdown();
+  await search.shutdown();
+
+  const expected = [
+    {
+      span: openai,
+      provider: "openai",
+      model: "gpt-4o-2024-08-06",
+      service: "checkout",
+      environment: "prod",
+      usage: { input_tokens: 1000, cached_input_tokens: 200, output_tokens: 300, reasoning_tokens: 50 },
+      cost: "0.00575", // 1000×2.50 + 200×1.25 + 300×10 per 1M
+    },
+    {
+      span: anthropic,
+      provider: "anthropic",
+      model: "claude-sonnet-4-5-20250929",
+      service: "search",
+      environment: "staging",
+      usage: { input_tokens: 100, cached_input_tokens: 5000, cache_write_5m_tokens: 3000, output_tokens: 400 },
+      cost: "0.01905", // 100×3 + 5000×0.30 + 3000×3.75 + 400×15 per 1M
+    },
+  ];
+  for (const want of expected) {
+    const { traceId, spanId } = want.span.spanContext();
+    const items = await requestsOf(traceId, 1);
+    assert.equal(items.length, 1, `one event for span ${spanId}, exported twice\n${log.slice(-2000)}`);
+    const item = items[0] as Record<string, unknown>;
+    assert.equal(item.request_id, `otel-${traceId}-${spanId}`);
+    const detail = await read(`/v1/requests/${item.request_id}`);
+    assert.equal(detail.provider, want.provider);
+    assert.equal(detail.model, want.model);
+    assert.equal(detail.service, want.service);
+    assert.equal(detail.environment, want.environment);
+    for (const [field, count] of Object.entries(want.usage)) assert.equal(detail[field], count, `${want.provider} ${field}`);
+    const python = pythonCost(want.provider, want.model, want.usage, String(item.timestamp));
+    assert.equal(python, want.cost);
+    assert.equal(quote({ provider: want.provider, model: want.model, usage: want.usage }).costUsd, want.cost);
+    assert.equal(detail.cost_usd, want.cost, "priced by the writer, exactly");
+    const stored = JSON.stringify(detail);
+    for (const secret of SECRETS) assert.ok(!stored.includes(secret), `${secret} is never stored`);
+  }
+  const first = await read(`/v1/requests/otel-${openai.spanContext().traceId}-${openai.spanContext().spanId}`);
+  // configured attribute keys: a first-class field and a tag (the stored text the secrets are checked against)
+  assert.equal(first.customer_id, "cust-otel-7");
+  assert.deepEqual(first.tags, { pr: "pr-4242" });
+  const otherItems = (await read(`/v1/requests?trace_id=${other.spanContext().traceId}&limit=10`)).items as unknown[];
+  assert.deepEqual(otherItems, [], "a span without GenAI attributes is ignored");
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /costobs_otlp_spans_total\{outcome="ignored"\} [1-9]/);
+  assert.match(metrics, /costobs_otlp_spans_total\{outcome="duplicate"\} [1-9]/);
 });

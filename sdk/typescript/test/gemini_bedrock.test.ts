@@ -44,6 +44,7 @@ let cut = false;
 const srv = servers(
   {
     "POST /v1/models/gemini-2.5-pro:generateContent": (_req, _raw, res) => json(res, 200, geminiResponse("hi", GEMINI_USAGE)),
+    "POST /v1/models/gemini-slow:generateContent": () => undefined, // never answers
     "POST /v1/models/gemini-bad:generateContent": (_req, _raw, res) =>
       json(res, 400, { error: { code: 400, message: "bad request", status: "INVALID_ARGUMENT" } }),
     "POST /v1/models/gemini-2.5-pro:streamGenerateContent": async (_req, _raw, res) => {
@@ -125,6 +126,18 @@ test("gemini errors reach the caller unchanged", async () => {
   assert.equal(event?.status, "error");
 });
 
+test("gemini: its own httpOptions.timeout is a timeout, the caller's abortSignal a cancellation", async () => {
+  const ai = wrap(new GoogleGenAI({ apiKey: "g-test", httpOptions: { baseUrl: srv.provider.url, timeout: 300 } }));
+  const timedOut = await ai.models.generateContent({ model: "gemini-slow", contents: "x" }).catch((e: unknown) => e);
+  assert.equal((timedOut as Error).name, "AbortError", "the client's own error, untouched");
+  const controller = new AbortController();
+  const cancelled = ai.models.generateContent({ model: "gemini-slow", contents: "x", config: { abortSignal: controller.signal } });
+  setTimeout(() => controller.abort(), 50);
+  await cancelled.catch(() => undefined);
+  const evs = await events(2);
+  assert.deepEqual(evs.map((e) => e.status).sort(), ["cancelled", "timeout"]);
+});
+
 function bedrock() {
   return new BedrockRuntimeClient({
     region: "us-east-1",
@@ -178,6 +191,15 @@ test("bedrock ConverseStream: usage from the metadata event (real event-stream f
   const [event] = await events(1);
   assert.equal(event?.streaming, true);
   assert.deepEqual(event?.usage, BEDROCK_EXPECTED);
+});
+
+test("bedrock ConverseStream left early (break): cancelled, with the canonical model of the vendor", async () => {
+  const client = wrap(bedrock());
+  const out = await client.send(new ConverseStreamCommand({ modelId: CLAUDE, messages: [] }));
+  for await (const _ of out.stream ?? []) break;
+  const [event] = await events(1);
+  assert.deepEqual([event?.status, event?.streaming, event?.usage], ["cancelled", true, {}]);
+  assert.deepEqual([event?.provider, event?.canonical_model], ["bedrock", "claude-sonnet-4-5"]);
 });
 
 test("bedrock ConverseStream cut off midway: error event, the caller gets the error", async () => {

@@ -15,9 +15,10 @@ type Table struct {
 	names     map[string]string // provider name or alias → provider
 	indexes   map[string]*index
 
-	mu      sync.Mutex
-	rates   map[rateCacheKey]*rateSet
-	matches map[[2]string]match // (provider, model) → match; cleared when it reaches maxMatches
+	mu        sync.Mutex
+	rates     map[rateCacheKey]*rateSet
+	matches   map[[2]string]match // (provider, model) → match; cleared when it reaches maxMatches
+	canonical map[string]string   // entry id → canonical model
 }
 
 const maxMatches = 8192
@@ -61,6 +62,12 @@ type Quote struct {
 	Atto    *big.Int // cost in 1e-18 USD
 	Entry   string   // matched entry id; "" = unpriced ($0)
 	Version string
+	// Provider is the provider to record the event under: the request's, or for a call
+	// through a gateway the provider of the entry matched (QuoteCall).
+	Provider string
+	// CanonicalModel names the model across clouds and spellings (canonicalModel); the
+	// model as sent when unpriced.
+	CanonicalModel string
 }
 
 // Cost is the quote as the wire's decimal string ("0.0027", "0").
@@ -250,7 +257,7 @@ func imagePriceKey(prices map[string]*big.Rat, size, quality string) string {
 
 // Quote prices one event. An unknown provider or model is $0 with Entry "".
 func (t *Table) Quote(req Request) (Quote, error) {
-	q := Quote{Atto: new(big.Int), Version: t.version}
+	q := Quote{Atto: new(big.Int), Version: t.version, Provider: req.Provider, CanonicalModel: req.Model}
 	if rs, ok := req.Quantities["reasoning_tokens"]; ok {
 		if out := req.Quantities["output_tokens"]; out == nil || rs.Cmp(out) > 0 {
 			return q, fmt.Errorf("pricing: reasoning_tokens is part of output_tokens and cannot exceed it")
@@ -262,6 +269,7 @@ func (t *Table) Quote(req Request) (Quote, error) {
 		return q, nil
 	}
 	q.Entry = e.id
+	q.CanonicalModel = t.canonicalModel(e)
 	p := e.periods[0]
 	for _, candidate := range e.periods[1:] {
 		if !candidate.start.After(req.At) {

@@ -29,7 +29,7 @@ def normalise(raw: Any) -> Any:
     return raw
 
 
-def read_raw(path: str | os.PathLike[str]) -> Any:
+def read_table_file(path: str | os.PathLike[str]) -> Any:
     """Parse a .json or .yaml/.yml table file into plain data (dates as ISO strings)."""
     path = Path(path)
     try:
@@ -63,11 +63,11 @@ def table_from_data(raw: Any) -> PriceTable:
 
 @lru_cache(maxsize=1)
 def _bundled() -> PriceTable:
-    return PriceTable(compile_table(read_raw(BUNDLED)))
+    return PriceTable(compile_table(read_table_file(BUNDLED)))
 
 
 def load_price_table(path: str | os.PathLike[str] | None = None) -> PriceTable:
     """The bundled table (cached: one shared instance), or the table in ``path``."""
     if path is None:
         return _bundled()
-    return PriceTable(compile_table(read_raw(path)))
+    return PriceTable(compile_table(read_table_file(path)))

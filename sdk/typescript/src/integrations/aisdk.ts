@@ -8,9 +8,9 @@
 
 import { settings } from "../config.js";
 import { EMPTY, effective, type Meta, type Metadata, makeMeta } from "../context.js";
-import { Call } from "../event.js";
+import { Call, type Status } from "../event.js";
 import { report, safe } from "../guard.js";
-import { complete, fail } from "../observe.js";
+import { complete, fail, signalStatus, statusOf } from "../observe.js";
 import { aiUsage, providerOf } from "../usage/aisdk.js";
 import { clean, n } from "../usage/common.js";
 
@@ -152,8 +152,10 @@ export function costobsMiddleware(metadata: Metadata = {}): {
       }
       return result;
     },
-    async wrapStream({ doStream, model }: { doStream: () => PromiseLike<Obj>; model?: ModelLike }) {
+    async wrapStream({ doStream, model, params }: { doStream: () => PromiseLike<Obj>; model?: ModelLike; params?: Obj }) {
       const call = start(model);
+      const signal = params?.abortSignal;
+      if (call !== null && signal instanceof AbortSignal) call.signal = signal;
       let result: Obj;
       try {
         result = await doStream();
@@ -190,7 +192,7 @@ export function costobsMiddleware(metadata: Metadata = {}): {
 function observeParts(inner: ReadableStream<Obj>, call: Call): ReadableStream<Obj> {
   const reader = inner.getReader();
   let usage: unknown;
-  const end = (status: "ok" | "error" | "cancelled", error?: unknown) =>
+  const end = (status: Status, error?: unknown) =>
     safe(() => {
       if (call.done) return;
       if (status !== "ok") call.status = status;
@@ -210,7 +212,7 @@ function observeParts(inner: ReadableStream<Obj>, call: Call): ReadableStream<Ob
       try {
         next = await reader.read();
       } catch (error) {
-        end("error", error);
+        end(statusOf(error), error); // an aborted or timed-out read is not a provider error
         controller.error(error);
         return;
       }
@@ -235,7 +237,8 @@ function observeParts(inner: ReadableStream<Obj>, call: Call): ReadableStream<Ob
       controller.enqueue(part);
     },
     async cancel(reason) {
-      end("cancelled");
+      // the caller stopped reading, or its abortSignal fired (AbortSignal.timeout(): a timeout)
+      end(signalStatus(call.signal) ?? "cancelled");
       await reader.cancel(reason);
     },
   });

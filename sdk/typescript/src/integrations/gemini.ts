@@ -1,8 +1,18 @@
 /** `@google/genai` clients: `models.generateContent`, `models.generateContentStream`, `models.embedContent`. */
 
 import type { Meta } from "../context.js";
-import { Call } from "../event.js";
-import { complete, fail, observeItems, patchMethod, resource, type State, type StreamObserver } from "../observe.js";
+import { Call, type Status } from "../event.js";
+import {
+  complete,
+  fail,
+  observeItems,
+  patchMethod,
+  resource,
+  type State,
+  type StreamObserver,
+  signalStatus,
+  statusOf,
+} from "../observe.js";
 import { clean, g, n } from "../usage/common.js";
 import { generateUsage, modelName } from "../usage/gemini.js";
 
@@ -40,6 +50,17 @@ class GenerateObserver implements StreamObserver {
   }
 }
 
+/**
+ * `@google/genai` aborts its own request when `httpOptions.timeout` passes, and the caller sees the
+ * bare `AbortError` a caller's `config.abortSignal` would give: it is a timeout unless that signal
+ * was aborted.
+ */
+function geminiStatus(call: Call, error: unknown): Status {
+  const status = statusOf(error);
+  if (status !== "cancelled" || (error as { name?: unknown } | null)?.name !== "AbortError") return status;
+  return signalStatus(call.signal) ?? "timeout";
+}
+
 function vertex(client: Obj): boolean {
   return client.vertexai === true;
 }
@@ -47,14 +68,20 @@ function vertex(client: Obj): boolean {
 export function instrumentGemini(client: Obj, defaults: Meta): State {
   const state: State = { defaults, provider: vertex(client) ? "vertex_ai" : "gemini" };
   const models = resource(client, "models");
-  const start = (operation: string) => (body: Obj, meta: Meta) => new Call(state.provider, modelName(body.model), operation, meta);
+  const start = (operation: string) => (body: Obj, meta: Meta) => {
+    const call = new Call(state.provider, modelName(body.model), operation, meta);
+    const signal = (body.config as Obj | undefined)?.abortSignal;
+    if (signal instanceof AbortSignal) call.signal = signal;
+    return call;
+  };
+  const failed = (call: Call, error: unknown) => fail(call, error, geminiStatus(call, error));
   patchMethod(models, "generateContent", state, start("chat"), (call, result) => {
     Promise.resolve(result).then(
       (value) => {
         fill(call, value as Obj);
         complete(call);
       },
-      (error: unknown) => fail(call, error),
+      (error: unknown) => failed(call, error),
     );
   });
   patchMethod(models, "embedContent", state, start("embedding"), (call, result) => {
@@ -66,7 +93,7 @@ export function instrumentGemini(client: Obj, defaults: Meta): State {
         call.usage = clean({ input_tokens: tokens, characters: n(g(value, "metadata"), "billableCharacterCount") });
         complete(call);
       },
-      (error: unknown) => fail(call, error),
+      (error: unknown) => failed(call, error),
     );
   });
   // generateContentStream resolves to an async generator: the caller gets an observed one.
@@ -74,7 +101,7 @@ export function instrumentGemini(client: Obj, defaults: Meta): State {
     Promise.resolve(result).then(
       (gen) => observeItems(gen as AsyncIterable<unknown>, call, new GenerateObserver()),
       (error: unknown) => {
-        fail(call, error);
+        failed(call, error);
         throw error;
       },
     ),

@@ -8,8 +8,30 @@
 import { settings } from "../config.js";
 import type { Meta } from "../context.js";
 import { Call } from "../event.js";
-import { complete, observeResult, observeStainlessStream, patchMethod, resource, type State, type StreamObserver } from "../observe.js";
-import { chatUsage, embeddingUsage, INCLUDE_USAGE_PROVIDERS, providerForHost, responsesUsage } from "../usage/openai.js";
+import {
+  complete,
+  type HttpResponse,
+  observeResult,
+  observeStainlessStream,
+  patchMethod,
+  type Retry,
+  resource,
+  type State,
+  type StreamObserver,
+} from "../observe.js";
+import {
+  chatUsage,
+  embeddingUsage,
+  GATEWAY_PROVIDER,
+  gatewayForHost,
+  gatewayFromHeaders,
+  hostKey,
+  INCLUDE_USAGE_PROVIDERS,
+  INCLUDE_USAGE_UNKNOWN_HOSTS,
+  providerForHost,
+  rejectsStreamOptions,
+  responsesUsage,
+} from "../usage/openai.js";
 
 type Obj = Record<string, unknown>;
 
@@ -23,15 +45,54 @@ export function isOpenAI(client: unknown): boolean {
   );
 }
 
-function providerOf(client: Obj): string {
+/** What a wrapped OpenAI client talks to: the provider, its base URL host, a well-known gateway. */
+interface Target {
+  provider: string;
+  host: string;
+  gateway: string | null;
+}
+
+function targetOf(client: Obj): Target {
   const name = (client.constructor as { name?: string } | undefined)?.name ?? "";
-  if (name === "AzureOpenAI" || typeof client.deploymentName === "string") return "azure";
+  let url: URL | null = null;
   try {
-    const url = new URL(String(client.baseURL));
-    return providerForHost(url.hostname, url.port || null, settings().providerHosts);
+    url = new URL(String(client.baseURL));
   } catch {
-    return "openai_compatible";
+    url = null;
   }
+  const host = url === null ? "" : hostKey(url);
+  const gateway = url === null ? null : gatewayForHost(url.hostname);
+  if (name === "AzureOpenAI" || typeof client.deploymentName === "string") return { provider: "azure", host, gateway };
+  const provider = url === null ? GATEWAY_PROVIDER : providerForHost(url.hostname, url.port || null, settings().providerHosts);
+  return { provider, host, gateway };
+}
+
+/**
+ * Hosts that answered a streamed chat call with 400/422 naming `stream_options`: never sent it
+ * again in this process (the refused call itself was retried once without it).
+ */
+const refused = new Set<string>();
+
+/** Forget the hosts learned to refuse `stream_options` (tests: a port may come back). */
+export function forgetRefusals(): void {
+  refused.clear();
+}
+
+/** Whether to add `stream_options.include_usage` to a streamed chat call to `host`. */
+function injectUsage(provider: string, host: string): boolean {
+  const chosen = settings().includeUsageHosts[host];
+  if (chosen !== undefined) return chosen && !refused.has(host);
+  if (INCLUDE_USAGE_PROVIDERS.has(provider)) return true;
+  return provider === GATEWAY_PROVIDER && INCLUDE_USAGE_UNKNOWN_HOSTS && !refused.has(host);
+}
+
+/** A gateway named by a response header, and its own cost (LiteLLM's header). */
+function seeHeaders(call: Call, response: HttpResponse): void {
+  if (call.gatewayHost === null) return;
+  const streamed = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+  const [gateway, cost] = gatewayFromHeaders(response.headers, streamed);
+  if (gateway !== null && call.gateway === null) call.gateway = gateway;
+  if (cost !== null) call.providerCost = cost;
 }
 
 /** Chat chunks: latest usage (Groq: `x_groq.usage`); the injected usage-only chunk is hidden. */
@@ -40,7 +101,7 @@ class ChatObserver implements StreamObserver {
   usage: unknown = null;
   constructor(
     readonly provider: string,
-    readonly hide: boolean,
+    public hide: boolean,
     readonly keepModel: boolean,
   ) {}
   onItem(call: Call, item: unknown): boolean {
@@ -95,7 +156,7 @@ class ResponsesObserver implements StreamObserver {
 function fillChat(call: Call, usage: unknown): void {
   const [normalised, cost] = chatUsage(usage, call.provider);
   call.usage = normalised;
-  call.providerCost = cost;
+  if (cost !== null) call.providerCost = cost; // else keep a gateway's cost from its response header
 }
 
 function fillResponse(call: Call, response: Obj): void {
@@ -111,7 +172,7 @@ function fillResponse(call: Call, response: Obj): void {
 
 type Kind = "chat" | "completion" | "responses" | "embedding";
 
-function adapter(state: State, kind: Kind) {
+function adapter(state: State, target: Target, kind: Kind) {
   const start = (body: Obj, meta: Meta): Call => {
     let model = typeof body.model === "string" ? body.model : "";
     let keepModel = false;
@@ -122,10 +183,14 @@ function adapter(state: State, kind: Kind) {
       model = aliases[model] as string;
     }
     const call = new Call(state.provider, model, kind, meta);
+    if (state.provider === GATEWAY_PROVIDER) {
+      call.gatewayHost = target.host;
+      call.gateway = target.gateway;
+    }
     if (typeof body.service_tier === "string" && body.service_tier !== "auto") call.serviceTier = body.service_tier;
     if (body.stream === true && (kind === "chat" || kind === "completion")) {
       let hide = false;
-      if ((body.stream_options === undefined || body.stream_options === null) && INCLUDE_USAGE_PROVIDERS.has(state.provider)) {
+      if ((body.stream_options === undefined || body.stream_options === null) && injectUsage(state.provider, target.host)) {
         body.stream_options = { include_usage: true };
         hide = true;
       }
@@ -135,39 +200,57 @@ function adapter(state: State, kind: Kind) {
     }
     return call;
   };
-  const finish = (call: Call, result: unknown): void => {
-    observeResult(result, call, (value) => {
-      const data = value as Obj | null;
-      if (data === null || typeof data !== "object") {
-        complete(call);
-        return;
-      }
-      if (typeof (data as { iterator?: unknown }).iterator === "function" && "controller" in data) {
-        const observer =
-          observers.get(call) ?? (kind === "responses" ? new ResponsesObserver() : new ChatObserver(state.provider, false, false));
-        observers.delete(call);
-        observeStainlessStream(data, call, observer);
-        return;
-      }
-      if (kind === "responses") fillResponse(call, data);
-      else if (kind === "embedding") {
-        if (data.model) call.model = String(data.model);
-        const usage = data.usage;
-        call.deferred = (c) => {
-          c.usage = embeddingUsage(usage);
-        };
-      } else {
-        if (data.model && !keep.has(call)) call.model = String(data.model);
-        const usage = data.usage;
-        call.deferred = (c) => fillChat(c, usage);
-        if (data.service_tier) call.serviceTier = String(data.service_tier);
-        if (data.id) call.providerRequestId = String(data.id);
-      }
-      keep.delete(call);
-      complete(call);
-    });
+  /** A gateway refusing the injected `stream_options`: remember the host, make the caller's call once more as they wrote it. */
+  const retry: Retry = (call, request, error) => {
+    const observer = observers.get(call);
+    if (observer === undefined || !observer.hide) return false;
+    if (request === null) return true; // the SDK injected stream_options: a refusal can be retried
+    const e = error as { status?: unknown; message?: unknown } | null;
+    if (!rejectsStreamOptions(e?.status, String(e?.message ?? ""))) return false;
+    refused.add(target.host);
+    delete request.stream_options;
+    observer.hide = false;
+    return true;
   };
-  return [start, finish] as const;
+  const finish = (call: Call, result: unknown): void => {
+    const onResponse = state.provider === GATEWAY_PROVIDER ? (response: HttpResponse) => seeHeaders(call, response) : undefined;
+    observeResult(
+      result,
+      call,
+      (value) => {
+        const data = value as Obj | null;
+        if (data === null || typeof data !== "object") {
+          complete(call);
+          return;
+        }
+        if (typeof (data as { iterator?: unknown }).iterator === "function" && "controller" in data) {
+          const observer =
+            observers.get(call) ?? (kind === "responses" ? new ResponsesObserver() : new ChatObserver(state.provider, false, false));
+          observers.delete(call);
+          observeStainlessStream(data, call, observer);
+          return;
+        }
+        if (kind === "responses") fillResponse(call, data);
+        else if (kind === "embedding") {
+          if (data.model) call.model = String(data.model);
+          const usage = data.usage;
+          call.deferred = (c) => {
+            c.usage = embeddingUsage(usage);
+          };
+        } else {
+          if (data.model && !keep.has(call)) call.model = String(data.model);
+          const usage = data.usage;
+          call.deferred = (c) => fillChat(c, usage);
+          if (data.service_tier) call.serviceTier = String(data.service_tier);
+          if (data.id) call.providerRequestId = String(data.id);
+        }
+        keep.delete(call);
+        complete(call);
+      },
+      onResponse,
+    );
+  };
+  return [start, finish, retry] as const;
 }
 
 const observers = new WeakMap<Call, ChatObserver>();
@@ -181,10 +264,11 @@ const METHODS: ReadonlyArray<[string, string, Kind]> = [
 ];
 
 export function instrumentOpenAI(client: Obj, defaults: Meta): State {
-  const state: State = { defaults, provider: providerOf(client) };
+  const target = targetOf(client);
+  const state: State = { defaults, provider: target.provider };
   for (const [path, method, kind] of METHODS) {
-    const [start, finish] = adapter(state, kind);
-    patchMethod(resource(client, path), method, state, start, finish);
+    const [start, finish, retry] = adapter(state, target, kind);
+    patchMethod(resource(client, path), method, state, start, finish, retry);
   }
   // withOptions() makes a new client: observe it too, with the same state.
   const withOptions = client.withOptions;

@@ -11,6 +11,13 @@ import { findTier, type RateSet, resolve } from "./rates.js";
 const MAX_COUNT = 1_000_000_000_000n;
 const MATCH_CACHE_SIZE = 8192;
 const STANDARD_TIERS = new Set(["", "default", "standard", "auto", "on_demand", "on-demand", "scale"]);
+/**
+ * The table's provider for calls through a gateway or any unknown OpenAI-style host
+ * (`gateway_provider` in sdk/providers.json; a test pins them equal): priced as the model it names.
+ */
+export const GATEWAY_PROVIDER = "openai_compatible";
+/** The provider whose model ids are `<vendor>.<model>` (canonical model: the vendor's own). */
+const VENDOR_PREFIXED = "bedrock";
 
 export interface QuoteRequest {
   provider: string;
@@ -21,6 +28,11 @@ export interface QuoteRequest {
   serviceTier?: string | null;
   batch?: boolean;
   region?: string | null;
+}
+
+export interface CallQuoteRequest extends QuoteRequest {
+  /** The call went through a gateway (the event names a `gateway_host`). */
+  gateway?: boolean;
 }
 
 export interface Quote {
@@ -37,6 +49,15 @@ export interface Quote {
   longContext: boolean;
   /** Usage fields with a non-zero count that the matched entry has no rate for. */
   unrated: string[];
+  /** The provider to record the call under (`quoteCall`: the matched entry's for a gateway call). */
+  provider: string;
+  /** The model as sent. */
+  model: string;
+  /**
+   * The model across clouds and spellings: the matched entry's model (`claude-sonnet-4-5` for
+   * Anthropic, Bedrock profiles, Vertex `@` versions), else the model as sent.
+   */
+  canonicalModel: string;
 }
 
 interface Parsed {
@@ -109,6 +130,9 @@ class PricedQuote implements Quote {
     readonly serviceTier: string | null,
     readonly longContext: boolean,
     readonly unrated: string[],
+    public provider: string,
+    public model: string,
+    readonly canonicalModel: string,
   ) {}
   get costUsd(): string {
     return formatAtto(this.costAtto);
@@ -125,6 +149,7 @@ export class PriceTable {
   private matchCache = new Map<string, Map<string, Match>>();
   private cached = 0;
   private readonly rateCache = new WeakMap<Period, Map<string, RateSet>>();
+  private readonly canonical = new Map<string, string>();
 
   constructor(compiled: CompiledTable) {
     this.version = compiled.version;
@@ -192,6 +217,9 @@ export class PriceTable {
         serviceTier: null,
         longContext: false,
         unrated: [],
+        provider: req.provider,
+        model: req.model,
+        canonicalModel: req.model,
       };
     }
     const at = req.at === undefined ? Date.now() : typeof req.at === "number" ? req.at : req.at.getTime();
@@ -255,6 +283,64 @@ export class PriceTable {
       parts.push(["images", amount]);
       total += amount;
     }
-    return new PricedQuote(total, entry.id, this.version, parts, rates.tier, rates.longContext, unrated.sort());
+    return new PricedQuote(
+      total,
+      entry.id,
+      this.version,
+      parts,
+      rates.tier,
+      rates.longContext,
+      unrated.sort(),
+      req.provider,
+      req.model,
+      this.canonicalModel(entry),
+    );
+  }
+
+  /**
+   * An entry's model across clouds: its `model`; for a Bedrock entry (`<vendor>.<model>`) the
+   * vendor's own model when the vendor's API has an entry of exactly that name
+   * (`anthropic.claude-sonnet-4-5` is `claude-sonnet-4-5`).
+   */
+  canonicalModel(entry: Entry): string {
+    let found = this.canonical.get(entry.id);
+    if (found === undefined) {
+      found = entry.model;
+      const dot = found.indexOf(".");
+      if (entry.provider === VENDOR_PREFIXED && dot >= 0) {
+        const name = found.slice(dot + 1);
+        const direct = this.match(GATEWAY_PROVIDER, name).entry;
+        if (direct !== null && direct.model === name) found = name;
+      }
+      this.canonical.set(entry.id, found);
+    }
+    return found;
+  }
+
+  /**
+   * Price one observed call and say under which provider to record it (the Python engine's
+   * `PriceTable.quote_call`, the writer's rule too). A call through a gateway (`gateway: true`)
+   * or with the gateway provider is priced as the model it names, as a direct call to the
+   * provider of the entry matched (its regions and tiers, the Bedrock geo prefix as region key),
+   * so gateway and direct cost the same to the digit; `provider` is then that provider and
+   * `model` the model as sent. Any other call is `quote()` unchanged.
+   */
+  quoteCall(req: CallQuoteRequest): Quote {
+    if (req.gateway === true || this.matcher.providerName(req.provider) === GATEWAY_PROVIDER) {
+      const match = this.match(GATEWAY_PROVIDER, req.model);
+      const entry = match.entry;
+      if (entry !== null) {
+        const region = match.geo ?? req.region ?? null;
+        let q = this.quote({ ...req, provider: entry.provider, model: entry.model, region });
+        if (q.unpriced) {
+          // an entry id its own provider does not match back: price it here
+          q = this.quote({ ...req, provider: GATEWAY_PROVIDER, region });
+          q.provider = entry.provider;
+        }
+        q.model = req.model;
+        return q;
+      }
+    }
+    return this.quote(req);
   }
 }

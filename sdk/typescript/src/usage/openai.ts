@@ -8,8 +8,18 @@ import { clean, dec, g, n } from "./common.js";
 // Provider detection is shared by every SDK: sdk/providers.json, copied by `make sync-pricing`.
 const HOSTS: Record<string, string> = providers.openai_compatible_hosts;
 const HOST_SUFFIXES: Record<string, string> = providers.host_suffixes;
-/** Providers documented to accept `stream_options.include_usage` (injected only for these). */
+/** Providers documented to accept `stream_options.include_usage`. */
 export const INCLUDE_USAGE_PROVIDERS: ReadonlySet<string> = new Set(providers.include_usage_providers);
+/**
+ * What an unknown host (a LiteLLM proxy, Portkey, Helicone, Cloudflare AI Gateway, an in-house
+ * gateway) is stamped as: priced as the model it names and recorded under that model's provider.
+ */
+export const GATEWAY_PROVIDER: string = providers.gateway_provider;
+const GATEWAY_HOSTS: Record<string, string> = providers.gateway_hosts;
+const GATEWAY_HEADERS: Record<string, string> = providers.gateway_headers;
+const GATEWAY_COST_HEADERS: Record<string, string> = providers.gateway_cost_headers;
+/** Inject `stream_options.include_usage` for the gateway provider too (a refusal is learned per host). */
+export const INCLUDE_USAGE_UNKNOWN_HOSTS: boolean = providers.include_usage_unknown_hosts;
 const XAI_TICKS_PER_USD: Dec = { c: 10_000_000_000n, s: 0 };
 
 /** The provider behind an OpenAI-compatible base URL host. */
@@ -20,7 +30,48 @@ export function providerForHost(host: string, port: string | null, extra: Record
   if (HOSTS[h]) return HOSTS[h] as string;
   for (const [suffix, provider] of Object.entries(HOST_SUFFIXES)) if (h.endsWith(suffix)) return provider;
   for (const [known, provider] of Object.entries(HOSTS)) if (h.endsWith(`.${known}`)) return provider;
-  return "openai_compatible";
+  return GATEWAY_PROVIDER;
+}
+
+/** `host` or `host:port` (a non-default port): how a gateway host is named. */
+export function hostKey(url: URL): string {
+  // URL drops a scheme's default port (443 for https, 80 for http), so `port` is set only otherwise
+  const host = url.hostname.toLowerCase();
+  return url.port ? `${host}:${url.port}` : host;
+}
+
+/** The well-known gateway behind a host (a subdomain of a listed host counts too). */
+export function gatewayForHost(host: string): string | null {
+  const h = host.toLowerCase();
+  for (const [known, gateway] of Object.entries(GATEWAY_HOSTS)) if (h === known || h.endsWith(`.${known}`)) return gateway;
+  return null;
+}
+
+/**
+ * [gateway named by a response header, the gateway's own cost in USD] from a response's headers.
+ * A streamed response's headers leave before the cost is known: no cost then.
+ */
+export function gatewayFromHeaders(headers: { get(name: string): string | null }, streamed: boolean): [string | null, Dec | null] {
+  let gateway: string | null = null;
+  for (const [name, known] of Object.entries(GATEWAY_HEADERS)) {
+    if (headers.get(name) !== null) {
+      gateway = known;
+      break;
+    }
+  }
+  let cost: Dec | null = null;
+  if (!streamed) {
+    for (const name of Object.keys(GATEWAY_COST_HEADERS)) {
+      cost = dec(headers.get(name));
+      if (cost !== null) break;
+    }
+  }
+  return [gateway, cost];
+}
+
+/** A gateway's refusal of the injected `stream_options` (400/422 naming it). */
+export function rejectsStreamOptions(status: unknown, message: string): boolean {
+  return (status === 400 || status === 422) && (message.includes("stream_options") || message.includes("include_usage"));
 }
 
 /** Chat Completions `usage` → [normalised usage, provider-reported cost in USD]. */

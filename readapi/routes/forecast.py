@@ -10,10 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from costobs_server.bounds import SupportedDay
-from readapi import _display, _forecast, _sql, _time
+from readapi import _display
 from readapi._context import AUTH_RESPONSES, Reader
 from readapi._models import Forecast
 from readapi._money import ZERO, dec, money
+from readapi.math import forecast as forecast_math
+from readapi.math import ranges
+from readapi.sql import spend as spend_sql
 
 router = APIRouter(tags=["forecast"], responses=AUTH_RESPONSES)
 
@@ -33,7 +36,7 @@ def history_from(
     return [(d, float(c)) for d, c, _ in points if first_active <= d <= end]
 
 
-def model_json(outlook: _forecast.Outlook) -> dict[str, Any]:
+def model_json(outlook: forecast_math.Outlook) -> dict[str, Any]:
     f = outlook.fit
     return {
         "name": f.name,
@@ -62,14 +65,14 @@ async def forecast(
 ) -> dict[str, Any]:
     """Both models are fitted on complete days (through yesterday); today's partial spend
     counts toward the month at whichever is larger, actual so far or predicted."""
-    today = as_of or _time.today(org.timezone)
-    month_first = _time.month_start(today)
+    today = as_of or ranges.today(org.timezone)
+    month_first = ranges.month_start(today)
     start = today - timedelta(days=history_days)
     try:
-        w = _time.window(min(start, month_first), today, org.timezone)
-    except _time.RangeError as exc:
+        w = ranges.window(min(start, month_first), today, org.timezone)
+    except ranges.RangeError as exc:
         raise HTTPException(422, str(exc)) from None
-    rows = await org.rows(_sql.series(org.org_id, w))
+    rows = await org.rows(spend_sql.series(org.org_id, w))
     by_day = {r[0]: (dec(r[-1]), int(r[1])) for r in rows}
     points = [(d, *by_day.get(d, (ZERO, 0))) for d in w.days]
     history = history_from(points, start, today - timedelta(days=1))
@@ -77,12 +80,12 @@ async def forecast(
     budget = float(monthly_budget_usd) if monthly_budget_usd is not None else None
     outlooks = []
     for name in ("seasonal", "linear"):
-        fit = _forecast.fit(name, history)
+        fit = forecast_math.fit(name, history)
         if fit is not None:
             outlooks.append(
-                _forecast.outlook(fit, today, [(d, float(c)) for d, c in month], budget)
+                forecast_math.outlook(fit, today, [(d, float(c)) for d, c in month], budget)
             )
-    best = _forecast.recommended([o.fit for o in outlooks])
+    best = forecast_math.recommended([o.fit for o in outlooks])
     chosen = next((o for o in outlooks if best is not None and o.fit is best), None)
     month_end = _usd(chosen.month_end) if chosen else None
     next_30 = _usd(chosen.next_30_days) if chosen else None

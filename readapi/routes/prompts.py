@@ -9,10 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from costobs_server.currency import RateBook
-from readapi import _canonical, _display, _sql, _time
+from readapi import _canonical, _display
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import PromptComparison, PromptKeys
 from readapi._money import dec, money, ratio
+from readapi.math import ranges
+from readapi.sql import prompts as prompts_sql
 
 router = APIRouter(tags=["prompts"], responses=AUTH_RESPONSES)
 
@@ -46,13 +48,13 @@ async def prompts(
 ) -> dict[str, Any]:
     """Prompt keys with traffic in the range, most expensive first."""
     w = org.window(from_, to)
-    rows = await org.rows(_sql.prompt_keys(org.org_id, w))
+    rows = await org.rows(prompts_sql.prompt_keys(org.org_id, w))
     out = [
         {"prompt_key": k, "versions": int(v), "requests": int(n), "cost_usd": money(c)}
         for k, v, n, c in rows
     ]
     block = await _display.convert_listed(
-        request, org, w, lambda x: _sql.prompt_keys(org.org_id, x), out, "prompt_key"
+        request, org, w, lambda x: prompts_sql.prompt_keys(org.org_id, x), out, "prompt_key"
     )
     return {"range": range_info(w), "prompts": out, "display": block}
 
@@ -87,12 +89,12 @@ async def compare(
 
 
 async def _compared(
-    org: OrgScope, w: _time.Window, prompt_key: str, model_by: str
+    org: OrgScope, w: ranges.Window, prompt_key: str, model_by: str
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """(per version rows, per version × model rows) of one prompt."""
     per_version, per_model = await asyncio.gather(
-        org.rows(_sql.prompt_compare(org.org_id, w, prompt_key, by_model=False)),
-        org.rows(_sql.prompt_compare(org.org_id, w, prompt_key, by_model=True)),
+        org.rows(prompts_sql.prompt_compare(org.org_id, w, prompt_key, by_model=False)),
+        org.rows(prompts_sql.prompt_compare(org.org_id, w, prompt_key, by_model=True)),
     )
     if model_by == "canonical_model":
         # the prompt rollup keeps the model, not the provider: each model is named as a
@@ -100,7 +102,7 @@ async def _compared(
         canonical = _canonical.namer(org.services, org.org_id)
         models = sorted({str(r[1]) for r in per_model})
         names = [canonical(_canonical.BY_MODEL_ALONE, m) for m in models]
-        query = _sql.prompt_compare(org.org_id, w, prompt_key, True, (models, names))
+        query = prompts_sql.prompt_compare(org.org_id, w, prompt_key, True, (models, names))
         per_model = await org.rows(query)
     return per_version, per_model
 
@@ -108,14 +110,14 @@ async def _compared(
 async def _convert_compared(
     book: RateBook,
     org: OrgScope,
-    w: _time.Window,
+    w: ranges.Window,
     prompt_key: str,
     model_by: str,
     body: dict[str, Any],
 ) -> dict[str, Any]:
     """Each version's and version × model's cost day by day in the display currency."""
 
-    async def costs(x: _time.Window) -> list[tuple[tuple[str, ...], Decimal]]:
+    async def costs(x: ranges.Window) -> list[tuple[tuple[str, ...], Decimal]]:
         per_version, per_model = await _compared(org, x, prompt_key, model_by)
         out: list[tuple[tuple[str, ...], Decimal]] = [
             ((str(r[0]), ""), dec(r[4])) for r in per_version

@@ -1,24 +1,20 @@
-"""The HTTP edge: ``POST /v1/events``, ``GET /healthz``, ``GET /metrics`` and the read API."""
+"""The ingest routes: ``POST /v1/events``, ``POST /v1/billing/import`` and OTLP
+``POST /v1/traces``, mounted on the HTTP app by ``costobs_server.http_app``."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
-from alerting.addresses import policy_from_settings
-from alerting.api import router as alerts_api
 from costobs_server import metrics
-from costobs_server.bounds import Admission, EventLimits, SupportedDay, event_limits
+from costobs_server.auth import AUTH_RESPONSES, has_scope, needs
+from costobs_server.bounds import Admission, EventLimits, event_limits
 from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
 from costobs_server.wire import (
@@ -31,15 +27,9 @@ from costobs_server.wire import (
     validate_event,
 )
 from ingest import otlp
-from ingest.auth import KeyCache, has_scope, needs
 from ingest.body import read_body
 from ingest.publisher import Publisher, Unavailable, publish_bills
-from readapi import router as read_api
 
-_AUTH = {
-    "401": {"description": "Missing, unknown or revoked API key"},
-    "403": {"description": "The key lacks the scope this endpoint needs"},
-}
 _EVENTS_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -48,7 +38,7 @@ _EVENTS_OPENAPI: dict[str, Any] = {
     "responses": {
         "202": {"description": "Accepted events are durable in JetStream; rejected ones listed"},
         "400": {"description": "Malformed body or too many events"},
-        **_AUTH,
+        **AUTH_RESPONSES,
         "413": {"description": "Body too large"},
         "415": {"description": "Content-Encoding other than gzip"},
         "429": {"description": "Saturated; retry after Retry-After seconds"},
@@ -65,7 +55,7 @@ _BILLS_OPENAPI: dict[str, Any] = {
     "responses": {
         "202": {"description": "Bills are durable in JetStream"},
         "400": {"description": "Body is not valid JSON"},
-        **_AUTH,
+        **AUTH_RESPONSES,
         "413": {"description": "Body too large"},
         "415": {"description": "Content-Encoding other than gzip"},
         "422": {"description": "Invalid bills; the detail names each field"},
@@ -138,16 +128,9 @@ def _validated(
     return batch["batch_id"], *_admit(verdicts, limits, now)
 
 
-def create_app(services: Services) -> FastAPI:
+def install(app: FastAPI, services: Services) -> None:
+    """Mount ``POST /v1/events``, ``POST /v1/billing/import`` and OTLP ``POST /v1/traces``."""
     settings = services.settings
-    app = FastAPI(
-        title="CostObs ingest and read API",
-        version="1",
-        description="Usage events in; org-scoped spend out. Money is always a decimal string.",
-    )
-    app.state.services = services
-    app.state.keys = KeyCache(services.db, settings.key_cache_seconds)
-    app.state.alert_policy = policy_from_settings(settings)  # a bad allow-list stops start-up
     publisher = Publisher(services.nc, settings.max_inflight_batches) if services.nc else None
     limits = event_limits(settings)
     backfill_limits = event_limits(settings, backfill=True)
@@ -225,91 +208,20 @@ def create_app(services: Services) -> FastAPI:
             status_code=202,
         )
 
-    @app.get(
-        "/healthz",
-        responses={503: {"description": "A dependency did not answer in time; `problems` says"}},
-    )
-    async def healthz() -> JSONResponse:
-        """Each dependency asked with a timeout: a frozen one is as unhealthy as a dead one."""
-        timeout = settings.health_timeout_s
-        checks: dict[str, Awaitable[object]] = {
-            "clickhouse": run_in_threadpool(services.store.query, "SELECT 1"),
-            "metadata": run_in_threadpool(services.db.ping),
-        }
-        if services.nc is not None:
-            # a PING answered by the server: needs no permission beyond the connection
-            checks["nats"] = services.nc.flush(timeout=max(1, round(timeout)))
-        results = await asyncio.gather(
-            *(asyncio.wait_for(check, timeout) for check in checks.values()),
-            return_exceptions=True,
-        )
-        body: dict[str, Any] = {
-            name: not isinstance(r, BaseException) for name, r in zip(checks, results, strict=True)
-        }
-        problems = {
-            name: (f"no answer within {timeout}s" if isinstance(r, TimeoutError) else repr(r))
-            for name, r in zip(checks, results, strict=True)
-            if isinstance(r, BaseException)
-        }
-        ok = not problems
-        if problems:
-            body["problems"] = problems
-        return JSONResponse(
-            {"status": "ok" if ok else "degraded", **body}, status_code=200 if ok else 503
-        )
-
-    @app.get("/metrics")
-    async def prometheus() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get(
-        "/v1/usage/summary",
-        responses={
-            400: {"description": "'from' is after 'to'"},
-            **{int(k): v for k, v in _AUTH.items()},
-            422: {"description": "Invalid parameter; the detail names it"},
-        },
-    )
-    async def usage_summary(
-        key: Annotated[KeyInfo, Depends(needs("read"))],
-        from_: Annotated[SupportedDay, Query(alias="from", description="first UTC day")],
-        to: Annotated[SupportedDay, Query(description="last UTC day (inclusive), YYYY-MM-DD")],
-    ) -> dict[str, Any]:
-        if from_ > to:
-            raise HTTPException(400, "'from' must not be after 'to'")
-        summary: dict[str, Any] = await run_in_threadpool(
-            services.store.usage_summary, key.org_id, from_, to
-        )
-        return summary
-
     otlp.install(app, settings, publisher, limits)
-    app.include_router(read_api)
-    app.include_router(alerts_api)
 
-    original_openapi = app.openapi
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = original_openapi()
-            text = orjson.dumps(json_schema()).replace(b"#/$defs/", b"#/components/schemas/Wire")
-            wire = orjson.loads(text)
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name, definition in wire.pop("$defs").items():
-                components[f"Wire{name}"] = definition
-            wire.pop("$schema", None)
-            components["WireBatch"] = wire
-            bills = BILLS_ADAPTER.json_schema(ref_template="#/components/schemas/Wire{model}")
-            for name, definition in bills.pop("$defs", {}).items():
-                components[f"Wire{name}"] = definition
-            components["WireBillImport"] = bills
-            for operations in schema["paths"].values():
-                for operation in operations.values():
-                    if "requestBody" in operation:  # FastAPI and the handlers answer 400 for it
-                        operation["responses"].setdefault(
-                            "400", {"description": "Body is not valid JSON"}
-                        )
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-    return app
+def add_wire_schemas(schema: dict[str, Any]) -> None:
+    """Put the wire's JSON schema (events and bills) into an OpenAPI document's components, so
+    the request bodies of ``/v1/events`` and ``/v1/billing/import`` are documented exactly."""
+    text = orjson.dumps(json_schema()).replace(b"#/$defs/", b"#/components/schemas/Wire")
+    wire = orjson.loads(text)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in wire.pop("$defs").items():
+        components[f"Wire{name}"] = definition
+    wire.pop("$schema", None)
+    components["WireBatch"] = wire
+    bills = BILLS_ADAPTER.json_schema(ref_template="#/components/schemas/Wire{model}")
+    for name, definition in bills.pop("$defs", {}).items():
+        components[f"Wire{name}"] = definition
+    components["WireBillImport"] = bills

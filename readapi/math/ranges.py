@@ -2,8 +2,8 @@
 
 A range is whole local days ``first..last`` (inclusive) in the org's zone, i.e. the UTC instants
 ``[start, end)``. The rollups are bucketed by UTC day, hour or quarter hour, so the window also
-says exactly how to read the range by hour (see ``readapi._sql``; by day and half-month:
-``readapi._cover``): the whole UTC hours inside it, and the hours that hold a local midnight
+says exactly how to read the range by hour (see ``readapi.sql``; by day and half-month:
+``readapi.math.cover``): the whole UTC hours inside it, and the hours that hold a local midnight
 in :30/:45 zones (read by quarter hour) — only what lies off the quarter-hour grid
 (historical local mean times) is read from raw events, so every zone gets exact figures.
 
@@ -75,7 +75,7 @@ class Window:
     grain: Grain
 
     # How per-day figures read the range, exactly, from rollups plus a few raw events (range
-    # totals by day and half-month: ``readapi._cover``):
+    # totals by day and half-month: ``readapi.math.cover``):
     whole_hours: Span | None
     """UTC hours wholly inside the range (hourly rollups answer these, except…)."""
     straddled_hours: tuple[datetime, ...]

@@ -11,10 +11,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from billing.line_items import item_model
 from costobs_server.bounds import SupportedDay
-from readapi import _canonical, _display, _drift, _reconcile, _sql, _time
+from readapi import _canonical, _display
 from readapi._context import AUTH_RESPONSES, OrgScope, Reader
 from readapi._models import ModelDrift, Reconcile
 from readapi._money import dec
+from readapi.math import drift, ranges
+from readapi.math import reconcile as reconcile_math
+from readapi.sql import reconcile as reconcile_sql
 
 router = APIRouter(tags=["reconcile"], responses=AUTH_RESPONSES)
 
@@ -31,15 +34,15 @@ def _days(from_: date | None, to: date | None) -> tuple[date, date]:
     first = from_ or last - timedelta(days=29)
     if first > last:
         raise HTTPException(422, "'from' must not be after 'to'")
-    if (last - first).days + 1 > _time.MAX_RANGE_DAYS:
-        raise HTTPException(422, f"a range covers at most {_time.MAX_RANGE_DAYS} days")
+    if (last - first).days + 1 > ranges.MAX_RANGE_DAYS:
+        raise HTTPException(422, f"a range covers at most {ranges.MAX_RANGE_DAYS} days")
     return first, last
 
 
 @router.get("/v1/reconcile/models", response_model=ModelDrift)
 async def reconcile_models(org: Reader, from_: UtcFrom = None, to: UtcTo = None) -> dict[str, Any]:
     """Drift explained per provider, UTC day and model (the bill's line items, see
-    ``readapi._drift``): untracked models, and the override that would close a stable drift."""
+    ``readapi.math.drift``): untracked models, and the override that would close a stable drift."""
     first, last = _days(from_, to)
     return {
         "from": first.isoformat(),
@@ -50,10 +53,10 @@ async def reconcile_models(org: Reader, from_: UtcFrom = None, to: UtcTo = None)
 
 async def model_drift(org: OrgScope, first: date, last: date) -> dict[str, Any]:
     tracked, items = await asyncio.gather(
-        org.rows(_sql.tracked_by_provider_day_model(org.org_id, first, last)),
-        org.rows(_sql.billed_items(org.org_id, first, last)),
+        org.rows(reconcile_sql.tracked_by_provider_day_model(org.org_id, first, last)),
+        org.rows(reconcile_sql.billed_items(org.org_id, first, last)),
     )
-    chosen = _reconcile.choose_bills((p, d, s, dec(a)) for p, d, s, _, a in items)
+    chosen = reconcile_math.choose_bills((p, d, s, dec(a)) for p, d, s, _, a in items)
     canonical = _canonical.namer(org.services, org.org_id)
 
     def model_of(provider: str, item: str) -> str | None:
@@ -65,10 +68,10 @@ async def model_drift(org: OrgScope, first: date, last: date) -> dict[str, Any]:
         for p, d, s, item, a in items
         if chosen[(p, d)].source == s
     ]
-    by_cell = _drift.cells(
+    by_cell = drift.cells(
         ((p, d, canonical(p, m), int(n), dec(c)) for p, d, m, n, c in tracked), billed
     )
-    return _drift.explain(org.org_id, by_cell)
+    return drift.explain(org.org_id, by_cell)
 
 
 @router.get("/v1/reconcile", response_model=Reconcile)
@@ -82,11 +85,11 @@ async def reconcile(
     spend is summed per UTC day too (from the daily rollup)."""
     first, last = _days(from_, to)
     tracked, billed = await asyncio.gather(
-        org.rows(_sql.tracked_by_provider_day(org.org_id, first, last)),
-        org.rows(_sql.billed_by_provider_day(org.org_id, first, last)),
+        org.rows(reconcile_sql.tracked_by_provider_day(org.org_id, first, last)),
+        org.rows(reconcile_sql.billed_by_provider_day(org.org_id, first, last)),
     )
-    bills = _reconcile.choose_bills((p, d, s, dec(a)) for p, d, s, a in billed)
-    body = _reconcile.reconcile(((p, d, int(n), dec(c)) for p, d, n, c in tracked), bills)
+    bills = reconcile_math.choose_bills((p, d, s, dec(a)) for p, d, s, a in billed)
+    body = reconcile_math.reconcile(((p, d, int(n), dec(c)) for p, d, n, c in tracked), bills)
     book = await _display.rate_book(request, org)
     if book is not None:  # each UTC day at its rate
         body["display"] = _display.convert_rows(book, body["rows"], RECONCILE_MONEY)

@@ -13,9 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from costobs_server.metadata.db import KeyInfo, MetadataDB
 from costobs_server.metadata.models import Org
-from readapi import _sql, _time
 from readapi._context import AUTH_RESPONSES, Admin, OrgScope, Reader, zones
 from readapi._models import ApiKeyOut, ApiKeys, NewApiKey, OrgInfo
+from readapi.math import ranges
+from readapi.sql import spend as spend_sql
 
 router = APIRouter(tags=["org"], responses=AUTH_RESPONSES)
 
@@ -64,7 +65,7 @@ def _set_timezone(db: MetadataDB, org_id: str, timezone: str) -> None:
 async def _org_json(org: OrgScope) -> dict[str, Any]:
     db = org.services.db
     name, timezone = await run_in_threadpool(_org_row, db, org.org_id)
-    activity = (await org.rows(_sql.activity(org.org_id)))[0]
+    activity = (await org.rows(spend_sql.activity(org.org_id)))[0]
     events, first_day, last_day = activity
     has_events = bool(events)
     version, entries = _price_table()
@@ -72,7 +73,7 @@ async def _org_json(org: OrgScope) -> dict[str, Any]:
         "id": org.org_id,
         "name": name,
         "timezone": timezone,
-        "today": _time.today(timezone).isoformat(),
+        "today": ranges.today(timezone).isoformat(),
         "has_events": has_events,
         "first_event_date": first_day.isoformat() if has_events else None,
         "last_event_date": last_day.isoformat() if has_events else None,
@@ -101,8 +102,8 @@ class OrgPatch(BaseModel):
 async def patch_org(org: Admin, body: OrgPatch, request: Request) -> dict[str, Any]:
     """Change the org's time zone (ranges and daily figures follow it)."""
     try:
-        _time.zone(body.timezone)
-    except _time.RangeError as exc:
+        ranges.zone(body.timezone)
+    except ranges.RangeError as exc:
         raise HTTPException(422, f"'timezone': {exc}") from None
     await run_in_threadpool(_set_timezone, org.services.db, org.org_id, body.timezone)
     zones(request).forget(org.org_id)

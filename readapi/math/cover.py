@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from costobs_server.store.pairs import Done, days_of, half_end, half_start
-from readapi._time import Span, Window
+from readapi.math.ranges import Span, Window
 
 DaySpan = tuple[date, date]
 """UTC days, inclusive."""

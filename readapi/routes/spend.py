@@ -12,34 +12,39 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from readapi import _canonical, _display, _sql, _statuses, _time
+from readapi import _canonical, _display
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import Breakdown, Series, Summary, TagKeys, Unpriced
 from readapi._money import ZERO, change, dec, money, percent, ratio
+from readapi.math import ranges, remainders, statuses
+from readapi.math.remainders import Metrics, Rows
+from readapi.sql import breakdowns, pair_state
+from readapi.sql import spend as spend_sql
+from readapi.sql.common import DIMENSIONS, Level
 
 router = APIRouter(tags=["spend"], responses=AUTH_RESPONSES)
 
 TAG_KEY = r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}"
 """The wire schema's tag key: a bounded identifier."""
-LEVEL_RE = re.compile(rf"^(?:(?P<dim>{'|'.join(_sql.DIMENSIONS)})|tag:(?P<tag>{TAG_KEY}))$")
+LEVEL_RE = re.compile(rf"^(?:(?P<dim>{'|'.join(DIMENSIONS)})|tag:(?P<tag>{TAG_KEY}))$")
 LEVEL_HELP = (
-    f"one of {', '.join(_sql.DIMENSIONS)}, or tag:<key> (key: letter or _, then up to 63 of "
+    f"one of {', '.join(DIMENSIONS)}, or tag:<key> (key: letter or _, then up to 63 of "
     "letters, digits, _ . -)"
 )
 MAX_SERIES_GROUPS = 12
 
 
-def parse_level(value: str, name: str) -> _sql.Level:
+def parse_level(value: str, name: str) -> Level:
     match = LEVEL_RE.match(value)
     if match is None:
         raise HTTPException(422, f"'{name}': {value[:80]!r} is not {LEVEL_HELP}")
     if match["dim"]:
-        return _sql.Level("dimension", match["dim"])
-    return _sql.Level("tag", match["tag"])
+        return Level("dimension", match["dim"])
+    return Level("tag", match["tag"])
 
 
 def spend(row: tuple[Any, ...]) -> dict[str, Any]:
-    values = dict(zip(_sql.SPEND_METRICS, row, strict=True))
+    values = dict(zip(spend_sql.SPEND_METRICS, row, strict=True))
     counts = {k: int(v or 0) for k, v in values.items() if k != "cost_usd"}
     cost = dec(values["cost_usd"])
     return {
@@ -60,8 +65,8 @@ def changes(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, str 
     }
 
 
-async def _totals(org: OrgScope, w: _time.Window) -> dict[str, Any]:
-    return spend((await org.rows(_sql.totals(org.org_id, w)))[0])
+async def _totals(org: OrgScope, w: ranges.Window) -> dict[str, Any]:
+    return spend((await org.rows(spend_sql.totals(org.org_id, w)))[0])
 
 
 @router.get("/v1/summary", response_model=Summary)
@@ -71,15 +76,17 @@ async def summary(
     """Totals for the range, the change against the same number of days just before, and
     month-over-month: month to date (as of `to`) against the same days of the previous month."""
     w = org.window(from_, to)
-    prev = _time.previous_window(w)
-    mtd = org.window(_time.month_start(w.last), w.last)
-    last_month = org.window(*_time.same_days_last_month(w.last))
+    prev = ranges.previous_window(w)
+    mtd = org.window(ranges.month_start(w.last), w.last)
+    last_month = org.window(*ranges.same_days_last_month(w.last))
     current, before, mtd_totals, last_month_totals = await asyncio.gather(
         *(_totals(org, x) for x in (w, prev, mtd, last_month))
     )
-    by_status = await org.rows(_sql.breakdown(org.org_id, w, (STATUS_LEVEL,), 100))
-    failed = {str(r[0]): _metrics(r[1:]) for r in by_status if str(r[0]) in _statuses.FAILED}
-    failed_total = _statuses.total(failed.values())
+    by_status = await org.rows(breakdowns.breakdown(org.org_id, w, (STATUS_LEVEL,), 100))
+    failed = {
+        str(r[0]): remainders.metrics(r[1:]) for r in by_status if str(r[0]) in statuses.FAILED
+    }
+    failed_total = statuses.total(failed.values())
     shown: list[dict[str, Any] | None] = [None] * 4
     book = await _display.rate_book(request, org)
     if book is not None:
@@ -121,7 +128,7 @@ def zero_filled(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """One point per day (a day without rows is zero); with groups, the top groups by cost
     and the rest folded into '(other)'."""
-    index = dict(zip(_sql.SPEND_METRICS, range(len(_sql.SPEND_METRICS)), strict=True))
+    index = dict(zip(spend_sql.SPEND_METRICS, range(len(spend_sql.SPEND_METRICS)), strict=True))
     offset = 2 if grouped else 1
     per_day: dict[date, list[Any]] = {}
     by_group: dict[str, Decimal] = defaultdict(Decimal)
@@ -174,7 +181,7 @@ async def series(
 ) -> dict[str, Any]:
     """Daily spend in the org's time zone, one point per day of the range (zero-filled)."""
     w = org.window(from_, to)
-    rows = await org.rows(_sql.series(org.org_id, w, group_by))
+    rows = await org.rows(spend_sql.series(org.org_id, w, group_by))
     groups, points = zero_filled(w.days, rows, group_by is not None)
     book = await _display.rate_book(request, org)
     total = None
@@ -202,102 +209,35 @@ MAX_DIMENSION_VALUES = 100_000
 dimensions only: the tag × dimension rollup has no customer or user)."""
 
 
-def untagged_rows(
-    levels: tuple[_sql.Level, ...],
-    totals: dict[str, Any],
-    tagged_rows: list[tuple[Any, ...]],
-    all_rows: list[tuple[Any, ...]],
-) -> list[tuple[list[str], dict[str, Any]]]:
-    """Events without the tag, as '' rows: everything minus what carries the tag (per value of
-    the other level when there are two)."""
-    if len(levels) == 1:
-        tagged = _metrics(tagged_rows[0])
-        rest = {k: totals[k] - tagged[k] for k in totals}
-        return [([""], rest)] if rest["requests"] > 0 else []
-    tagged_by = {str(r[0]): _metrics(r[1:]) for r in tagged_rows}
-    out = []
-    for r in all_rows:
-        value, every = str(r[0]), _metrics(r[1:])
-        carried = tagged_by.get(value)
-        rest = {k: every[k] - carried[k] for k in every} if carried else every
-        if rest["requests"] > 0:
-            keys = ["", value] if levels[0].kind == "tag" else [value, ""]
-            out.append((keys, rest))
-    return out
-
-
-def rows_without_a_tag(
-    both: list[tuple[list[str], dict[str, Any]]],
-    first: list[tuple[Any, ...]],
-    second: list[tuple[Any, ...]],
-    totals: dict[str, Any],
-) -> list[tuple[list[str], dict[str, Any]]]:
-    """Two tags: the events missing one or both, as '' rows, by inclusion–exclusion from the
-    events carrying both (``both``), each tag's own rows and the totals."""
-    zero = {k: 0 for k in totals}
-
-    def minus(a: dict[str, Any], b: dict[str, Any], sign: int = -1) -> dict[str, Any]:
-        return {k: a[k] + sign * b[k] for k in a}
-
-    only_first = {str(r[0]): _metrics(r[1:]) for r in first}
-    only_second = {str(r[0]): _metrics(r[1:]) for r in second}
-    neither = dict(totals)
-    for m in only_first.values():
-        neither = minus(neither, m)
-    for m in only_second.values():
-        neither = minus(neither, m)
-    for (x, y), m in both:
-        only_first[x] = minus(only_first.get(x, zero), m)
-        only_second[y] = minus(only_second.get(y, zero), m)
-        neither = minus(neither, m, +1)
-    out = [([x, ""], m) for x, m in only_first.items()]
-    out += [(["", y], m) for y, m in only_second.items()]
-    out.append((["", ""], neither))
-    return [(keys, m) for keys, m in out if m["requests"] > 0]
-
-
-def _metrics(values: tuple[Any, ...]) -> dict[str, Any]:
-    requests, input_tokens, output_tokens, cost = values
-    return {
-        "requests": int(requests or 0),
-        "input_tokens": int(input_tokens or 0),
-        "output_tokens": int(output_tokens or 0),
-        "cost": dec(cost),
-    }
-
-
-Rows = list[tuple[list[str], dict[str, Any]]]
-
-
 async def breakdown_rows(
-    org: OrgScope, w: _time.Window, levels: tuple[_sql.Level, ...], limit: int
-) -> tuple[Rows, dict[str, Any], bool]:
+    org: OrgScope, w: ranges.Window, levels: tuple[Level, ...], limit: int
+) -> tuple[Rows, Metrics, bool]:
     """(rows most expensive first, at most ``limit``; the range's totals; truncated)."""
+    plan = breakdowns.plan(levels)
     done = None
-    if _sql.pair_levels(levels) is not None:
-        done = _sql.pair_done(w, await org.rows(_sql.pair_state(org.org_id, w)))
-    two_tags = all(lv.kind == "tag" for lv in levels) and len(levels) == 2
+    if plan.pair is not None:
+        done = pair_state.pair_done(w, await org.rows(pair_state.pair_state(org.org_id, w)))
+    rest = plan.rest
+    every_row = isinstance(rest, breakdowns.WithoutATag)
     queries = [
-        # two tags: every row, for the sums the rows without one of the tags are derived from
-        _sql.breakdown(
-            org.org_id, w, levels, MAX_DIMENSION_VALUES if two_tags else limit + 1, done
+        breakdowns.breakdown(
+            org.org_id, w, levels, MAX_DIMENSION_VALUES if every_row else limit + 1, done
         ),
-        _sql.totals(org.org_id, w),
+        spend_sql.totals(org.org_id, w),
     ]
-    tag_level = next((i for i, lv in enumerate(levels) if lv.kind == "tag"), None)
-    remainder = tag_level is not None and _sql.uses_tag_rollup(levels)
-    if two_tags:
-        queries += [_sql.breakdown(org.org_id, w, (lv,), MAX_DIMENSION_VALUES) for lv in levels]
-    elif remainder:
-        assert tag_level is not None
-        tag = levels[tag_level].name
-        other = levels[1 - tag_level] if len(levels) == 2 else None
-        queries.append(_sql.tagged(org.org_id, w, tag, other.name if other else None, done))
-        if other is not None:
-            queries.append(_sql.breakdown(org.org_id, w, (other,), MAX_DIMENSION_VALUES))
+    if isinstance(rest, breakdowns.WithoutATag):
+        queries += [
+            breakdowns.breakdown(org.org_id, w, (lv,), MAX_DIMENSION_VALUES)
+            for lv in (rest.first, rest.second)
+        ]
+    elif isinstance(rest, breakdowns.Untagged):
+        other = rest.other.name if rest.other else None
+        queries.append(breakdowns.tagged(org.org_id, w, rest.tag, other, done))
+        if rest.other is not None:
+            queries.append(breakdowns.breakdown(org.org_id, w, (rest.other,), MAX_DIMENSION_VALUES))
     results = await asyncio.gather(*(org.rows(q) for q in queries))
     width = len(levels)
-    rows = [([str(k) for k in r[:width]], _metrics(r[width:])) for r in results[0]]
+    rows = [([str(k) for k in r[:width]], remainders.metrics(r[width:])) for r in results[0]]
     spend_totals = spend(results[1][0])
     totals = {
         "requests": spend_totals["requests"],
@@ -306,16 +246,18 @@ async def breakdown_rows(
         "cost": dec(spend_totals["cost_usd"]),
     }
     truncated = len(rows) > limit
-    if two_tags:
-        rows += rows_without_a_tag(rows, results[2], results[3], totals)
-        rows.sort(key=lambda r: (-r[1]["cost"], r[0]))
-    elif remainder:
-        rows += untagged_rows(levels, totals, results[2], results[3] if len(results) > 3 else [])
+    if isinstance(rest, breakdowns.WithoutATag):
+        rows += remainders.without_a_tag(rows, results[2], results[3], totals)
+    elif isinstance(rest, breakdowns.Untagged) and rest.other is None:
+        rows += remainders.untagged(totals, results[2][0])
+    elif isinstance(rest, breakdowns.Untagged):
+        rows += remainders.untagged_by_value(results[2], results[3], rest.tag_first)
+    if rest is not None:
         rows.sort(key=lambda r: (-r[1]["cost"], r[0]))
     return rows[:limit], totals, truncated or len(rows) > limit
 
 
-STATUS_LEVEL = _sql.Level("dimension", "status")
+STATUS_LEVEL = Level("dimension", "status")
 StatusFilter = Literal["ok", "failed", "error", "timeout", "cancelled"]
 _STATUS_HELP = (
     "only calls with this status: ok, failed (error, timeout or cancelled: billed by the "
@@ -324,25 +266,25 @@ _STATUS_HELP = (
 
 
 async def _filtered_by_status(
-    org: OrgScope, w: _time.Window, level: _sql.Level, status: StatusFilter, limit: int
-) -> tuple[Rows, dict[str, Any], bool]:
+    org: OrgScope, w: ranges.Window, level: Level, status: StatusFilter, limit: int
+) -> tuple[Rows, Metrics, bool]:
     """One level, only the calls of a status: the level × status breakdown, kept and summed."""
     rows, _, truncated = await breakdown_rows(org, w, (level, STATUS_LEVEL), MAX_DIMENSION_VALUES)
-    wanted = _statuses.matching(status)
-    merged = _statuses.sum_rows(([keys[0]], m) for keys, m in rows if keys[1] in wanted)
-    totals = _statuses.total(m for _, m in merged)
+    wanted = statuses.matching(status)
+    merged = statuses.sum_rows(([keys[0]], m) for keys, m in rows if keys[1] in wanted)
+    totals = statuses.total(m for _, m in merged)
     return merged[:limit], totals, truncated or len(merged) > limit
 
 
 async def _by_canonical_model(
-    org: OrgScope, w: _time.Window, limit: int
-) -> tuple[Rows, dict[str, Any], bool]:
+    org: OrgScope, w: ranges.Window, limit: int
+) -> tuple[Rows, Metrics, bool]:
     """The model across clouds: provider × model rows, each mapped through the price table
     the writer prices with (the org's aliases included), summed per canonical model."""
-    levels = (_sql.Level("dimension", "provider"), _sql.Level("dimension", "model"))
+    levels = (Level("dimension", "provider"), Level("dimension", "model"))
     rows, totals, truncated = await breakdown_rows(org, w, levels, MAX_DIMENSION_VALUES)
     canonical = _canonical.namer(org.services, org.org_id)
-    merged = _statuses.sum_rows(([canonical(p, m)], metrics) for (p, m), metrics in rows)
+    merged = statuses.sum_rows(([canonical(p, m)], metrics) for (p, m), metrics in rows)
     return merged[:limit], totals, truncated or len(merged) > limit
 
 
@@ -370,7 +312,7 @@ async def breakdown(
             )
         labels = [_canonical.LEVEL]
 
-        async def fetch(x: _time.Window, n: int) -> tuple[Rows, dict[str, Any], bool]:
+        async def fetch(x: ranges.Window, n: int) -> tuple[Rows, dict[str, Any], bool]:
             return await _by_canonical_model(org, x, n)
     else:
         levels = (parse_level(by, "by"),) + ((parse_level(then, "then"),) if then else ())
@@ -380,7 +322,7 @@ async def breakdown(
         if status is not None and (len(levels) == 2 or levels[0] == STATUS_LEVEL):
             raise HTTPException(422, "'status' filters a single level other than status")
 
-        async def fetch(x: _time.Window, n: int) -> tuple[Rows, dict[str, Any], bool]:
+        async def fetch(x: ranges.Window, n: int) -> tuple[Rows, dict[str, Any], bool]:
             if status is None:
                 return await breakdown_rows(org, x, levels, n)
             return await _filtered_by_status(org, x, levels[0], status, n)
@@ -391,7 +333,7 @@ async def breakdown(
     book = await _display.rate_book(request, org)
     if book is not None:
 
-        async def every_row(x: _time.Window) -> tuple[Rows, Decimal]:
+        async def every_row(x: ranges.Window) -> tuple[Rows, Decimal]:
             found, sums, _ = await fetch(x, MAX_DIMENSION_VALUES)
             return found, sums["cost"]
 
@@ -429,13 +371,13 @@ async def breakdown(
 async def tags(org: Reader, request: Request, from_: From = None, to: To = None) -> dict[str, Any]:
     """Tag keys seen in the range, with how many values and how much spend carries them."""
     w = org.window(from_, to)
-    rows = await org.rows(_sql.tag_keys(org.org_id, w))
+    rows = await org.rows(breakdowns.tag_keys(org.org_id, w))
     out = [
         {"key": k, "values": int(v), "requests": int(n), "cost_usd": money(c)}
         for k, v, n, c in rows
     ]
     block = await _display.convert_listed(
-        request, org, w, lambda x: _sql.tag_keys(org.org_id, x), out, "key"
+        request, org, w, lambda x: breakdowns.tag_keys(org.org_id, x), out, "key"
     )
     return {"range": range_info(w), "tags": out, "display": block}
 
@@ -451,7 +393,7 @@ async def unpriced(org: Reader, from_: From = None, to: To = None) -> dict[str, 
     """Models the price table does not know: their events are kept at $0 until a rate exists.
     first_seen/last_seen are UTC (a day, an hour, or an instant, by the table that answered)."""
     w = org.window(from_, to)
-    rows = await org.rows(_sql.unpriced(org.org_id, w))
+    rows = await org.rows(spend_sql.unpriced(org.org_id, w))
     return {
         "range": range_info(w),
         "models": [

@@ -18,8 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from costobs_server.currency import RateBook, rate_text
 from costobs_server.store import EventStore
-from readapi import _display, _focus, _time
+from readapi import _display, _focus
 from readapi._context import AUTH_RESPONSES, Reader
+from readapi.math import ranges
 
 router = APIRouter(tags=["export"])
 
@@ -35,12 +36,12 @@ def rows_between(
 ) -> bytes:
     """The rows of local days ``first``..``last`` in ClickHouse's ``fmt`` (CSV or Arrow); with
     a rate book, the display columns too (at ``first``'s rate: give one day at a time)."""
-    tz = _time.zone(timezone)
+    tz = ranges.zone(timezone)
     params: dict[str, Any] = {
         "org": org_id,
         "tz": timezone,
-        "start": _time.local_midnight(first, tz),
-        "end": _time.local_midnight(last + timedelta(days=1), tz),
+        "start": ranges.local_midnight(first, tz),
+        "end": ranges.local_midnight(last + timedelta(days=1), tz),
     }
     sql = _focus.ROWS_SQL
     if book is not None:

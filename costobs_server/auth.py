@@ -22,6 +22,12 @@ from starlette.concurrency import run_in_threadpool
 
 from costobs_server.metadata.db import KeyInfo, MetadataDB, hash_secret
 
+AUTH_RESPONSES: dict[str, dict[str, str]] = {
+    "401": {"description": "Missing, unknown or revoked API key"},
+    "403": {"description": "The key lacks the scope this endpoint needs"},
+}
+"""The answers every authenticated endpoint documents in OpenAPI."""
+
 IMPLIED_SCOPES: dict[str, frozenset[str]] = {
     "admin": frozenset({"admin", "read", "ingest"}),
     "read": frozenset({"read"}),

@@ -24,8 +24,9 @@ from costobs_server.currency import (
 )
 from costobs_server.currency._file import COLUMNS
 from costobs_server.metadata import currency as stored
-from readapi import _display, _time
+from readapi import _display
 from readapi._context import AUTH_RESPONSES, Admin, OrgScope, Reader
+from readapi.math import ranges
 
 router = APIRouter(tags=["currency"], responses=AUTH_RESPONSES)
 MAX_RATES_BODY = 10_000_000
@@ -60,7 +61,7 @@ async def _info(org: OrgScope) -> dict[str, Any]:
     book = await run_in_threadpool(stored.rate_book, db, org.org_id)
     today = None
     if not book.identity:
-        today = _display.day_block(book, _time.today(org.timezone), 1)
+        today = _display.day_block(book, ranges.today(org.timezone), 1)
         today.pop("cost")
     return {
         "stored_currency": "USD",

@@ -14,11 +14,13 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from costobs_server.bounds import SupportedInstant, supported_instant
 from costobs_server.currency import RateBook
-from readapi import _display, _sql, _time
+from readapi import _display
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import RequestDetail, RequestPage
 from readapi._money import money
-from readapi._spend import TAG_KEY
+from readapi.math import ranges
+from readapi.routes.spend import TAG_KEY
+from readapi.sql import requests as requests_sql
 
 router = APIRouter(tags=["requests"], responses=AUTH_RESPONSES)
 
@@ -33,7 +35,7 @@ def encode_cursor(timestamp: datetime, request_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> _sql.Cursor:
+def decode_cursor(cursor: str) -> requests_sql.Cursor:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts, request_id = orjson.loads(raw)
@@ -41,16 +43,16 @@ def decode_cursor(cursor: str) -> _sql.Cursor:
         if parsed.tzinfo is not None or not isinstance(request_id, str):
             raise ValueError("bad cursor fields")
         supported_instant(parsed)
-        return _sql.Cursor(parsed, request_id)
+        return requests_sql.Cursor(parsed, request_id)
     except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
         raise HTTPException(422, "'cursor': not a cursor this API returned") from None
 
 
-def parse_tag_filter(value: str) -> _sql.TagFilter:
+def parse_tag_filter(value: str) -> requests_sql.TagFilter:
     match = TAG_FILTER_RE.match(value)
     if match is None:
         raise HTTPException(422, f"'tag': {value[:80]!r} is not key or key:value ({KEY_HELP})")
-    return _sql.TagFilter(match["key"], match["value"])
+    return requests_sql.TagFilter(match["key"], match["value"])
 
 
 def _json_value(column: str, value: Any) -> Any:
@@ -74,7 +76,7 @@ def _with_display(
     item = _record(columns, row)
     if book is not None:
         at: datetime = row[columns.index("timestamp")].replace(tzinfo=UTC)  # naive UTC
-        day = at.astimezone(_time.zone(org.timezone)).date()
+        day = at.astimezone(ranges.zone(org.timezone)).date()
         item["display"] = _display.day_block(book, day, item["cost_usd"])
     return item
 
@@ -127,11 +129,11 @@ async def list_requests(
     filters = {k: v for k, v in values.items() if v is not None}
     tags = tuple(parse_tag_filter(t) for t in tag or ())
     after = decode_cursor(cursor) if cursor else None
-    query = _sql.requests(org.org_id, w, filters, tags, unpriced, after, limit + 1)
+    query = requests_sql.requests(org.org_id, w, filters, tags, unpriced, after, limit + 1)
     rows = await org.rows(query)
     page = rows[:limit]
     book = await _display.rate_book(request, org)
-    items = [_with_display(_sql.LIST_COLUMNS, r, book, org) for r in page]
+    items = [_with_display(requests_sql.LIST_COLUMNS, r, book, org) for r in page]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
@@ -157,10 +159,10 @@ async def get_request(
     near = timestamp
     if near is not None and near.tzinfo is not None:
         near = near.astimezone(UTC).replace(tzinfo=None)
-    rows = await org.rows(_sql.request_detail(org.org_id, request_id, near))
+    rows = await org.rows(requests_sql.request_detail(org.org_id, request_id, near))
     if not rows and near is not None:  # a wrong hint must not hide the request
-        rows = await org.rows(_sql.request_detail(org.org_id, request_id))
+        rows = await org.rows(requests_sql.request_detail(org.org_id, request_id))
     if not rows:
         raise HTTPException(404, f"no request {request_id!r} in this org")
     book = await _display.rate_book(request, org)
-    return _with_display(_sql.DETAIL_COLUMNS, rows[0], book, org)
+    return _with_display(requests_sql.DETAIL_COLUMNS, rows[0], book, org)
