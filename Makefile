@@ -8,7 +8,7 @@ TOOLS := .tools/bin
 HELM_VERSION := v3.22.0
 HELM := $(TOOLS)/helm-$(HELM_VERSION)
 
-.PHONY: install up test test-fast lint format bench schema sync-pricing demo-data docs clean helm
+.PHONY: install up test test-fast lint format bench schema asyncapi sync-pricing demo-data docs clean helm
 
 $(STAMP): pyproject.toml sdk/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m costobs_server.wire > sdk/wire-schema.v1.json
+
+# The AsyncAPI document of every JetStream subject and payload (pinned by tests/test_asyncapi.py).
+asyncapi: $(STAMP)
+	$(BIN)/python -m costobs_server.asyncapi > docs/asyncapi.yaml
 
 sync-pricing: $(STAMP)
 	$(BIN)/python scripts/sync_pricing.py

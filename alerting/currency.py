@@ -15,8 +15,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from alerting.rules import Breach, Rule, evaluate, money_text, rule_currency
+from alerting.rules import Breach, Rule, evaluate, rule_currency
 from costobs_server.currency import STORED, RateBook, exact_product, rate_text
+from costobs_server.vocabulary import money_text
 
 
 def in_currency(days: Mapping[date, Decimal], book: RateBook) -> dict[date, Decimal] | None:

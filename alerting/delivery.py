@@ -40,6 +40,7 @@ from alerting import metrics
 from alerting.addresses import BlockedAddress, GuardedTransport, TargetPolicy
 from alerting.rules import rule_currency
 from alerting.store import AlertStore, Target
+from costobs_server.vocabulary import usd
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +84,10 @@ def verify_signature(
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def _usd(text: str) -> str:
-    """A decimal string for people: at least cents, never rounded away."""
-    whole, _, frac = text.partition(".")
-    return f"${whole}.{(frac + '00')[: max(2, len(frac))]}"
-
-
 def _amount(text: str, code: str) -> str:
     """A figure in ``code`` for people: USD as above, others rounded to their minor units."""
     if code == "USD":
-        return _usd(text)
+        return usd(text)
     from costobs_server.currency import currency, display
 
     return display(Decimal(text), currency(code))
@@ -114,8 +109,9 @@ def figures(alert: Mapping[str, Any]) -> tuple[str, str, str | None]:
     observed = _amount(alert["observed"], code)
     threshold = _amount(alert["threshold"], code)
     if code != "USD":
-        usd = details.get("observed_usd")
-        return (f"{observed} ({_usd(usd)})" if usd else observed), threshold, _rate_line(details)
+        spent = details.get("observed_usd")
+        shown_usd = f"{observed} ({usd(spent)})" if spent else observed
+        return shown_usd, threshold, _rate_line(details)
     shown = details.get("display")
     if not shown:
         return observed, threshold, None

@@ -25,7 +25,6 @@ period. A new period starts fresh.
 from __future__ import annotations
 
 import calendar
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,22 +34,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from costobs_server.vocabulary import ALERT_DIMENSIONS, TAG_KEY_RE, money_text
+
 Kind = Literal["daily_threshold", "spike", "monthly_budget", "projected_monthly_budget"]
 KINDS: tuple[str, ...] = ("daily_threshold", "spike", "monthly_budget", "projected_monthly_budget")
 
-DIMENSIONS: dict[str, str] = {
-    "provider": "provider",
-    "model": "model",
-    "canonical_model": "canonical_model",
-    "feature": "feature",
-    "team": "team",
-    "customer": "customer_id",
-    "user": "user_id",
-    "environment": "environment",
-}
+DIMENSIONS = ALERT_DIMENSIONS
 """Scope and group_by names → the event field / ClickHouse column they read."""
 
-_TAG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 DEFAULT_COOLDOWN_MINUTES = 1440
 ZERO = Decimal(0)
 
@@ -67,11 +58,6 @@ def _money(value: Any, name: str) -> Decimal:
     if not number.is_finite() or number < 0:
         raise ValueError(f"{name} must be a finite number ≥ 0")
     return number
-
-
-def _text(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
 
 
 Values = str | list[str]
@@ -97,7 +83,7 @@ class Scope(BaseModel):
     @classmethod
     def _tag_keys(cls, tags: dict[str, Values]) -> dict[str, Values]:
         for key in tags:
-            if not _TAG_KEY.match(key):
+            if not TAG_KEY_RE.match(key):
                 raise ValueError(f"tag key {key!r} is not a valid tag name")
         return tags
 
@@ -122,7 +108,7 @@ class RuleSpec(BaseModel):
     def _group_by(cls, value: str | None) -> str | None:
         if value is None or value in DIMENSIONS:
             return value
-        if value.startswith("tag:") and _TAG_KEY.match(value[4:]):
+        if value.startswith("tag:") and TAG_KEY_RE.match(value[4:]):
             return value
         raise ValueError(f"group_by must be one of {sorted(DIMENSIONS)} or 'tag:<key>'")
 
@@ -166,7 +152,7 @@ def normalise_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
         if key not in config:
             raise ValueError(f"{kind} config with 'currency' needs {key!r}")
         code = currency(config["currency"], "config.currency").code
-        amount = _text(_money(config[key], key))
+        amount = money_text(_money(config[key], key))
         return {f"{key}_usd": amount} if code == "USD" else {key: amount, "currency": code}
     if kind == "daily_threshold":
         expected = {"threshold_usd"}
@@ -186,11 +172,11 @@ def normalise_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
         factor = _money(config["factor"], "factor")
         if factor <= 0:
             raise ValueError("factor must be > 0")
-        return {"factor": _text(factor), "baseline": baseline}
+        return {"factor": money_text(factor), "baseline": baseline}
     (key,) = expected
     if key not in config:
         raise ValueError(f"{kind} config needs {key!r}")
-    return {key: _text(_money(config[key], key))}
+    return {key: money_text(_money(config[key], key))}
 
 
 def zone(name: str) -> ZoneInfo:
@@ -339,7 +325,7 @@ def evaluate(
         if spent_today > over:
             details = {
                 "day": today.isoformat(),
-                "baseline_usd": _text(baseline),  # spike rules have no currency
+                "baseline_usd": money_text(baseline),  # spike rules have no currency
                 "baseline": rule.config["baseline"],
                 "factor": rule.config["factor"],
             }
@@ -361,9 +347,9 @@ def evaluate(
         details = {
             "month": period,
             ("month_to_date_usd" if rule_currency(rule.config) == "USD" else "month_to_date"): (
-                _text(month_to_date)
+                money_text(month_to_date)
             ),
-            "days_elapsed": _text(elapsed_days.quantize(Decimal("0.0001"))),
+            "days_elapsed": money_text(elapsed_days.quantize(Decimal("0.0001"))),
             "days_in_month": str(in_month),
         }
         return Breach(group, period, forecast.quantize(Decimal("0.000001")), budget, details)
@@ -385,7 +371,3 @@ def next_seq(last: LastFire | None, now: datetime, cooldown: timedelta) -> int |
     if now - last.fired_at >= cooldown:
         return last.seq + 1
     return None
-
-
-def money_text(value: Decimal) -> str:
-    return _text(value)

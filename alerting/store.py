@@ -13,9 +13,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from alerting.models import AlertDelivery, AlertFire, AlertRule, AlertTarget
-from alerting.rules import Breach, LastFire, Rule, RuleSpec, money_text
+from alerting.rules import Breach, LastFire, Rule, RuleSpec
 from costobs_server.metadata.db import MetadataDB
 from costobs_server.metadata.models import Org
+from costobs_server.vocabulary import money_text
 
 TARGET_KINDS = ("slack", "webhook")
 

@@ -1,4 +1,5 @@
-"""alertd: follows ``COSTOBS_EVENTS`` with its own durable consumer, keeps running spend per
+"""alertd: follows ``COSTOBS_EVENTS`` with its own durable consumer (a FastStream subscriber
+with manual acks, ``subscribe``), keeps running spend per
 rule, and fires within seconds of a crossing.
 
 Guarantees, and where they come from:
@@ -27,7 +28,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from nats.errors import TimeoutError as NatsTimeout
+from faststream.nats.subscriber.usecases.basic import LogicSubscriber
+from nats.aio.msg import Msg
 
 from alerting import metrics
 from alerting.addresses import policy_from_settings
@@ -37,6 +39,7 @@ from alerting.delivery import Deliverer, alert_payload
 from alerting.rules import Breach, LastFire, Rule, next_seq, rule_currency
 from alerting.store import AlertStore, Fire
 from consumers.pricer import Pricer
+from costobs_server.broker import BatchHandler, RoleBroker, durable_batches
 from costobs_server.currency import RateBook
 from costobs_server.metadata.currency import rate_book, rate_books
 from costobs_server.runtime import Services
@@ -45,7 +48,27 @@ from costobs_server.streams import ALERTD_DURABLE, EVENTS_STREAM
 log = logging.getLogger(__name__)
 
 SEEN_REQUESTS = 200_000
+TICK_S = 0.2
+"""How often the periodic work (rule refresh, reconcile) looks whether it is due."""
 _MISSING = object()
+
+
+def alertd_subscriber(broker: RoleBroker, handler: BatchHandler) -> LogicSubscriber[Any]:
+    """alertd's subscriber (durable ``alertd``) with ``handler``."""
+    return durable_batches(
+        broker,
+        stream=EVENTS_STREAM,
+        durable=ALERTD_DURABLE,
+        subject="costobs.events.>",
+        batch_size=256,
+        timeout_s=0.2,
+        title="alertd",
+        description=(
+            "alertd (durable `alertd`, from the stream's end): running spend per rule, "
+            "verified against ClickHouse before a fire. Payload: EventsMessage (see the "
+            "ingest publisher of costobs.events.{org_id})."
+        ),
+    )(handler)
 
 
 class AlertD:
@@ -83,6 +106,7 @@ class AlertD:
         self.last_fires: dict[tuple[str, str, str], LastFire | None] = {}
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._stop = asyncio.Event()
+        self._busy = asyncio.Lock()  # the subscriber's counting vs the periodic work
         self._deliveries: set[asyncio.Task[None]] = set()
         self.started = asyncio.Event()
         self.last_reconcile = 0.0
@@ -93,46 +117,61 @@ class AlertD:
 
     # -- main loop ------------------------------------------------------------------------
 
+    def subscribe(self, broker: RoleBroker) -> LogicSubscriber[Any]:
+        """Follow the events on the process's broker (durable ``alertd``); its ``start()``
+        starts it, and messages wait until ``run()`` has loaded and reconciled the rules."""
+        return alertd_subscriber(broker, self.handle)
+
+    async def handle(self, messages: list[Msg]) -> None:
+        """Count a fetched batch, ack it, and check the rules it may have breached."""
+        if not await self._wait_started():
+            for msg in messages:  # stopping before the start-up finished: deliver them again
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+            return
+        async with self._busy:
+            candidates: set[str] = set()
+            for msg in messages:
+                # the subject names the org: skip parsing when it has no rules
+                if msg.subject.rpartition(".")[2] in self.by_org:
+                    candidates |= self.count(msg.data, msg.metadata.sequence.stream)
+                await msg.ack()
+            if candidates:
+                await self.check(candidates)
+
+    async def _wait_started(self) -> bool:
+        if not self.started.is_set():
+            waits = [asyncio.ensure_future(e.wait()) for e in (self.started, self._stop)]
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+        return self.started.is_set()
+
     async def run(self) -> None:
-        assert self.services.nc is not None
-        js = self.services.nc.jetstream()
-        sub = await js.pull_subscribe_bind(ALERTD_DURABLE, stream=EVENTS_STREAM)
+        """Start-up (rules, reconcile, interrupted deliveries), then the periodic rule
+        refresh and reconcile until stopped; the subscriber counts events meanwhile."""
         try:
-            await self.refresh_rules()
-            await self.reconcile_all()
-            await self._resume_pending()
-            await self.evaluate_all()
+            async with self._busy:
+                await self.refresh_rules()
+                await self.reconcile_all()
+                await self._resume_pending()
+                await self.evaluate_all()
             self.started.set()
             next_refresh = time.monotonic() + self.refresh_s
             next_reconcile = time.monotonic() + self.reconcile_s
             while not self._stop.is_set():
-                try:
-                    messages = await sub.fetch(batch=256, timeout=0.2)
-                except (TimeoutError, NatsTimeout):
-                    messages = []
-                except Exception as exc:  # NATS reconnecting: keep the loop alive
-                    log.warning("alertd fetch failed: %r", exc)
-                    await asyncio.sleep(0.5)
-                    messages = []
-                candidates: set[str] = set()
-                for msg in messages:
-                    # the subject names the org: skip parsing when it has no rules
-                    if msg.subject.rpartition(".")[2] in self.by_org:
-                        candidates |= self.count(msg.data, msg.metadata.sequence.stream)
-                    await msg.ack()
-                if candidates:
-                    await self.check(candidates)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), TICK_S)
                 now = time.monotonic()
-                if now >= next_refresh:
-                    await self.refresh_rules()
-                    next_refresh = now + self.refresh_s
-                if now >= next_reconcile:
-                    await self.reconcile_all()
-                    await self.evaluate_all()
-                    next_reconcile = now + self.reconcile_s
+                async with self._busy:
+                    if now >= next_refresh:
+                        await self.refresh_rules()
+                        next_refresh = now + self.refresh_s
+                    if now >= next_reconcile:
+                        await self.reconcile_all()
+                        await self.evaluate_all()
+                        next_reconcile = now + self.reconcile_s
         finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
             if self._deliveries:
                 _, pending = await asyncio.wait(self._deliveries, timeout=10)
                 for task in pending:

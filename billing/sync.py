@@ -28,6 +28,7 @@ from prometheus_client import Counter, Gauge
 
 from billing.providers import Items, ProviderError, Retry, anthropic_costs, openai_costs
 from costobs_server.settings import Settings
+from costobs_server.vocabulary import money_text
 from ingest.publisher import Publisher, publish_bills
 
 log = logging.getLogger(__name__)
@@ -89,20 +90,13 @@ def bill_rows(provider: str, days: Items) -> list[dict[str, object]]:
         {
             "provider": provider,
             "date": day.isoformat(),
-            "billed_usd": _text(amount),
+            "billed_usd": money_text(amount),
             "source": "api",
             "line_item": item,
         }
         for day, items in sorted(days.items())
         for item, amount in sorted({"": Decimal(0), **items}.items())
     ]
-
-
-def _text(value: Decimal) -> str:
-    if value.as_tuple().exponent < -18:  # type: ignore[operator]
-        value = value.quantize(Decimal(1).scaleb(-18))
-    text = format(value.normalize(), "f")
-    return "0" if text == "-0" else text
 
 
 @dataclass

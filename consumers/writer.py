@@ -17,7 +17,10 @@ Delivery guarantee, and where it comes from:
   its messages kept in progress, until it succeeds. It never counts towards dead-lettering.
 - Only a message that cannot be parsed or validated, or whose rows ClickHouse refuses, is
   negatively acked; after ``COSTOBS_WRITER_MAX_DELIVERIES`` deliveries it goes to
-  ``costobs.dlq.events`` with the reason. A failed dead-letter publish leaves it for later.
+  ``costobs.dlq.events`` with the reason (consumers/dead_letter.py). A failed dead-letter
+  publish leaves it for later.
+- Messages come from the durable ``writer`` consumer through the process's FastStream
+  broker (consumers/intake.py), with manual acks: the writer settles each one itself.
 Known limit: two writer processes given the same re-sent event in the same instant can both
 find it absent; run one writer per stream (50k+ events/s on two cores) or accept that race.
 """
@@ -37,21 +40,16 @@ from typing import TypeVar
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.errors import Error as NatsError
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 
+from consumers.dead_letter import DeadLetters
 from consumers.flush_log import FlushLog
+from consumers.intake import Intake, PullIntake
 from consumers.processor import MessageRows, PoisonMessage, Price, merge, transform
 from consumers.transform_pool import TransformPool
 from costobs_server import metrics
 from costobs_server.store import EventStore, failures
-from costobs_server.streams import (
-    DLQ_SUBJECT,
-    EVENT_COUNT_HEADER,
-    EVENTS_STREAM,
-    WRITER_DURABLE,
-)
+from costobs_server.streams import DLQ_SUBJECT, EVENT_COUNT_HEADER, EVENTS_STREAM
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +86,7 @@ class Writer:
         pool: TransformPool | None = None,
         flush_log: FlushLog | None = None,
         retry_delay_s: float = 0.5,
+        intake: Intake | None = None,
     ) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
@@ -100,6 +99,9 @@ class Writer:
         self.pool = pool
         self.flush_log = flush_log
         self.retry_delay_s = retry_delay_s
+        # `costobs` passes its broker's BrokerIntake; nats-py's own pull is the bench baseline
+        self.intake: Intake = intake or PullIntake(self.js)
+        self.dead_letters = DeadLetters(self.js, EVENTS_STREAM, DLQ_SUBJECT, max_deliveries)
         self.stats = WriterStats()
         self._stop = asyncio.Event()
 
@@ -107,13 +109,24 @@ class Writer:
         """Stop fetching; the current buffer is still flushed and acked."""
         self._stop.set()
 
+    async def prepare(self) -> None:
+        """Before consuming: (re)create the staging table and repeat the inserts a crash left
+        unfinished. Raises ``Abandoned`` when stopped while the store fails."""
+        await self._retrying(self.store.prepare_staging, self.staging_table)
+        await self._complete_logged_flushes()
+
+    async def insert_rows(self, good: list[tuple[Msg, MessageRows]]) -> tuple[int, int, int]:
+        """The exactly-once insert of one flush (dedup against ``events``, one insert with a
+        token recorded in the flush log); returns (inserted, already stored, unpriced).
+        ``costobs replay`` writes through this too, so it stores exactly as the live writer."""
+        return await self._insert(good)
+
     async def run(self) -> None:
         try:
-            await self._retrying(self.store.prepare_staging, self.staging_table)
-            await self._complete_logged_flushes()
+            await self.prepare()
         except Abandoned:  # stopped while the store was failing: nothing taken yet
             return
-        sub = await self.js.pull_subscribe_bind(WRITER_DURABLE, stream=EVENTS_STREAM)
+        await self.intake.open()
         # Two stages, so parsing the next flush overlaps inserting this one; at most two
         # flushes wait between them (well inside ack_wait).
         ready: asyncio.Queue[tuple[list[Msg], list[MessageRows | str]] | None] = asyncio.Queue(2)
@@ -121,7 +134,7 @@ class Writer:
         async def produce() -> None:
             try:
                 while not self._stop.is_set():
-                    messages = await self._collect(sub)
+                    messages = await self._collect()
                     if messages:
                         await ready.put((messages, await self._transform(messages)))
             finally:
@@ -134,7 +147,7 @@ class Writer:
             await producer  # re-raises what stopped it
         finally:
             producer.cancel()
-            await sub.unsubscribe()
+            await self.intake.close()
 
     async def _transform(self, messages: list[Msg]) -> list[MessageRows | str]:
         batch = [(msg.data, msg.metadata.sequence.stream) for msg in messages]
@@ -142,7 +155,7 @@ class Writer:
             return await self.pool.transform(batch)
         return await asyncio.to_thread(transform, batch, self.price)
 
-    async def _collect(self, sub: JetStreamContext.PullSubscription) -> list[Msg]:
+    async def _collect(self) -> list[Msg]:
         """Messages until about ``batch_size`` events or ``flush_ms`` passed, or stop."""
         messages: list[Msg] = []
         events = 0
@@ -151,16 +164,10 @@ class Writer:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            try:
-                got = await sub.fetch(batch=256, timeout=min(left, 0.25))
-            except (TimeoutError, NatsTimeout):
-                if messages:
-                    continue
-                deadline = time.monotonic() + self.flush_s  # idle: nothing to flush yet
-                continue
-            except NatsError as exc:  # NATS away: the client reconnects by itself
-                log.warning("fetching from JetStream failed (%r); retrying", exc)
-                await asyncio.sleep(0.5)
+            got = await self.intake.fetch(min(left, 0.25))
+            if not got:
+                if not messages:
+                    deadline = time.monotonic() + self.flush_s  # idle: nothing to flush yet
                 continue
             messages.extend(got)
             events += sum(_event_count(m) for m in got)
@@ -303,40 +310,9 @@ class Writer:
         return totals[0], totals[1], totals[2]
 
     async def _reject(self, msg: Msg, reason: str) -> None:
-        deliveries = msg.metadata.num_delivered
-        if deliveries < self.max_deliveries:
-            log.warning(
-                "message %s failed (delivery %d): %s",
-                msg.metadata.sequence.stream,
-                deliveries,
-                reason,
-            )
-            await msg.nak(delay=min(2.0**deliveries, 60.0))
-            return
-        seq = msg.metadata.sequence.stream
-        try:
-            await self.js.publish(
-                DLQ_SUBJECT,
-                msg.data,
-                headers={
-                    "Nats-Msg-Id": f"dlq:{seq}",
-                    "CostObs-Reason": reason[:1000],
-                    "CostObs-Subject": msg.subject,
-                    "CostObs-Stream-Seq": str(seq),
-                    "CostObs-Deliveries": str(deliveries),
-                },
-            )
-        except Exception as exc:  # kept in the stream; tried again on its next delivery
-            log.error("could not dead-letter message %s (%r); it will be redelivered", seq, exc)
-            with contextlib.suppress(Exception):
-                await msg.nak(delay=min(2.0**deliveries, 60.0))
-            return
-        await _ack(msg)
-        self.stats.dead_lettered += 1
-        metrics.WRITER_DEAD_LETTERED.inc()
-        log.error(
-            "message %s moved to %s after %d deliveries: %s", seq, DLQ_SUBJECT, deliveries, reason
-        )
+        if await self.dead_letters.reject(msg, reason):
+            self.stats.dead_lettered += 1
+            metrics.WRITER_DEAD_LETTERED.inc()
 
 
 async def _ack(msg: Msg) -> None:

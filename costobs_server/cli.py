@@ -14,6 +14,7 @@ from alerting.cli import register as register_alerts
 from billing.cli import register as register_billing
 from costobs_server.cli_currency import register as register_currency
 from costobs_server.cli_export import register as register_export
+from costobs_server.cli_ops import register as register_ops
 from costobs_server.cli_pricing import register as register_pricing
 from costobs_server.errors import CostObsError
 from costobs_server.vocabulary import DEV_KEY
@@ -339,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_alerts(sub)
     register_billing(sub)
     register_export(sub)
+    register_ops(sub)
     register_currency(sub, with_common)
     return parser
 

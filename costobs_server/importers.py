@@ -23,13 +23,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from costobs_server.pricing_check import normalise_provider
-from costobs_server.wire import MAX_TAGS, TagKey
-
-_TAG_KEY: TypeAdapter[str] = TypeAdapter(TagKey)
-_ATTO = Decimal(10) ** -18  # the wire's (and ClickHouse's) 18 decimal places
+from costobs_server.vocabulary import MAX_TAGS, MAX_TEXT, TAG_KEY_RE, money_text
 
 # LiteLLM call types → our operation.
 _LITELLM_OPERATIONS = {
@@ -104,7 +99,7 @@ def _money(value: Any) -> str | None:
     if amount < 0:
         return None
     # A float cost from the other tool (LiteLLM stores a double) rounded to the wire's places.
-    return format(amount.quantize(_ATTO).normalize(), "f")
+    return money_text(amount)
 
 
 def _ms(start: datetime, end: datetime | None) -> int | None:
@@ -119,12 +114,10 @@ def _tags(pairs: dict[str, Any]) -> dict[str, str]:
     for key, value in pairs.items():
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             continue
-        try:
-            _TAG_KEY.validate_python(str(key))
-        except ValidationError:
+        if not TAG_KEY_RE.match(str(key)):
             continue
         if len(tags) < MAX_TAGS:
-            tags[str(key)] = str(value)[:256]
+            tags[str(key)] = str(value)[:MAX_TEXT]
     return tags
 
 

@@ -36,3 +36,23 @@ CHILD_RESTARTS = Counter(
     "Child processes restarted after they died (transform_worker, nats_server)",
     ["child"],
 )
+
+REPLAY_READ = Counter("costobs_replay_events_read_total", "Events `costobs replay` read")
+REPLAY_INSERTED = Counter(
+    "costobs_replay_events_inserted_total", "Events `costobs replay` stored (missing before)"
+)
+REPLAY_ALREADY_STORED = Counter(
+    "costobs_replay_events_already_stored_total", "Events `costobs replay` found stored already"
+)
+REPLAY_REJECTED = Counter(
+    "costobs_replay_messages_rejected_total", "Messages `costobs replay` could not store"
+)
+DLQ_REDRIVEN = Counter(
+    "costobs_dlq_messages_redriven_total", "Dead letters published to their source again"
+)
+DLQ_PURGED = Counter("costobs_dlq_messages_purged_total", "Dead letters deleted for good")
+
+BILLS_DEAD_LETTERED = Counter(
+    "costobs_bills_messages_dead_lettered_total",
+    "Bills messages moved to the dead-letter subject (costobs.dlq.bills)",
+)

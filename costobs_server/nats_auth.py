@@ -14,6 +14,10 @@ prefix (``_INBOX.<role>.``), so one role cannot read the answers meant for anoth
   ``writer`` and ``bills-writer``, and publishes dead letters.
 - alertd pulls and acks through its durable ``alertd`` only.
 - billsyncd publishes provider bills.
+- replay (``costobs replay``) manages and pulls through its own ``replay-<job>`` consumers of the
+  events stream and reads the stream's and the writer's state (where to stop).
+- dlq (``costobs dlq``) reads, deletes and purges dead letters and re-publishes them to
+  their source subjects.
 - admin may do anything: for operators and tests, never used by a running role.
 """
 
@@ -37,6 +41,7 @@ from costobs_server.errors import ConfigError, CostObsError
 from costobs_server.settings import Settings
 from costobs_server.streams import (
     ALERTD_DURABLE,
+    BILLS_DLQ_SUBJECT,
     BILLS_DURABLE,
     BILLS_STREAM,
     DLQ_STREAM,
@@ -47,7 +52,7 @@ from costobs_server.streams import (
 
 log = logging.getLogger(__name__)
 
-ROLES = ("ingest", "writer", "alertd", "billsyncd")
+ROLES = ("ingest", "writer", "alertd", "billsyncd", "replay", "dlq")
 ADMIN = "admin"
 
 
@@ -73,7 +78,13 @@ def permissions(role: str) -> dict[str, list[str]]:
         return {"publish": [">"], "subscribe": [">"]}
     publish: list[str]
     if role == "ingest":
-        publish = ["costobs.events.>", "costobs.bills.>"]
+        # and the dead-letter count the Overview warns about (readapi/routes/dead_letters.py)
+        publish = [
+            "costobs.events.>",
+            "costobs.bills.>",
+            f"$JS.API.STREAM.INFO.{DLQ_STREAM}",
+            f"$JS.API.STREAM.MSG.GET.{DLQ_STREAM}",
+        ]
     elif role == "writer":
         streams = (EVENTS_STREAM, BILLS_STREAM, DLQ_STREAM)
         publish = [
@@ -83,11 +94,33 @@ def permissions(role: str) -> dict[str, list[str]]:
             *_pull(EVENTS_STREAM, WRITER_DURABLE),
             *_pull(BILLS_STREAM, BILLS_DURABLE),
             DLQ_SUBJECT,
+            BILLS_DLQ_SUBJECT,
         ]
     elif role == "alertd":
         publish = _pull(EVENTS_STREAM, ALERTD_DURABLE)
     elif role == "billsyncd":
         publish = ["costobs.bills.>"]
+    elif role == "replay":
+        # NATS wildcards match whole tokens only, so "replay-*" durables cannot be singled
+        # out: this operator role may manage any consumer of the events stream.
+        publish = [
+            f"$JS.API.STREAM.INFO.{EVENTS_STREAM}",
+            f"$JS.API.CONSUMER.INFO.{EVENTS_STREAM}.*",
+            f"$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}.>",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{EVENTS_STREAM}.*",
+            f"$JS.API.CONSUMER.DELETE.{EVENTS_STREAM}.*",
+            f"$JS.API.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.*",
+            f"$JS.ACK.{EVENTS_STREAM}.*.>",
+        ]
+    elif role == "dlq":
+        publish = [
+            "costobs.events.>",
+            "costobs.bills.>",
+            *(
+                f"$JS.API.STREAM.{op}.{DLQ_STREAM}"
+                for op in ("INFO", "MSG.GET", "MSG.DELETE", "PURGE")
+            ),
+        ]
     else:
         raise ValueError(f"unknown NATS role {role!r}")
     # $JS.API.INFO (account info, read-only) is the health probe of every role's /healthz.

@@ -23,6 +23,8 @@ from typing import Any
 
 from costobs.pricing import PriceTable, PricingError
 
+from costobs_server.vocabulary import money_text
+
 MILLION = Decimal(1_000_000)
 
 # LiteLLM per-token field → our rate key.
@@ -245,10 +247,6 @@ def from_genai_prices(raw: list[Any], today: date | None = None) -> Iterable[Oth
 # -- comparing ----------------------------------------------------------------------
 
 
-def _text(value: Decimal) -> str:
-    return format(value.normalize(), "f")
-
-
 def compare(
     table: PriceTable, others: Iterable[OtherModel], *, fmt: str, at: datetime | None = None
 ) -> Report:
@@ -275,7 +273,7 @@ def compare(
         for rate, theirs in sorted(other.rates.items()):
             if rate in ours and ours[rate] != theirs:
                 report.disagreements.append(
-                    RateDiff(entry, other.key, rate, _text(ours[rate]), _text(theirs))
+                    RateDiff(entry, other.key, rate, money_text(ours[rate]), money_text(theirs))
                 )
         our_lc = explained.get("long_context")
         if other.long_context is not None and our_lc:
@@ -298,8 +296,8 @@ def compare(
                             entry,
                             other.key,
                             f"long_context.{rate}",
-                            _text(Decimal(mine)),
-                            _text(theirs),
+                            money_text(Decimal(mine)),
+                            money_text(theirs),
                         )
                     )
         history = explained.get("price_history") or []

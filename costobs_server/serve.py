@@ -28,15 +28,20 @@ from nats.aio.client import Client as NATS
 
 from consumers.bills import BillsWriter
 from consumers.flush_log import FlushLog
+from consumers.intake import BrokerIntake
 from consumers.pricer import Pricer
 from consumers.transform_pool import TransformPool
 from consumers.writer import Writer
 from costobs_server import metrics
+from costobs_server.broker import RoleBroker, make_broker
 from costobs_server.errors import CostObsError
 from costobs_server.http_app import create_app
 from costobs_server.metadata.db import DEV_KEY, MetadataDB
 from costobs_server.nats_auth import NatsAuth, connect
 from costobs_server.nats_server import NatsServer
+from costobs_server.ops import OpsContext
+from costobs_server.ops_api import OpsService
+from costobs_server.ops_api import install as install_ops
 from costobs_server.runtime import Services
 from costobs_server.settings import Settings
 from costobs_server.store import EventStore
@@ -46,6 +51,8 @@ from costobs_server.streams import ensure_streams
 log = logging.getLogger("costobs")
 DASHBOARD_APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 SHUTDOWN_TIMEOUT_S = 30.0
+CONSUMING_ROLES = frozenset({"writer", "alertd"})
+"""Roles with JetStream subscribers: each gets a FastStream broker (costobs_server/broker.py)."""
 HEALTHY_RUN_S = 60.0
 """A child that ran this long before dying starts a fresh count towards the restart limit."""
 
@@ -96,6 +103,7 @@ class Stack:
     """alertd / billsyncd: each has ``run()``, ``stop()`` and ``health()``."""
     role_http: list[_Server] = field(default_factory=list)
     http: _Server | None = None
+    ops: OpsService | None = None
     dashboard: subprocess.Popen[bytes] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     nats_url: str = ""
@@ -103,6 +111,9 @@ class Stack:
     """Credentials per role; unset = the embedded server's users, or COSTOBS_NATS_* settings."""
     connections: dict[str, NATS] = field(default_factory=dict)
     """One NATS connection per role, each as that role's user."""
+    brokers: dict[str, RoleBroker] = field(default_factory=dict)
+    """The FastStream broker of each role that consumes (CONSUMING_ROLES); it owns the
+    role's connection in ``connections``."""
     _stopping: bool = False
 
     async def start(self, with_dashboard: bool = False) -> None:
@@ -118,7 +129,12 @@ class Stack:
         store = await asyncio.to_thread(open_store, s)
         auth = self._role_auth()
         for role in sorted(self.roles):
-            self.connections[role] = await connect(self.nats_url, auth(role), role)
+            if role in CONSUMING_ROLES:  # its broker owns the role's one connection
+                broker = make_broker(s, role, url=self.nats_url, auth=auth(role))
+                self.brokers[role] = broker
+                self.connections[role] = await broker.connect()
+            else:
+                self.connections[role] = await connect(self.nats_url, auth(role), role)
         self.services = Services(s, db, store, self.connections.get("ingest"))
         if "writer" in self.roles:
             # the writer owns the stream definitions; other roles never change them
@@ -139,16 +155,21 @@ class Stack:
                 staging_table=f"events_staging_{s.writer_id}",
                 pool=self.transform_pool,
                 flush_log=FlushLog(s.resolved_data_dir / "writer" / s.writer_id),
+                intake=BrokerIntake(self.brokers["writer"]),
             )
             self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
-            self.bills_writer = BillsWriter(nc, store)
-            self.tasks.append(asyncio.create_task(self.bills_writer.run(), name="bills-writer"))
+            self.bills_writer = BillsWriter(nc, store, max_deliveries=s.writer_max_deliveries)
+            self.bills_writer.subscribe(self.brokers["writer"])
+            await self.brokers["writer"].start()
             if s.compact_interval_s > 0:
                 self.compactor = Compactor(store, s.compact_interval_s)
                 self.tasks.append(asyncio.create_task(self.compactor.run(), name="compactor"))
         if "ingest" in self.roles:
+            app = create_app(self.services)
+            if "writer" in self.roles:  # `costobs up`: replay and dead letters via this process
+                self.ops = install_ops(app, self._ops_context(store, db))
             config = uvicorn.Config(
-                create_app(self.services),
+                app,
                 host=s.host,
                 port=s.port,
                 log_level="warning",
@@ -179,13 +200,18 @@ class Stack:
                 reconcile_s=s.alert_reconcile_s,
                 refresh_s=s.alert_rule_refresh_s,
             )
+            alertd.subscribe(self.brokers["alertd"])
             await self._start_worker("alertd", alertd, s.alertd_port)
+            await self.brokers["alertd"].start()
         if "billsyncd" in self.roles:
             from billing.sync import BillSync
 
             await self._start_worker(
                 "billsyncd", BillSync(s, self.connections["billsyncd"]), s.billsyncd_port
             )
+
+    def _ops_context(self, store: EventStore, db: MetadataDB) -> OpsContext:
+        return OpsContext(self.settings, self.nats_url, self._role_auth(), store, db, True)
 
     def _role_auth(self) -> Callable[[str], NatsAuth]:
         if self.nats_auth is not None:
@@ -282,10 +308,10 @@ class Stack:
                 self.dashboard.kill()
         if self.http is not None:
             self.http.should_exit = True
+        if self.ops is not None:
+            await self.ops.close()
         if self.writer is not None:
             self.writer.stop()
-        if self.bills_writer is not None:
-            self.bills_writer.stop()
         if self.compactor is not None:
             self.compactor.stop()
         for worker in self.workers:
@@ -302,6 +328,11 @@ class Stack:
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s failed: %r", task.get_name(), task.exception())
+        for broker in self.brokers.values():  # stops its subscribers, drains its connection
+            try:
+                await asyncio.wait_for(broker.stop(), SHUTDOWN_TIMEOUT_S)
+            except Exception as exc:
+                log.error("stopping the %s broker failed: %r", broker.role, exc)
         for nc in self.connections.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(nc.close(), 10)

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from costobs_server.errors import ConfigError
+from costobs_server.vocabulary import MAX_BATCH_EVENTS, MAX_BODY_BYTES
 
 Mode = Literal["embedded", "server"]
 
@@ -76,8 +77,8 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the metadata DB; unset = SQLite in the data dir"
     )
 
-    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="largest request body")
-    max_batch_events: int = Field(1000, ge=1, description="most events in one POST")
+    max_body_bytes: int = Field(MAX_BODY_BYTES, ge=1024, description="largest request body")
+    max_batch_events: int = Field(MAX_BATCH_EVENTS, ge=1, description="most events in one POST")
     max_inflight_batches: int = Field(
         64, ge=1, description="batches being published at once before ingest answers 429"
     )
@@ -140,6 +141,12 @@ class Settings(BaseSettings):
     )
     writer_max_deliveries: int = Field(
         5, ge=1, description="deliveries before a message goes to the dead-letter subject"
+    )
+    replay_events_per_s: int = Field(
+        20000,
+        ge=0,
+        description="most events per second `costobs replay` stores next to a live writer "
+        "(while `costobs up` runs, or in server mode); 0 = no limit",
     )
     child_restart_limit: int = Field(
         5,

@@ -43,6 +43,7 @@ def bills_subject(org_id: str) -> str:
 
 
 DLQ_SUBJECT = "costobs.dlq.events"
+BILLS_DLQ_SUBJECT = "costobs.dlq.bills"
 EVENT_COUNT_HEADER = "CostObs-Events"
 
 

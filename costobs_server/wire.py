@@ -40,13 +40,12 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from costobs_server import bounds
-
-MAX_TAGS = 32
+from costobs_server.vocabulary import MAX_TAGS, MAX_TEXT, TAG_KEY
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]{0,63}$")]
 """Lower-case token: providers, operations, service tiers, SDK languages."""
-TagKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+TagKey = Annotated[str, StringConstraints(pattern=rf"^{TAG_KEY}$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]
 Count = Annotated[int, Field(ge=0, le=10**12)]
 DecimalString = Annotated[str, StringConstraints(pattern=r"^\d{1,20}(\.\d{1,18})?$")]
 """Money and fractional quantities: a decimal string such as "0.0125" (a JSON number is refused,
@@ -143,10 +142,11 @@ class Event(TypedDict, total=False):
     inside the server's window (COSTOBS_MAX_EVENT_AGE_DAYS back, COSTOBS_MAX_CLOCK_SKEW_S
     ahead)."""
     provider: Required[Identifier]
-    model: Required[Annotated[str, StringConstraints(min_length=1, max_length=256)]]
+    model: Required[Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT)]]
     operation: Identifier
     """chat (default), responses, completion, embedding, image, audio_transcription, …"""
 
+    # the nine dimensions (costobs_server.vocabulary.DIMENSIONS; tests/test_vocabulary.py)
     customer_id: ShortText
     user_id: ShortText
     trace_id: ShortText
@@ -157,7 +157,8 @@ class Event(TypedDict, total=False):
     prompt_key: ShortText
     prompt_version: ShortText
     tags: Annotated[
-        dict[TagKey, Annotated[str, StringConstraints(max_length=256)]], Field(max_length=MAX_TAGS)
+        dict[TagKey, Annotated[str, StringConstraints(max_length=MAX_TEXT)]],
+        Field(max_length=MAX_TAGS),
     ]
     """Free-form attribution: up to 32 key/value pairs."""
 
@@ -182,14 +183,14 @@ class Event(TypedDict, total=False):
     provider_cost_usd: DecimalString
     """A cost the provider itself reported (OpenRouter ``usage.cost``, xAI ticks)."""
     pricing_version: Annotated[str, StringConstraints(max_length=64)]
-    provider_request_id: Annotated[str, StringConstraints(max_length=256)]
+    provider_request_id: Annotated[str, StringConstraints(max_length=MAX_TEXT)]
     sdk_language: Identifier
     sdk_version: Annotated[str, StringConstraints(max_length=64)]
 
-    canonical_model: Annotated[str, StringConstraints(max_length=256)]
+    canonical_model: Annotated[str, StringConstraints(max_length=MAX_TEXT)]
     """The model across clouds (``claude-sonnet-4-5`` for Bedrock/Vertex/Anthropic ids); the
     writer derives it again from the price table, as it re-prices."""
-    gateway_host: Annotated[str, StringConstraints(max_length=256)]
+    gateway_host: Annotated[str, StringConstraints(max_length=MAX_TEXT)]
     """The base_url host of a call through a gateway or unknown OpenAI-style host; such an
     event is priced and recorded as the model it names (``PriceTable.quote_call``)."""
     gateway: Identifier
@@ -235,7 +236,7 @@ class BillRow(TypedDict, total=False):
     billed_usd: Required[DecimalString]
     source: Identifier
     """api (billing sync), import (default), demo, …: a sync never overwrites an import."""
-    line_item: Annotated[str, StringConstraints(max_length=256)]
+    line_item: Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 
 
 @with_config(ConfigDict(extra="forbid"))

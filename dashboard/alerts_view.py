@@ -1,15 +1,16 @@
 """What the Alerts page shows and sends, as pure functions (no Streamlit, no I/O).
 
-Money stays a decimal string from the API to the screen: ``usd`` formats it exactly (never
-rounded, never through a float) and the rule body sends what the user typed, as text, for the
-API to validate.
+Money stays a decimal string from the API to the screen: ``usd`` (the rule of every page,
+``costobs_server.vocabulary``) formats it exactly, and the rule body sends what the user typed,
+as text, for the API to validate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from costobs_server.vocabulary import ALERT_DIMENSIONS, NO_VALUE, usd
 
 KIND_LABELS = {
     "daily_threshold": "Daily threshold",
@@ -18,26 +19,9 @@ KIND_LABELS = {
     "projected_monthly_budget": "Projected monthly budget",
 }
 BASELINE_LABELS = {"rolling_7d": "the 7-day daily mean", "yesterday": "yesterday's spend"}
-SCOPE_FIELDS = ("provider", "model", "feature", "team", "customer", "user", "environment")
+SCOPE_FIELDS = tuple(ALERT_DIMENSIONS)
+"""What a rule's scope and group_by choose from, in form order."""
 GROUP_TAG = "tag:"  # the group-by choice "a tag…", completed with the tag key typed
-NO_VALUE = "—"
-
-
-def usd(text: str | None) -> str:
-    """``$1,234.50`` from a decimal string: at least cents, every digit kept (``$0.0035``,
-    ``$123.456789``). Text that is not a number is shown as it came."""
-    if text is None or text == "":
-        return NO_VALUE
-    try:
-        d = Decimal(str(text))
-    except InvalidOperation:
-        return str(text)
-    if not d.is_finite():
-        return str(text)
-    # format(d, "f") is exact; abs() and a precision ("…,.12f") round to 28 digits
-    whole, _, frac = format(d.copy_abs(), "f").partition(".")
-    sign = "-" if d < 0 else ""
-    return f"{sign}${int(whole):,}.{frac.rstrip('0').ljust(2, '0')}"
 
 
 def config_text(kind: str, config: Mapping[str, Any]) -> str:

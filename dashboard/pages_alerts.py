@@ -26,7 +26,7 @@ NEW_SECRET = "alerts_new_target_secret"
 RULE_FIELDS = "nr_"
 EDIT_FIELDS = "er_"  # + rule id + "_": one edit form per rule
 TARGET_FIELDS = "nt_"
-DIMENSIONS = ("provider", "model", "feature", "team", "customer", "user", "environment")
+DIMENSIONS = view.SCOPE_FIELDS
 
 
 def _get(ctx: ui.PageContext, path: str, **params: Any) -> Any | None:
@@ -328,7 +328,8 @@ def _rule_form(
         st.markdown("**Scope** — blank watches all spend; separate several values with commas")
         columns = st.columns(4)
         for i, dimension in enumerate(DIMENSIONS):
-            columns[i % 4].text_input(dimension.capitalize(), key=f"{prefix}scope_{dimension}")
+            label = ui.DIMENSION_LABELS.get(dimension, dimension.capitalize())
+            columns[i % 4].text_input(label, key=f"{prefix}scope_{dimension}")
         st.text_area("Tags (one KEY=VALUE per line)", key=f"{prefix}tags", height=68)
         group, tag, zone, cooldown = st.columns(4)
         group.selectbox(

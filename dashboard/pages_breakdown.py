@@ -165,8 +165,8 @@ def render(ctx: ui.PageContext) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "Cost (USD)": st.column_config.NumberColumn(format="$%.4f"),
-            "Cost / request": st.column_config.NumberColumn(format="$%.6f"),
+            "Cost (USD)": ui.money_column(frame["Cost (USD)"]),
+            "Cost / request": ui.money_column(frame["Cost / request"]),
             "Share %": st.column_config.NumberColumn(format="%.2f%%"),
         },
     )

@@ -1,6 +1,6 @@
 """Overview: spend, tokens, requests and cost per request with their changes, spend on failed
 calls and its share, spend over time, cost by provider, top models (one model across clouds and
-gateways), and a warning listing unpriced models."""
+gateways), a warning listing unpriced models, and one when dead letters exist."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ def _failed(failed: dict[str, Any]) -> None:
     cols[2].metric("Failed calls", f"{failed['requests']:,}")
 
 
+def _dead_letters(dead: dict[str, Any]) -> None:
+    """Accepted messages that could not be stored are in no figure until re-driven."""
+    if not dead["count"]:
+        return
+    streams = ", ".join(f"{n:,} {stream}" for stream, n in sorted(dead["by_stream"].items()))
+    more = "" if dead["complete"] else " at least"
+    st.warning(
+        f"Dead letters:{more} {dead['count']:,} message(s) could not be stored ({streams}; "
+        f"latest {dead['last_failure']}) and are missing from these figures. "
+        "See why with `costobs dlq list`; after the fix, `costobs dlq replay --all`.",
+        icon=":material/report:",
+    )
+
+
 def render(ctx: ui.PageContext) -> None:
     if not ctx.org["has_events"]:
         pages_first_run.render(ctx)
@@ -58,6 +72,7 @@ def render(ctx: ui.PageContext) -> None:
             f"Unpriced models — tracked at $0 until the price table has a rate: {names}",
             icon=":material/warning:",
         )
+    _dead_letters(ui.fetch(ctx, "/v1/dead-letters"))
     summary = ui.fetch(ctx, "/v1/summary", **ctx.range)
     _metrics(summary["totals"], summary["previous_period"]["change_pct"], "vs previous period")
     ui.display_caption(summary.get("display"))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from costobs_server.vocabulary import money_text, usd
 from dashboard.api import Api, ApiError
 
 CONTEXT_KEY = "costobs_context"
@@ -62,17 +64,20 @@ def context() -> PageContext:
 # --- formatting -----------------------------------------------------------------------------
 
 
-def money(value: str | Decimal | float | int | None, places: int | None = None) -> str:
-    """``$1,234.56``; amounts under a cent keep four significant decimals (``$0.0035``)."""
-    if value is None:
-        return "—"
-    d = Decimal(str(value))
-    sign = "-" if d < 0 else ""
-    d = abs(d)
-    if places is None:
-        places = 2 if d >= 1 or d == 0 else max(2, min(8, -d.adjusted() + 3))
-    q = d.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN)
-    return f"{sign}${q:,.{places}f}"
+money = usd
+"""Money on every page, one rule (``costobs_server.vocabulary.usd``): exact, at least cents."""
+
+
+def money_places(values: Iterable[Decimal]) -> int:
+    """Decimal places that show every digit of every value, at least cents."""
+    return max([2, *(len(money_text(v).partition(".")[2]) for v in values)])
+
+
+def money_column(values: Iterable[Decimal]) -> Any:
+    """A sortable table column of money by the same rule: Streamlit formats numbers with a
+    printf pattern, so the pattern carries the column's largest number of decimal places (no
+    digit is rounded away; thousands are not grouped, printf has no grouping)."""
+    return st.column_config.NumberColumn(format=f"$%.{money_places(values)}f")
 
 
 def count(value: int | float | str | None) -> str:

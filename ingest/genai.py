@@ -41,6 +41,7 @@ from typing import Any
 
 from costobs_server.errors import ConfigError
 from costobs_server.store.columns import TEXT_DIMENSIONS
+from costobs_server.vocabulary import TAG_KEY_RE
 
 Scalar = str | int | float | bool
 
@@ -62,7 +63,6 @@ CONTENT_KEYS = re.compile(
 )
 """Attribute keys that carry prompt or completion content: never mapped, even when configured."""
 
-_TAG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
 _IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 
 PROVIDERS = {
@@ -161,7 +161,7 @@ def parse_attribute_map(raw: str | None) -> dict[str, str]:
                 "completion content, which is never stored"
             )
         tag = target.removeprefix("tag:")
-        if target.startswith("tag:") and not _TAG_KEY.match(tag):
+        if target.startswith("tag:") and not TAG_KEY_RE.match(tag):
             raise ConfigError(f"COSTOBS_OTLP_ATTRIBUTE_MAP[{key!r}]: bad tag key {tag!r}")
         if not target.startswith("tag:") and target not in FIELDS:
             raise ConfigError(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
+from costobs_server.vocabulary import money_text
+
 ZERO = Decimal(0)
 _RATIO = Decimal("1e-12")
 _PCT = Decimal("0.01")
@@ -22,9 +24,8 @@ def dec(value: Any) -> Decimal:
 
 
 def money(value: Any) -> str:
-    """A decimal string without exponent or trailing zeros ("0" for zero or none)."""
-    text = format(dec(value).normalize(), "f")
-    return "0" if text in ("-0", "0") else text
+    """A stored sum as the API writes money (``vocabulary.money_text``)."""
+    return money_text(dec(value))
 
 
 def ratio(numerator: Any, denominator: Any) -> str | None:

@@ -157,3 +157,18 @@ def event(i: int = 0, **overrides: Any) -> dict[str, Any]:
     }
     base.update(overrides)
     return base
+
+
+def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
+    """An ingest envelope as ingest publishes it to ``costobs.events.<org>``."""
+    import orjson
+
+    from costobs_server.wire import validate_event
+
+    return orjson.dumps(
+        {
+            "org_id": org,
+            "received_at": "2026-11-20T10:00:01.000+00:00",
+            "events": [validate_event(e) for e in events],
+        }
+    )

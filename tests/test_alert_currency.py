@@ -111,7 +111,7 @@ def test_messages_show_the_currency_and_the_rate() -> None:
     assert (payload["currency"], payload["observed"], payload["threshold"]) == ("EUR", "910", "900")
     assert (payload["observed_usd"], payload["threshold_usd"]) == ("1000", None)
     message = slack_message(payload)
-    assert message["text"] == "Budget: spend 910.00 EUR ($1000.00) > 900.00 EUR (2026-11)"
+    assert message["text"] == "Budget: spend 910.00 EUR ($1,000.00) > 900.00 EUR (2026-11)"
     context = message["blocks"][2]["elements"][0]["text"]
     assert context.endswith("· EUR at 0.92 per USD (rate of 2026-11-02)")
 

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,10 @@ async def test_overview_shows_exact_figures_charts_and_unpriced_warning(
     assert at.title[0].value == "Overview"
     shown = last_30(seeded)
     assert metric(at, "Spend") == ui.money(total_cost(shown))
+    # the one money rule: every digit, as on the Alerts page (the seed's costs have more than
+    # cents, so a rounded figure would differ)
+    assert total_cost(shown) != round(total_cost(shown), 2)
+    assert Decimal(metric(at, "Spend").lstrip("$").replace(",", "")) == total_cost(shown)
     assert metric(at, "Requests") == f"{len(shown):,}"
     tokens = sum(
         e["usage"]["input_tokens"]

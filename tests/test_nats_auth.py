@@ -20,7 +20,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from costobs_server.config_docs import NATS_EXAMPLE
 from costobs_server.errors import ConfigError, CostObsError
-from costobs_server.nats_auth import ADMIN, NatsAuth, connect
+from costobs_server.nats_auth import ADMIN, ROLES, NatsAuth, connect
 from costobs_server.nats_server import NatsServer, binary, free_port
 from costobs_server.serve import Stack
 from costobs_server.settings import load_settings
@@ -202,7 +202,7 @@ async def test_the_server_mode_example_config_grants_each_role_what_it_needs(
 ) -> None:
     """nats/nats-server.conf run by a real nats-server: the writer applies the streams, ingest
     publishes, alertd reads its durable, and nobody without a password gets in."""
-    passwords = {role: uuid.uuid4().hex for role in ("ingest", "writer", "alertd", "billsyncd")}
+    passwords = {role: uuid.uuid4().hex for role in ROLES}  # the config names every role
     proc, url = _run_example_config(tmp_path, passwords)
     try:
         await _refused(url)

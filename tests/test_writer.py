@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +16,45 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from consumers.flush_log import FlushLog
+from consumers.intake import BrokerIntake
 from consumers.pricer import Pricer
 from consumers.processor import PoisonMessage, merge, rows_from_message, transform
 from consumers.writer import Writer
+from costobs_server.broker import make_broker
 from costobs_server.metadata.db import MetadataDB
 from costobs_server.nats_server import NatsServer
 from costobs_server.settings import load_settings
 from costobs_server.store import EventStore, failures
-from costobs_server.streams import DLQ_STREAM, DLQ_SUBJECT, ensure_streams, events_subject
+from costobs_server.streams import (
+    DLQ_STREAM,
+    DLQ_SUBJECT,
+    EVENTS_STREAM,
+    ensure_streams,
+    events_subject,
+)
 from costobs_server.wire import validate_event
 from tests.helpers import Running, event, eventually, nats_client
+
+
+@asynccontextmanager
+async def started_writer(
+    server: NatsServer, store: Any, intake: str = "faststream", **kw: Any
+) -> AsyncIterator[tuple[Writer, asyncio.Task[None]]]:
+    """A writer running as the writer role: as ``costobs`` runs it (its role's FastStream
+    broker, ``BrokerIntake``) or on nats-py's pull subscription (``intake="nats-py"``, the
+    bench's baseline). Stopped (flush, acks, broker) on exit."""
+    broker = make_broker(load_settings(nats_url=server.url), "writer", auth=server.auth("writer"))
+    nc = await broker.connect()
+    source = BrokerIntake(broker) if intake == "faststream" else None
+    writer = Writer(nc, store, Pricer(), intake=source, **kw)
+    await broker.start()
+    task = asyncio.create_task(writer.run())
+    try:
+        yield writer, task
+    finally:
+        writer.stop()
+        await task
+        await broker.stop()
 
 
 def envelope(org: str, events: list[dict[str, Any]]) -> bytes:
@@ -124,8 +156,9 @@ def test_transform_reports_poison_per_message() -> None:
     assert isinstance(out[1], str) and "not an ingest envelope" in out[1]
 
 
+@pytest.mark.parametrize("intake", ["faststream", "nats-py"])
 async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
-    nats_server: NatsServer, store: EventStore
+    nats_server: NatsServer, store: EventStore, intake: str
 ) -> None:
     settings = load_settings(nats_url=nats_server.url, writer_ack_wait_s=60)
     nc = await nats_client(nats_server)
@@ -133,30 +166,29 @@ async def test_poison_message_goes_to_dead_letter_after_n_deliveries(
     await ensure_streams(js, settings)
     org = f"p{uuid.uuid4().hex[:8]}"
     ack = await js.publish(events_subject(org), b'{"org_id": "broken"')
-    writer_nc = await nats_client(nats_server, "writer")  # the writer's own, limited user
-    writer = Writer(
-        writer_nc,
-        store,
-        Pricer(),
-        flush_ms=50,
-        max_deliveries=2,
-        staging_table="events_staging_poison",
-    )
-    task = asyncio.create_task(writer.run())
     dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
     try:
-        while True:  # the DLQ may hold earlier tests' messages: find this one
-            msg = await dlq.next_msg(timeout=30)
-            if msg.headers and msg.headers.get("CostObs-Stream-Seq") == str(ack.seq):
-                break
+        async with started_writer(  # the writer's own, limited user
+            nats_server,
+            store,
+            intake,
+            flush_ms=50,
+            max_deliveries=2,
+            staging_table="events_staging_poison",
+        ):
+            while True:  # the DLQ may hold earlier tests' messages: find this one
+                msg = await dlq.next_msg(timeout=30)
+                if msg.headers and msg.headers.get("CostObs-Stream-Seq") == str(ack.seq):
+                    break
         assert msg.data == b'{"org_id": "broken"'
         assert "not an ingest envelope" in msg.headers["CostObs-Reason"]
         assert msg.headers["CostObs-Deliveries"] == "2"
         assert msg.headers["CostObs-Subject"] == events_subject(org)
+        assert msg.headers["CostObs-Stream"] == EVENTS_STREAM
+        first = datetime.fromisoformat(msg.headers["CostObs-First-Failure"])
+        last = datetime.fromisoformat(msg.headers["CostObs-Last-Failure"])
+        assert first.tzinfo is not None and first < last  # two deliveries, 2 s backoff apart
     finally:
-        writer.stop()
-        await task
-        await writer_nc.close()
         await nc.close()
 
 
@@ -198,27 +230,23 @@ async def run_writer(
     nc = await nats_client(server)
     js = nc.jetstream()
     await ensure_streams(js, settings)
-    writer = Writer(
-        nc,
-        store,
-        Pricer(),
-        flush_ms=50,
-        staging_table=f"events_staging_{org}",
-        retry_delay_s=0.05,
-        **kw,
-    )
     for m in messages:
         await js.publish(events_subject(org), m)
-    task = asyncio.create_task(writer.run())
     expected = sum(len(orjson.loads(m)["events"]) for m in messages)
     try:
-        await eventually(
-            lambda: writer.stats.inserted + writer.stats.duplicates >= expected, within=30
-        )
-        assert count_events(store, org) == expected
+        async with started_writer(
+            server,
+            store,
+            flush_ms=50,
+            staging_table=f"events_staging_{org}",
+            retry_delay_s=0.05,
+            **kw,
+        ) as (writer, _):
+            await eventually(
+                lambda: writer.stats.inserted + writer.stats.duplicates >= expected, within=30
+            )
+            assert count_events(store, org) == expected
     finally:
-        writer.stop()
-        await task
         await nc.close()
     return writer
 
@@ -367,40 +395,32 @@ async def test_a_flush_cut_short_by_a_crash_is_completed_from_the_flush_log(
     await ensure_streams(js, settings)
     try:
         await js.publish(events_subject(org), envelope(org, [event(i) for i in range(4)]))
-        first = Writer(
-            nc,
+        async with started_writer(
+            nats_server,
             failing,
-            Pricer(),
             flush_ms=50,
-            staging_table=f"events_staging_{org}",  # type: ignore[arg-type]
+            staging_table=f"events_staging_{org}",
             flush_log=FlushLog(log_dir),
             retry_delay_s=0.05,
-        )
-        task = asyncio.create_task(first.run())
-        await eventually(lambda: failing.calls >= 2 and count_events(store, org) == 4)
-        first.stop()
-        await task
+        ):
+            await eventually(lambda: failing.calls >= 2 and count_events(store, org) == 4)
         assert len(FlushLog(log_dir).pending()) == 1
         assert rollups_match_events(store, org)  # events written, rollups not
     finally:
         failing.lift()
-    second = Writer(
-        nc,
-        store,
-        Pricer(),
-        flush_ms=50,
-        staging_table=f"events_staging_{org}",
-        flush_log=FlushLog(log_dir),
-    )
-    task = asyncio.create_task(second.run())
     try:
-        await eventually(lambda: second.stats.duplicates == 4, within=30)  # redelivered, stored
-        assert not FlushLog(log_dir).pending()
-        assert not rollups_match_events(store, org)
-        assert count_events(store, org) == 4
+        async with started_writer(
+            nats_server,
+            store,
+            flush_ms=50,
+            staging_table=f"events_staging_{org}",
+            flush_log=FlushLog(log_dir),
+        ) as (second, _):
+            await eventually(lambda: second.stats.duplicates == 4, within=30)  # redelivered
+            assert not FlushLog(log_dir).pending()
+            assert not rollups_match_events(store, org)
+            assert count_events(store, org) == 4
     finally:
-        second.stop()
-        await task
         await nc.close()
 
 
@@ -416,21 +436,18 @@ async def test_a_failed_dead_letter_publish_keeps_the_message_and_the_writer(
     org = f"d{uuid.uuid4().hex[:8]}"
     await js.delete_stream(DLQ_STREAM)  # nothing takes costobs.dlq.events now
     ack = await js.publish(events_subject(org), b"not an envelope")
-    writer = Writer(
-        nc, store, Pricer(), flush_ms=50, max_deliveries=1, staging_table=f"events_staging_{org}"
-    )
-    task = asyncio.create_task(writer.run())
     try:
-        await asyncio.sleep(1.5)
-        assert not task.done(), task
-        await ensure_streams(js, settings)  # the dead-letter stream is back
-        dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
-        msg = await dlq.next_msg(timeout=45)
-        assert msg.headers and msg.headers["CostObs-Stream-Seq"] == str(ack.seq)
-        assert writer.stats.dead_lettered == 1
+        async with started_writer(
+            nats_server, store, flush_ms=50, max_deliveries=1, staging_table=f"events_staging_{org}"
+        ) as (writer, task):
+            await asyncio.sleep(1.5)
+            assert not task.done(), task
+            await ensure_streams(js, settings)  # the dead-letter stream is back
+            dlq = await js.subscribe(DLQ_SUBJECT, stream=DLQ_STREAM, ordered_consumer=True)
+            msg = await dlq.next_msg(timeout=45)
+            assert msg.headers and msg.headers["CostObs-Stream-Seq"] == str(ack.seq)
+            assert writer.stats.dead_lettered == 1
     finally:
-        writer.stop()
-        await task
         await nc.close()
 
 

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from costobs_server.store.cluster import (
     cluster_statements,
     schema_migrations_ddl,
 )
+from costobs_server.vocabulary import money_text
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -230,7 +230,7 @@ class EventStore:
         requests, cost, input_tokens, output_tokens = rows[0]
         return {
             "requests": int(requests or 0),
-            "cost_usd": _decimal_str(cost),
+            "cost_usd": money_text(cost),
             "input_tokens": int(input_tokens or 0),
             "output_tokens": int(output_tokens or 0),
         }
@@ -264,11 +264,3 @@ def _dedup_settings(token: str) -> dict[str, Any]:
 def _check_identifier(name: str) -> None:
     if not name.replace("_", "").isalnum() or not name[0].isalpha():
         raise StoreError(f"not a safe table name: {name!r}")
-
-
-def _decimal_str(value: Decimal | None) -> str:
-    """A decimal as a plain string without exponent or trailing zeros ("0" for none)."""
-    if value is None:
-        return "0"
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"

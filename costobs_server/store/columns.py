@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from costobs.pricing import USAGE_COUNTS as USAGE_COUNTS
 
-TEXT_DIMENSIONS = (
-    "customer_id",
-    "user_id",
-    "trace_id",
-    "feature",
-    "team",
-    "service",
-    "environment",
-    "prompt_key",
-    "prompt_version",
-)
-"""The nine first-class metadata fields; '' when absent."""
+from costobs_server.vocabulary import DIMENSION_COLUMNS
+
+TEXT_DIMENSIONS = DIMENSION_COLUMNS
+"""The nine first-class metadata fields, a column each; '' when absent."""
 
 # USAGE_COUNTS: the wire's usage counts, each a column of its own (the SDK's list: one source
 # of truth).

@@ -12,18 +12,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-HIGH = {"customer": "customer_id", "user": "user_id"}
+from costobs_server.vocabulary import HIGH_CARDINALITY, LEVELS
+
+HIGH = HIGH_CARDINALITY
 """The high-cardinality side of a pair: level → events column."""
 ATTRIBUTES = {
-    "feature": "feature",
-    "team": "team",
-    "service": "service",
-    "environment": "environment",
-    "prompt": "prompt_key",
-    "prompt_version": "prompt_version",
-    "status": "status",
+    name: column
+    for name, column in LEVELS.items()
+    if name not in HIGH and name not in ("provider", "model")
 }
-"""What each of them is paired with: level → events column."""
+"""What each of them is paired with, every other read-API level but provider and model (the
+half-month dimension × model rollup answers those): level → events column."""
 DIMENSION_KINDS = len(HIGH) * len(ATTRIBUTES) + 1
 """Pair kinds every event adds to: the above and customer × user (tag pairs only come with
 tags)."""

@@ -14,18 +14,18 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from costobs_server.bounds import SupportedInstant, supported_instant
 from costobs_server.currency import RateBook
+from costobs_server.vocabulary import TAG_KEY, TAG_KEY_HELP
 from readapi import _display
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import RequestDetail, RequestPage
 from readapi._money import money
 from readapi.math import ranges
-from readapi.routes.spend import TAG_KEY
 from readapi.sql import requests as requests_sql
 
 router = APIRouter(tags=["requests"], responses=AUTH_RESPONSES)
 
 TAG_FILTER_RE = re.compile(rf"^(?P<key>{TAG_KEY})(?::(?P<value>.{{0,256}}))?$", re.DOTALL)
-KEY_HELP = "key: a letter or _, then up to 63 letters, digits, _ . -"
+KEY_HELP = f"key: {TAG_KEY_HELP}"
 MONEY_COLUMNS = frozenset({"cost_usd", "sdk_cost_usd", "provider_cost_usd", "audio_seconds"})
 Text = Annotated[str | None, Query(min_length=1, max_length=256)]
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from costobs_server.vocabulary import TAG_KEY, TAG_KEY_HELP
 from readapi import _canonical, _display
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import Breakdown, Series, Summary, TagKeys, Unpriced
@@ -24,13 +25,8 @@ from readapi.sql.common import DIMENSIONS, Level
 
 router = APIRouter(tags=["spend"], responses=AUTH_RESPONSES)
 
-TAG_KEY = r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}"
-"""The wire schema's tag key: a bounded identifier."""
 LEVEL_RE = re.compile(rf"^(?:(?P<dim>{'|'.join(DIMENSIONS)})|tag:(?P<tag>{TAG_KEY}))$")
-LEVEL_HELP = (
-    f"one of {', '.join(DIMENSIONS)}, or tag:<key> (key: letter or _, then up to 63 of "
-    "letters, digits, _ . -)"
-)
+LEVEL_HELP = f"one of {', '.join(DIMENSIONS)}, or tag:<key> (key: {TAG_KEY_HELP})"
 MAX_SERIES_GROUPS = 12
 
 

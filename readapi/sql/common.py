@@ -6,17 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from costobs_server.store import pairs
+from costobs_server import vocabulary
 from readapi.math.ranges import Span, Window
 
 # --- what may be grouped by -------------------------------------------------------------
 
-DIMENSIONS: dict[str, str] = (
-    {"provider": "provider", "model": "model"} | pairs.HIGH | pairs.ATTRIBUTES
-)
+DIMENSIONS = vocabulary.LEVELS
 """Public dimension name → column (in events and the attribution rollups)."""
 
-HIGH_CARDINALITY = frozenset(pairs.HIGH)
+HIGH_CARDINALITY = frozenset(vocabulary.HIGH_CARDINALITY)
 """Dimensions the daily cross-dimension rollups leave out (they would be one row per event)."""
 BY_MODEL = HIGH_CARDINALITY
 """Dimensions ``cost_dim_model_daily`` crosses with provider and model."""

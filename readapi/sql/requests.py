@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from costobs_server.store.columns import EVENT_COLUMNS
+from costobs_server.vocabulary import DIMENSION_COLUMNS
 from readapi.math.ranges import Window
 from readapi.sql.common import INSTANTS, ORG, Query
 
@@ -16,15 +17,7 @@ LIST_COLUMNS = (
     "provider",
     "model",
     "operation",
-    "feature",
-    "customer_id",
-    "user_id",
-    "trace_id",
-    "team",
-    "service",
-    "environment",
-    "prompt_key",
-    "prompt_version",
+    *DIMENSION_COLUMNS,
     "tags",
     "status",
     "error_type",
@@ -39,18 +32,7 @@ LIST_COLUMNS = (
 DETAIL_COLUMNS = tuple(c for c in EVENT_COLUMNS if c != "org_id")
 
 REQUEST_FILTERS: dict[str, str] = {
-    "provider": "provider",
-    "model": "model",
-    "status": "status",
-    "feature": "feature",
-    "customer_id": "customer_id",
-    "user_id": "user_id",
-    "trace_id": "trace_id",
-    "team": "team",
-    "service": "service",
-    "environment": "environment",
-    "prompt_key": "prompt_key",
-    "prompt_version": "prompt_version",
+    column: column for column in ("provider", "model", "status", *DIMENSION_COLUMNS)
 }
 """Query parameter → column, for exact-match filters on raw requests."""
 
