@@ -35,11 +35,16 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     if args.config:
         loaded: dict[str, Any] = json.loads(args.config, parse_float=Decimal)
         return loaded
+    in_currency = {"currency": args.currency} if args.currency else {}
     if args.kind == "daily_threshold" and args.threshold:
+        if in_currency:
+            return {"threshold": args.threshold, **in_currency}
         return {"threshold_usd": args.threshold}
     if args.kind == "spike" and args.factor:
         return {"factor": args.factor, "baseline": args.baseline}
     if args.kind in ("monthly_budget", "projected_monthly_budget") and args.budget:
+        if in_currency:
+            return {"budget": args.budget, **in_currency}
         return {"budget_usd": args.budget}
     raise CostObsError(
         f"{args.kind} needs --config or "
@@ -98,9 +103,10 @@ def _alerts(args: argparse.Namespace) -> int:
             path = "/v1/alerts/history" + (f"?rule_id={args.rule}" if args.rule else "")
             for f in call(c, "GET", path)["fires"]:
                 group = f" [{f['group']}]" if f["group"] else ""
+                code = f.get("currency") or "USD"
                 print(
                     f"{f['fired_at']}  rule {f['rule_id']}{group}  {f['period']}  "
-                    f"observed ${f['observed_usd']} > ${f['threshold_usd']}  {f['status']}"
+                    f"observed {f['observed_usd']} > {f['threshold_usd']} {code}  {f['status']}"
                 )
         elif command == "targets":
             action = args.targets_command
@@ -133,6 +139,11 @@ def register(sub: Any) -> None:
     )
     create.add_argument("--threshold", help="daily_threshold: USD, e.g. 50")
     create.add_argument("--budget", help="(projected_)monthly_budget: USD")
+    create.add_argument(
+        "--currency",
+        help="--threshold/--budget in this ISO 4217 currency (e.g. EUR) instead of USD: spend "
+        "is converted day by day with the org's rates",
+    )
     create.add_argument("--factor", help="spike: e.g. 2")
     create.add_argument("--baseline", default="rolling_7d", choices=["rolling_7d", "yesterday"])
     create.add_argument("--config", help="the kind's config as JSON instead")

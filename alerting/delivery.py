@@ -30,6 +30,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ import orjson
 
 from alerting import metrics
 from alerting.addresses import BlockedAddress, GuardedTransport, TargetPolicy
+from alerting.rules import rule_currency
 from alerting.store import AlertStore, Target
 from costobs_server.vocabulary import usd
 
@@ -82,12 +84,51 @@ def verify_signature(
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
+def _amount(text: str, code: str) -> str:
+    """A figure in ``code`` for people: USD as above, others rounded to their minor units."""
+    if code == "USD":
+        return usd(text)
+    from costobs_server.currency import currency, display
+
+    return display(Decimal(text), currency(code))
+
+
+def _rate_line(shown: Mapping[str, Any]) -> str:
+    """ "EUR at 0.92 per USD (rate of 2026-11-02)", saying when that is an earlier day's."""
+    if shown.get("rate") is None:
+        return f"no {shown['currency']} rate yet"
+    line = f"{shown['currency']} at {shown['rate']} per USD (rate of {shown['rate_date']}"
+    return line + (", the latest before today)" if shown.get("fallback") else ")")
+
+
+def figures(alert: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(observed, threshold, rate line) as people read them: in the rule's currency, with the
+    org's display currency beside USD figures when it has one."""
+    details = alert.get("details") or {}
+    code = alert.get("currency") or "USD"
+    observed = _amount(alert["observed"], code)
+    threshold = _amount(alert["threshold"], code)
+    if code != "USD":
+        spent = details.get("observed_usd")
+        shown_usd = f"{observed} ({usd(spent)})" if spent else observed
+        return shown_usd, threshold, _rate_line(details)
+    shown = details.get("display")
+    if not shown:
+        return observed, threshold, None
+    other = shown["currency"]
+    return (
+        f"{observed} ({_amount(shown['observed'], other)})",
+        f"{threshold} ({_amount(shown['threshold'], other)})",
+        _rate_line(shown),
+    )
+
+
 def slack_message(alert: Mapping[str, Any]) -> dict[str, Any]:
     """Slack Block Kit: a header, the figures side by side, scope and time as context."""
     rule = alert["rule"]
     title = _KIND_TITLES.get(rule["kind"], rule["kind"])
     prefix = "[TEST] " if alert.get("type") == "alert.test" else ""
-    observed, threshold = usd(alert["observed_usd"]), usd(alert["threshold_usd"])
+    observed, threshold, rate = figures(alert)
     label = "Forecast" if rule["kind"] == "projected_monthly_budget" else "Spend"
     group = f" — {rule.get('group_by')}: *{alert['group']}*" if alert.get("group") else ""
     scope = ", ".join(f"{k}={v}" for k, v in (rule.get("scope") or {}).items()) or "all spend"
@@ -115,7 +156,8 @@ def slack_message(alert: Mapping[str, Any]) -> dict[str, Any]:
                     {
                         "type": "mrkdwn",
                         "text": f"org {alert['org_id']} · fired {alert['fired_at']} · "
-                        f"time zone {alert.get('timezone', 'UTC')}",
+                        f"time zone {alert.get('timezone', 'UTC')}"
+                        + (f" · {rate}" if rate else ""),
                     }
                 ],
             },
@@ -280,7 +322,9 @@ def alert_payload(
 
     ``rule`` is an ``alerting.rules.Rule``; ``fire`` an ``alerting.store.Fire`` (None for a test).
     """
+    code = rule_currency(rule.config)
     common = {
+        "currency": code,
         "rule": {
             "id": rule.id,
             "name": rule.name,
@@ -301,8 +345,10 @@ def alert_payload(
             **common,
             "group": None,
             "period": rule.local_day(now).isoformat(),
+            "observed": "0",
+            "threshold": threshold,
             "observed_usd": "0",
-            "threshold_usd": threshold,
+            "threshold_usd": threshold if code == "USD" else None,
             "fired_at": now.isoformat(),
             "details": {"note": "test alert: no threshold was crossed"},
         }
@@ -312,8 +358,11 @@ def alert_payload(
         **common,
         "group": fire.group or None,
         "period": fire.period,
-        "observed_usd": fire.observed,
-        "threshold_usd": fire.threshold,
+        "observed": fire.observed,
+        "threshold": fire.threshold,
+        # a limit in another currency: observed/threshold are in it; the USD spend is here
+        "observed_usd": fire.observed if code == "USD" else fire.details.get("observed_usd"),
+        "threshold_usd": fire.threshold if code == "USD" else None,
         "fired_at": fire.fired_at.isoformat(),
         "details": fire.details,
     }

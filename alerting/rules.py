@@ -8,6 +8,11 @@ Kinds (the period is a day or a month in the rule's time zone):
   days before today (days without spend count as 0). A zero baseline never fires: there is no
   history to spike from (``daily_threshold`` covers absolute limits).
 - ``monthly_budget {"budget_usd"}``: fires when month-to-date spend > budget.
+
+A limit may be set in another currency instead: ``{"threshold": "50", "currency": "EUR"}``,
+``{"budget": "900", "currency": "EUR"}``. Spend is then converted day by day with each day's
+rate (``alerting.currency``) before the same comparison; a rule whose period holds spend on a
+day without any rate does not evaluate (it cannot know) until a rate exists.
 - ``projected_monthly_budget {"budget_usd"}``: fires when the month-end forecast > budget. The
   forecast is linear: month-to-date × days in month / days elapsed, with at least one day
   elapsed (so the first hours of a month do not extrapolate a few cents into a fortune).
@@ -121,8 +126,35 @@ class RuleSpec(BaseModel):
         return self
 
 
+LIMIT_KEYS = {"daily_threshold": "threshold", "monthly_budget": "budget"}
+LIMIT_KEYS["projected_monthly_budget"] = "budget"
+
+
+def limit(rule: Rule) -> Decimal:
+    """The rule's threshold or budget, in its currency (``rule_currency``)."""
+    key = LIMIT_KEYS[rule.kind]
+    return Decimal(rule.config.get(f"{key}_usd") or rule.config[key])
+
+
+def rule_currency(config: Mapping[str, Any]) -> str:
+    """The currency a rule's limit is in: USD unless set."""
+    return str(config.get("currency") or "USD")
+
+
 def normalise_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """The kind's config with money as exact decimal strings; ``ValueError`` naming the key."""
+    if kind in LIMIT_KEYS and "currency" in config:
+        from costobs_server.currency import currency
+
+        key = LIMIT_KEYS[kind]
+        unknown = set(config) - {key, "currency"}
+        if unknown:
+            raise ValueError(f"{kind} config in a currency has unknown key(s) {sorted(unknown)}")
+        if key not in config:
+            raise ValueError(f"{kind} config with 'currency' needs {key!r}")
+        code = currency(config["currency"], "config.currency").code
+        amount = money_text(_money(config[key], key))
+        return {f"{key}_usd": amount} if code == "USD" else {key: amount, "currency": code}
     if kind == "daily_threshold":
         expected = {"threshold_usd"}
     elif kind == "spike":
@@ -266,7 +298,7 @@ class Breach:
     period: str
     observed: Decimal
     threshold: Decimal
-    details: dict[str, str]
+    details: dict[str, Any]
 
 
 def evaluate(
@@ -276,9 +308,10 @@ def evaluate(
     today = rule.local_day(now)
     spent_today = days.get(today, ZERO)
     if rule.kind == "daily_threshold":
-        limit = Decimal(rule.config["threshold_usd"])
-        if spent_today > limit:
-            return Breach(group, today.isoformat(), spent_today, limit, {"day": today.isoformat()})
+        threshold = limit(rule)
+        if spent_today > threshold:
+            details = {"day": today.isoformat()}
+            return Breach(group, today.isoformat(), spent_today, threshold, details)
         return None
     if rule.kind == "spike":
         factor = Decimal(rule.config["factor"])
@@ -289,19 +322,19 @@ def evaluate(
             baseline = week / 7
         if baseline <= 0:
             return None
-        limit = factor * baseline
-        if spent_today > limit:
+        over = factor * baseline
+        if spent_today > over:
             details = {
                 "day": today.isoformat(),
-                "baseline_usd": money_text(baseline),
+                "baseline_usd": money_text(baseline),  # spike rules have no currency
                 "baseline": rule.config["baseline"],
                 "factor": rule.config["factor"],
             }
-            return Breach(group, today.isoformat(), spent_today, limit, details)
+            return Breach(group, today.isoformat(), spent_today, over, details)
         return None
     month_start = today.replace(day=1)
     month_to_date = sum((v for d, v in days.items() if month_start <= d <= today), ZERO)
-    budget = Decimal(rule.config["budget_usd"])
+    budget = limit(rule)
     period = month_start.strftime("%Y-%m")
     if rule.kind == "monthly_budget":
         if month_to_date > budget:
@@ -314,7 +347,9 @@ def evaluate(
     if forecast > budget:
         details = {
             "month": period,
-            "month_to_date_usd": money_text(month_to_date),
+            ("month_to_date_usd" if rule_currency(rule.config) == "USD" else "month_to_date"): (
+                money_text(month_to_date)
+            ),
             "days_elapsed": money_text(elapsed_days.quantize(Decimal("0.0001"))),
             "days_in_month": str(in_month),
         }

@@ -101,6 +101,8 @@ def fire_json(f: AlertFire, deliveries: list[AlertDelivery] | None = None) -> di
         "period": f.period,
         "seq": f.seq,
         "fired_at": _aware(f.fired_at).isoformat(),
+        # a rule with a limit in another currency stores its figures in it (details.currency)
+        "currency": (f.details or {}).get("currency") or "USD",
         "observed_usd": f.observed_usd,
         "threshold_usd": f.threshold_usd,
         "details": f.details,

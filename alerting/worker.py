@@ -22,7 +22,8 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,11 +34,14 @@ from nats.aio.msg import Msg
 from alerting import metrics
 from alerting.addresses import policy_from_settings
 from alerting.counters import Key, RuleCounter, reconcile_query
+from alerting.currency import display_details, evaluate_in_currency
 from alerting.delivery import Deliverer, alert_payload
-from alerting.rules import Breach, LastFire, Rule, evaluate, next_seq
+from alerting.rules import Breach, LastFire, Rule, next_seq, rule_currency
 from alerting.store import AlertStore, Fire
 from consumers.pricer import Pricer
 from costobs_server.broker import BatchHandler, RoleBroker, durable_batches
+from costobs_server.currency import RateBook
+from costobs_server.metadata.currency import rate_book, rate_books
 from costobs_server.runtime import Services
 from costobs_server.streams import ALERTD_DURABLE, EVENTS_STREAM
 
@@ -95,6 +99,10 @@ class AlertD:
         self.counters: dict[str, RuleCounter] = {}
         self.versions: dict[str, datetime] = {}
         self.by_org: dict[str, list[Rule]] = {}
+        self.books: dict[str, dict[str, RateBook]] = {}
+        """org → currency → rates, for limits set in a currency (refreshed with the rules)."""
+        self.display: dict[str, RateBook] = {}
+        """org → its display currency's rates (USD: identity), for the converted figures."""
         self.last_fires: dict[tuple[str, str, str], LastFire | None] = {}
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._stop = asyncio.Event()
@@ -187,9 +195,34 @@ class AlertD:
         for counter in self.counters.values():
             by_org.setdefault(counter.rule.org_id, []).append(counter.rule)
         self.by_org = by_org
+        await asyncio.to_thread(self._load_rates, by_org)
         metrics.RULES.set(len(self.counters))
         if changed and self.started.is_set():
             await self.check(set(changed))
+
+    def _load_rates(self, by_org: dict[str, list[Rule]]) -> None:
+        db = self.services.db
+        books, display = {}, {}
+        for org_id, rules in by_org.items():
+            try:
+                books[org_id] = rate_books(db, org_id, {rule_currency(r.config) for r in rules})
+                display[org_id] = rate_book(db, org_id)
+            except Exception:  # keep alerting in USD if the rates cannot be read
+                log.exception("reading the rates of org %s failed", org_id)
+        self.books, self.display = books, display
+
+    def _breach(
+        self, rule: Rule, days: dict[date, Decimal], now: datetime, group: str
+    ) -> Breach | None:
+        """The rule judged in its own currency, with the org's display figures added."""
+        breach = evaluate_in_currency(rule, days, now, group, self.books.get(rule.org_id, {}))
+        book = self.display.get(rule.org_id)
+        if breach is None or book is None:
+            return breach
+        shown = display_details(rule, breach, days, now, book)
+        if shown is None:
+            return breach
+        return replace(breach, details={**breach.details, "display": shown})
 
     # -- counting (fast path) -------------------------------------------------------------
 
@@ -239,7 +272,7 @@ class AlertD:
             counter = self.counters[rule_id]
             counter.add(seq, contributions)
             for group in {g for g, _ in contributions}:
-                breach = evaluate(counter.rule, counter.days(group), now, group)
+                breach = self._breach(counter.rule, counter.days(group), now, group)
                 if breach is not None and self._may_fire(counter.rule, breach, now):
                     candidates.add(rule_id)
         return candidates
@@ -295,7 +328,7 @@ class AlertD:
         now = self.now()
         groups = counter.groups() or ({""} if counter.rule.group_by is None else set())
         for group in sorted(groups):
-            breach = evaluate(counter.rule, counter.days(group), now, group)
+            breach = self._breach(counter.rule, counter.days(group), now, group)
             if breach is not None:
                 await self._decide(counter.rule, breach, now)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from alerting.cli import register as register_alerts
 from billing.cli import register as register_billing
+from costobs_server.cli_currency import register as register_currency
 from costobs_server.cli_export import register as register_export
 from costobs_server.cli_ops import register as register_ops
 from costobs_server.cli_pricing import register as register_pricing
@@ -342,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_export(sub)
     register_ops(sub)
     register_reprice(sub)
+    register_currency(sub, with_common)
     return parser
 
 

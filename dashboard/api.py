@@ -31,15 +31,25 @@ def _detail(response: httpx.Response) -> str:
 
 
 def _request(
-    method: str, base: str, key: str, path: str, params: Any = None, body: Any = None
+    method: str,
+    base: str,
+    key: str,
+    path: str,
+    params: Any = None,
+    body: Any = None,
+    csv: str | None = None,
 ) -> Any:
+    headers = {"Authorization": f"Bearer {key}"}
+    if csv is not None:
+        headers["Content-Type"] = "text/csv"
     try:
         r = httpx.request(
             method,
             base + path,
             params=params,
-            json=body,
-            headers={"Authorization": f"Bearer {key}"},
+            json=body if csv is None else None,
+            content=csv.encode() if csv is not None else None,
+            headers=headers,
             timeout=30,
         )
     except httpx.HTTPError as exc:
@@ -73,8 +83,9 @@ class Api:
         digest = hashlib.sha256(self.key.encode()).hexdigest()
         return _cached_get(self.base, digest, path, tuple(flat), self.key)
 
-    def send(self, method: str, path: str, body: Any = None) -> Any:
-        """A change (not cached); clears cached reads so pages show it at once."""
-        result = _request(method, self.base, self.key, path, body=body)
+    def send(self, method: str, path: str, body: Any = None, csv: str | None = None) -> Any:
+        """A change (not cached); clears cached reads so pages show it at once. ``csv``
+        sends that text as ``text/csv`` instead of a JSON body."""
+        result = _request(method, self.base, self.key, path, body=body, csv=csv)
         _cached_get.clear()
         return result

@@ -27,10 +27,14 @@ def _choice_label(value: str) -> str:
     return ui.DIMENSION_LABELS.get(value, value)
 
 
-def to_csv(levels: list[str], rows: list[dict[str, Any]]) -> str:
-    """Exact decimal strings, as the API gave them."""
+def to_csv(
+    levels: list[str], rows: list[dict[str, Any]], shown: dict[str, Any] | None = None
+) -> str:
+    """Exact decimal strings, as the API gave them; with a display currency, the converted
+    cost (exact, day by day) and the rates it used beside the USD."""
     out = io.StringIO()
     writer = csv.writer(out)
+    extra = [f"cost_{shown['currency'].lower()}", "rates"] if shown else []
     writer.writerow(
         [
             *levels,
@@ -40,8 +44,10 @@ def to_csv(levels: list[str], rows: list[dict[str, Any]]) -> str:
             "cost_usd",
             "cost_per_request_usd",
             "share_pct",
+            *extra,
         ]
     )
+    rates = ui.rate_text(shown) if shown else ""
     for r in rows:
         writer.writerow(
             [
@@ -52,6 +58,7 @@ def to_csv(levels: list[str], rows: list[dict[str, Any]]) -> str:
                 r["cost_usd"],
                 r["cost_per_request_usd"] or "",
                 r["share_pct"] or "",
+                *([r.get("display_cost") or "", rates] if shown else []),
             ]
         )
     return out.getvalue()
@@ -115,6 +122,10 @@ def render(ctx: ui.PageContext) -> None:
     cols[0].metric(label, ui.money(totals["cost_usd"]))
     cols[1].metric("Requests", f"{totals['requests']:,}")
     cols[2].metric("Groups", f"{len(rows):,}" + ("+" if body["truncated"] else ""))
+    shown = body.get("display")
+    ui.display_caption(shown, label)
+    if shown and shown.get("note"):
+        st.caption(shown["note"])
     if not rows:
         st.info("No spend in this range.")
         return
@@ -128,6 +139,15 @@ def render(ctx: ui.PageContext) -> None:
             "Output tokens": [r["output_tokens"] for r in rows],
             # exact decimals (Arrow decimal128): sortable, and never rounded through a float
             "Cost (USD)": [Decimal(r["cost_usd"]) for r in rows],
+            **(
+                {
+                    f"Cost ({shown['currency']})": [
+                        ui.in_currency(r.get("display_cost"), shown["currency"]) for r in rows
+                    ]
+                }
+                if shown
+                else {}
+            ),
             "Cost / request": [Decimal(r["cost_per_request_usd"] or 0) for r in rows],
             "Share %": [Decimal(r["share_pct"] or 0) for r in rows],
         }
@@ -154,7 +174,7 @@ def render(ctx: ui.PageContext) -> None:
         st.caption(f"Showing the {limit} most expensive groups.")
     st.download_button(
         "Download CSV",
-        to_csv(body["levels"], rows),
+        to_csv(body["levels"], rows, shown),
         file_name=f"costobs-breakdown-{'-'.join(body['levels'])}.csv".replace(":", "_"),
         mime="text/csv",
     )

@@ -85,6 +85,16 @@ def render(ctx: ui.PageContext) -> None:
         "Month-end estimate", ui.money(body["month_end_usd"]), help=f"{body['recommended']} model"
     )
     cols[2].metric("Next 30 days", ui.money(body["next_30_days_usd"]))
+    shown = body.get("display")
+    if shown:
+        code = shown["currency"]
+        rate = ui.rate_text({**shown, "rates": None})
+        st.caption(
+            f"In {code}: month to date **{ui.in_currency(shown['month_to_date'], code)}** "
+            f"(day by day) · month end **{ui.in_currency(shown['month_end'], code)}** · next "
+            f"30 days **{ui.in_currency(shown['next_30_days'], code)}** · days to come at "
+            f"today's rate: {rate}"
+        )
     if budget is not None:
         run_out = body["budget_run_out_date"]
         if run_out:

@@ -75,6 +75,7 @@ def render(ctx: ui.PageContext) -> None:
     _dead_letters(ui.fetch(ctx, "/v1/dead-letters"))
     summary = ui.fetch(ctx, "/v1/summary", **ctx.range)
     _metrics(summary["totals"], summary["previous_period"]["change_pct"], "vs previous period")
+    ui.display_caption(summary.get("display"))
     _failed(summary["failed"])
     mom = summary["month_over_month"]
     current = mom["current"]["range"]
@@ -83,6 +84,7 @@ def render(ctx: ui.PageContext) -> None:
         expanded=False,
     ):
         _metrics(mom["current"]["totals"], mom["change_pct"], "month over month")
+        ui.display_caption(mom["current"].get("display"), "Month to date")
 
     series = ui.fetch(ctx, "/v1/series", group_by="provider", **ctx.range)
     ui.daily_spend_chart(series["points"], series["groups"], "Daily spend by provider")
@@ -98,7 +100,9 @@ def render(ctx: ui.PageContext) -> None:
         )
         ui.bar_chart(frame, "provider", "cost", "Cost by provider")
     with right:
-        models = ui.fetch(ctx, "/v1/breakdown", by="canonical_model", limit=10, **ctx.range)["rows"]
+        top = ui.fetch(ctx, "/v1/breakdown", by="canonical_model", limit=10, **ctx.range)
+        models = top["rows"]
+        shown = top.get("display")
         st.markdown(
             "**Top models**",
             help="one model across clouds and gateways: Anthropic, Bedrock, Vertex and "
@@ -110,6 +114,16 @@ def render(ctx: ui.PageContext) -> None:
                     "Model": [r["keys"][0] for r in models],
                     "Requests": [r["requests"] for r in models],
                     "Cost": [ui.money(r["cost_usd"]) for r in models],
+                    **(
+                        {
+                            f"Cost ({shown['currency']})": [
+                                ui.in_currency(r.get("display_cost"), shown["currency"])
+                                for r in models
+                            ]
+                        }
+                        if shown
+                        else {}
+                    ),
                     "Share": [f"{r['share_pct']}%" for r in models],
                 }
             ),

@@ -3,10 +3,25 @@ and per model."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+
+
+def _per_request(body: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Cost per request in the display currency (converted day by day), when the org has one."""
+    shown = body.get("display")
+    if not shown:
+        return {}
+    code = shown["currency"]
+    return {
+        f"Cost / request ({code})": [
+            ui.in_currency(r.get("display_cost_per_request"), code) for r in rows
+        ]
+    }
 
 
 def render(ctx: ui.PageContext) -> None:
@@ -40,6 +55,7 @@ def render(ctx: ui.PageContext) -> None:
             "Requests": [v["requests"] for v in versions],
             "Cost": [ui.money(v["cost_usd"]) for v in versions],
             "Cost / request": [ui.money(v["cost_per_request_usd"]) for v in versions],
+            **_per_request(body, versions),
             "Avg input tokens": [round(float(v["avg_input_tokens"] or 0)) for v in versions],
             "Avg output tokens": [round(float(v["avg_output_tokens"] or 0)) for v in versions],
             "p95 latency ms": [v["p95_latency_ms"] for v in versions],
@@ -62,6 +78,7 @@ def render(ctx: ui.PageContext) -> None:
                 "Model": [r["model"] for r in rows],
                 "Requests": [r["requests"] for r in rows],
                 "Cost / request": [ui.money(r["cost_per_request_usd"]) for r in rows],
+                **_per_request(body, rows),
                 "Avg input tokens": [round(float(r["avg_input_tokens"] or 0)) for r in rows],
                 "Avg output tokens": [round(float(r["avg_output_tokens"] or 0)) for r in rows],
                 "p50 latency ms": [r["p50_latency_ms"] for r in rows],

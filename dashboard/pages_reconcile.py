@@ -4,6 +4,8 @@ model from the bills' line items, untracked models, and one-click fixes for a st
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -62,6 +64,18 @@ def _explained(ctx: ui.PageContext) -> None:
     )
 
 
+def _in_currency(shown: dict[str, Any] | None) -> None:
+    if not shown:
+        return
+    code = shown["currency"]
+    figures = " · ".join(
+        f"{name} **{ui.in_currency(shown[key], code)}**"
+        for name, key in (("tracked", "tracked"), ("billed", "billed"), ("drift", "drift"),
+                          ("untracked", "untracked"))
+    )  # fmt: skip
+    st.caption(f"In {code}: {figures} · each UTC day at its own rate (see the API's rows)")
+
+
 def render(ctx: ui.PageContext) -> None:
     st.title("Reconcile")
     st.caption(
@@ -77,6 +91,7 @@ def render(ctx: ui.PageContext) -> None:
             icon=":material/info:",
         )
         st.metric("Tracked spend", ui.money(totals["tracked_usd"]))
+        _in_currency(body.get("display"))
         return
     cols = st.columns(4)
     cols[0].metric("Tracked", ui.money(totals["tracked_usd"]))
@@ -93,6 +108,7 @@ def render(ctx: ui.PageContext) -> None:
         ui.money(totals["untracked_usd"]),
         help="billed spend no tracked event accounts for (per provider-day)",
     )
+    _in_currency(body.get("display"))
     providers = pd.DataFrame(
         {
             "Provider": [p["provider"] for p in body["providers"]],

@@ -39,6 +39,22 @@ def _filters() -> dict[str, Any]:
     }
 
 
+def _converted(items: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each request's cost in the display currency and the rate of its day (none: USD)."""
+    shown = [i.get("display") for i in items]
+    if not any(shown):
+        return {}
+    code = next(s["currency"] for s in shown if s)
+    return {
+        f"Cost ({code})": [ui.in_currency(s and s["cost"], code) for s in shown],
+        "Rate (date)": [
+            "—" if not s or s["rate"] is None
+            else f"{s['rate']} ({s['rate_date']}{', earlier' if s['fallback'] else ''})"
+            for s in shown
+        ],
+    }  # fmt: skip
+
+
 def render(ctx: ui.PageContext) -> None:
     st.title("Requests")
     st.caption(ctx.range_label)
@@ -73,6 +89,7 @@ def render(ctx: ui.PageContext) -> None:
             "Output": [i["output_tokens"] for i in items],
             "Latency ms": [i["latency_ms"] for i in items],
             "Cost": [ui.money(i["cost_usd"]) for i in items],
+            **_converted(items),
             "Request id": [i["request_id"] for i in items],
         }
     )
@@ -83,12 +100,22 @@ def render(ctx: ui.PageContext) -> None:
         item = next(i for i in items if i["request_id"] == chosen)
         detail = ui.fetch(ctx, f"/v1/requests/{chosen}", timestamp=item["timestamp"])
         cols = st.columns(4)
-        cols[0].metric("Cost", ui.money(detail["cost_usd"]))
+        shown = detail.get("display")
+        cols[0].metric(
+            "Cost",
+            ui.money(detail["cost_usd"]),
+            help=None if not shown else ui.rate_text(shown),
+        )
         cols[1].metric("SDK estimate", ui.money(detail["sdk_cost_usd"]))
         cols[2].metric(
             "Tokens in / out", f"{detail['input_tokens']:,} / {detail['output_tokens']:,}"
         )
         cols[3].metric("Latency", f"{detail['latency_ms']:,} ms")
+        if shown:
+            st.caption(
+                f"Cost in {shown['currency']}: **{ui.in_currency(shown['cost'], shown['currency'])}"
+                f"** · {ui.rate_text(shown)}"
+            )
         st.json(detail)
 
 

@@ -1,5 +1,5 @@
 """Settings: API keys (list, create with the secret shown once, revoke), the price table in
-use, and the org's time zone."""
+use, the org's time zone, and its display currency with its exchange rates."""
 
 from __future__ import annotations
 
@@ -66,6 +66,69 @@ def _keys(ctx: ui.PageContext) -> None:
             st.rerun()
 
 
+def _currency(ctx: ui.PageContext) -> None:
+    """Display currency and rates: USD stays stored; pages show converted figures beside it."""
+    from costobs_server.currency import MINOR_UNITS
+
+    st.subheader("Display currency")
+    info = ui.fetch(ctx, "/v1/currency")
+    code = info["display_currency"]
+    today = info["today"]
+    if today is None:
+        st.caption("Figures are shown in USD, the stored currency.")
+    elif today["rate"] is None:
+        st.warning(f"No {code} rate yet: figures stay in USD until a rate is set or imported.")
+    else:
+        st.caption(
+            f"Figures in {code} beside USD · today: {ui.rate_text({**today, 'currency': code})}"
+        )
+    rates = [r for r in info["rates"] if r["currency"] == code]
+    if rates:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "From": [r["date"] for r in rates[-30:]],
+                    f"{code} per USD": [r["rate"] for r in rates[-30:]],
+                    "Source": [r["source"] for r in rates[-30:]],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    if "admin" not in ctx.org["credential"]["scopes"]:
+        st.caption("Changing the currency or its rates needs an admin credential.")
+        return
+    codes = sorted(MINOR_UNITS)
+    left, right = st.columns([3, 1])
+    chosen = left.selectbox("Display currency (ISO 4217)", codes, index=codes.index(code),
+                            key="display_currency")  # fmt: skip
+    if chosen != code and right.button(f"Use {chosen}", key="currency_save"):
+        ctx.api.send("PUT", "/v1/currency", {"display_currency": chosen})
+        st.rerun()
+    if code == "USD":
+        return
+    with st.form("fixed_rate", clear_on_submit=True):
+        st.markdown(f"**Fixed rate** — {code} per 1 USD from a day on (replaces later rates)")
+        rate = st.text_input("Rate", placeholder="0.92")
+        since = st.date_input("From", value=None)
+        if st.form_submit_button("Set rate") and rate.strip():
+            body = {"rate": rate.strip(), **({"from": since.isoformat()} if since else {})}
+            try:
+                ctx.api.send("PUT", f"/v1/currency/rates/{code}", body)
+            except ApiError as exc:
+                st.error(f"Rate not set: {exc.detail}")
+            else:
+                st.rerun()
+    upload = st.file_uploader("Import rates (CSV: date,currency,rate)", type=["csv"])
+    if upload is not None and st.button("Import", key="rates_import"):
+        try:
+            done = ctx.api.send("POST", "/v1/currency/rates", csv=upload.getvalue().decode())
+        except (ApiError, UnicodeDecodeError) as exc:
+            st.error(f"Nothing imported: {getattr(exc, 'detail', exc)}")
+        else:
+            st.success(f"Imported {done['imported']} rates.")
+
+
 def render(ctx: ui.PageContext) -> None:
     st.title("Settings")
     org = ctx.org
@@ -92,6 +155,7 @@ def render(ctx: ui.PageContext) -> None:
                 st.rerun()
         else:
             st.caption("Changing the time zone needs an admin credential.")
+    _currency(ctx)
     _keys(ctx)
 
 

@@ -196,3 +196,43 @@ def bar_chart(
         .properties(height=max(160, 34 * len(frame)))
     )
     st.altair_chart(chart, width="stretch")
+
+
+# --- the org's display currency (USD stays what is stored) ----------------------------------
+
+
+def in_currency(value: str | None, code: str) -> str:
+    """A converted figure for people: rounded half-even to the currency's minor units once,
+    here at the edge (the read API's figures are exact); "—" when it has no rate."""
+    if value is None:
+        return "—"
+    from costobs_server.currency import currency, display
+
+    return display(Decimal(value), currency(code))
+
+
+def rate_text(block: dict[str, Any]) -> str:
+    """The rates a converted figure used, with their dates, and which days fell back."""
+    code = block["currency"]
+    parts = []
+    for r in block.get("rates") or [block]:
+        days = (
+            f"{r['from']}–{r['to']}: " if "from" in r and len(block.get("rates") or []) > 1 else ""
+        )
+        if r.get("rate") is None:
+            parts.append(f"{days}no {code} rate yet (not converted)")
+            continue
+        text = f"{days}{r['rate']} {code}/USD of {r['rate_date']}"
+        if r.get("fallback"):
+            text += " (latest earlier rate for days without one)"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def display_caption(block: dict[str, Any] | None, what: str = "Spend") -> None:
+    """The converted total beside the USD one, with the rates it used."""
+    if not block:
+        return
+    converted = in_currency(block.get("cost"), block["currency"])
+    st.caption(f"{what} in {block['currency']}: **{converted}** · converted day by day · "
+               f"{rate_text(block)}")  # fmt: skip

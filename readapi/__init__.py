@@ -16,6 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from readapi.routes import admin as admin_routes
+from readapi.routes import currency as currency_routes
 from readapi.routes import dead_letters as dead_letter_routes
 from readapi.routes import export as export_routes
 from readapi.routes import forecast as forecast_routes
@@ -34,6 +35,7 @@ for _part in (
     reconcile_routes,
     admin_routes,
     export_routes,
+    currency_routes,
     dead_letter_routes,
     reprice_routes,
 ):

@@ -9,9 +9,10 @@ supported range of ``costobs_server.bounds`` (else 422 naming the parameter).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -25,35 +26,48 @@ from readapi.sql.common import Query as SqlQuery
 
 TIMEZONE_TTL_S = 5.0
 DEFAULT_RANGE_DAYS = 30
+T = TypeVar("T")
 
 
-class _Zones:
-    """Org → time zone, cached briefly so reads make no metadata round trip each time."""
+class OrgCache(Generic[T]):
+    """Org → a value loaded from the metadata DB, trusted for ``ttl`` seconds, so reads make
+    no metadata round trip each time (the org's time zone, its exchange rates)."""
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, str]] = {}
+    def __init__(self, load: Callable[[Services, str], T], ttl: float) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, T]] = {}
 
-    async def get(self, services: Services, org_id: str) -> str:
+    async def get(self, services: Services, org_id: str) -> T:
         hit = self._entries.get(org_id)
         now = time.monotonic()
         if hit is not None and hit[0] > now:
             return hit[1]
-        tz = await run_in_threadpool(services.db.org_timezone, org_id)
+        value = await run_in_threadpool(self._load, services, org_id)
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[org_id] = (now + TIMEZONE_TTL_S, tz)
-        return tz
+        self._entries[org_id] = (now + self._ttl, value)
+        return value
 
     def forget(self, org_id: str) -> None:
         self._entries.pop(org_id, None)
 
 
-def zones(request: Request) -> _Zones:
-    found: _Zones | None = getattr(request.app.state, "readapi_zones", None)
+def org_cache(
+    request: Request, name: str, load: Callable[[Services, str], T], ttl: float
+) -> OrgCache[T]:
+    """The app's cache called ``name`` (made on first use)."""
+    caches: dict[str, Any] | None = getattr(request.app.state, "readapi_org_caches", None)
+    if caches is None:
+        caches = request.app.state.readapi_org_caches = {}
+    found: OrgCache[T] | None = caches.get(name)
     if found is None:
-        found = _Zones()
-        request.app.state.readapi_zones = found
+        found = caches[name] = OrgCache(load, ttl)
     return found
+
+
+def zones(request: Request) -> OrgCache[str]:
+    return org_cache(request, "timezone", lambda s, org: s.db.org_timezone(org), TIMEZONE_TTL_S)
 
 
 @dataclass(frozen=True)

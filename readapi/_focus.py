@@ -167,6 +167,34 @@ WHERE if(kind.1 = 'other', kind.4 != 0, kind.2 != 0 OR kind.4 != 0)
 """
 """One org-local day's rows ({org}, {tz}, and the day's UTC {start} and {end})."""
 
+DISPLAY_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
+    ("x_DisplayCurrency", "String"),
+    ("x_DisplayCost", "Decimal"),
+    ("x_ExchangeRate", "Decimal"),
+    ("x_ExchangeRateDate", "String"),
+    ("x_ExchangeRateFallback", "Boolean"),
+)
+"""Added when the org shows another currency than USD. BillingCurrency stays USD and every
+FOCUS cost column stays the stored USD figure; ``x_DisplayCost`` = BilledCost (= EffectiveCost
+= ListCost = ContractedCost) × ``x_ExchangeRate``, exact, with the rate of the row's day (or the
+latest earlier one: ``x_ExchangeRateFallback``). Not FOCUS's ``PricingCurrency*`` columns:
+those name the currency a provider *priced* in, and every provider here prices in USD. Null
+on days before the first rate."""
+
+_DISPLAY_SELECT = """    requests AS x_Requests,
+    {cur:String} AS x_DisplayCurrency,
+    CAST(toDecimal256(kind.4, 18) * toDecimal256OrNull({rate:String}, 12)
+        AS Nullable(Decimal256(30))) AS x_DisplayCost,
+    toDecimal256OrNull({rate:String}, 12) AS x_ExchangeRate,
+    nullIf({rate_date:String}, '') AS x_ExchangeRateDate,
+    if({rate:String} = '', NULL, {fallback:Bool}) AS x_ExchangeRateFallback
+FROM ("""
+_ROWS_END = "    requests AS x_Requests\nFROM ("
+assert ROWS_SQL.count(_ROWS_END) == 1
+DISPLAY_ROWS_SQL: Final = ROWS_SQL.replace(_ROWS_END, _DISPLAY_SELECT)
+"""``ROWS_SQL`` with the display columns ({cur}, and the day's {rate}, {rate_date},
+{fallback}; rate '' = none)."""
+
 SETTINGS: Final = {
     "date_time_output_format": "iso",  # 2026-11-20T00:00:00Z (UTC)
     "format_csv_null_representation": "",
@@ -178,19 +206,24 @@ SETTINGS: Final = {
 # -- encodings ---------------------------------------------------------------------------
 
 
+def columns(display: bool) -> tuple[tuple[str, str], ...]:
+    return COLUMNS + DISPLAY_COLUMNS if display else COLUMNS
+
+
 class CsvEncoder:
     """CSV with a header row; ClickHouse writes the rows (strings quoted, null empty)."""
 
     media_type = "text/csv"
     clickhouse_format = "CSV"
 
-    def __init__(self) -> None:
+    def __init__(self, display: bool = False) -> None:
         self._started = False
+        self._names = [name for name, _ in columns(display)]
 
     def encode(self, chunk: bytes) -> bytes:
         if not self._started:
             self._started = True
-            return (",".join(NAMES) + "\n").encode() + chunk
+            return (",".join(self._names) + "\n").encode() + chunk
         return chunk
 
     def finish(self) -> bytes:
@@ -217,12 +250,13 @@ class _Sink(io.RawIOBase):
 
 class ParquetEncoder:
     """Parquet (pyarrow) from ClickHouse's Arrow output, one row group per day; Decimal columns
-    are decimal128(38, 18), instants timestamp[ms, UTC] (Parquet has no seconds unit)."""
+    are decimal128(38, 18), instants timestamp[ms, UTC] (Parquet has no seconds unit); the
+    display cost decimal256(76, 30) (18 places of USD × 12 of the rate, exactly)."""
 
     media_type = "application/vnd.apache.parquet"
     clickhouse_format = "Arrow"
 
-    def __init__(self) -> None:
+    def __init__(self, display: bool = False) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -232,8 +266,12 @@ class ParquetEncoder:
             "String": pa.string(),
             "JSON": pa.string(),
             "Date/Time": pa.timestamp("ms", tz="UTC"),
+            "Boolean": pa.bool_(),
         }
-        self.schema = pa.schema([pa.field(name, kinds[kind]) for name, kind in COLUMNS])
+        exact = {"x_DisplayCost": pa.decimal256(76, 30), "x_ExchangeRate": pa.decimal128(38, 12)}
+        self.schema = pa.schema(
+            [pa.field(name, exact.get(name) or kinds[kind]) for name, kind in columns(display)]
+        )
         self._sink = _Sink()
         self._writer = pq.ParquetWriter(self._sink, self.schema)
 
@@ -259,5 +297,5 @@ class ParquetEncoder:
         return self._sink.take()
 
 
-def encoder(fmt: str) -> CsvEncoder | ParquetEncoder:
-    return ParquetEncoder() if fmt == "parquet" else CsvEncoder()
+def encoder(fmt: str, display: bool = False) -> CsvEncoder | ParquetEncoder:
+    return ParquetEncoder(display) if fmt == "parquet" else CsvEncoder(display)

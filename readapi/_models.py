@@ -10,6 +10,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from readapi._display_models import (
+    BreakdownDisplay,
+    DayDisplay,
+    ForecastDisplay,
+    RangeDisplay,
+    RatesUsed,
+    ReconcileDisplay,
+    RowDisplay,
+)
+
 Money = Annotated[str, Field(description="USD as a decimal string, e.g. '12.0034'")]
 Pct = Annotated[str | None, Field(description="percent, two places; null when undefined")]
 Day = Annotated[str, Field(description="YYYY-MM-DD")]
@@ -50,12 +60,18 @@ class Changes(BaseModel):
 class Comparison(BaseModel):
     range: RangeInfo
     totals: Spend
+    display: RangeDisplay | None = Field(
+        default=None, description="the total cost in the org's display currency (null: USD)"
+    )
     change_pct: Changes = Field(description="change of `totals` relative to this one")
 
 
 class Period(BaseModel):
     range: RangeInfo
     totals: Spend
+    display: RangeDisplay | None = Field(
+        default=None, description="the total cost in the org's display currency (null: USD)"
+    )
 
 
 class MonthOverMonth(BaseModel):
@@ -79,6 +95,9 @@ class Summary(BaseModel):
     )
     previous_period: Comparison = Field(description="the same number of days just before")
     month_over_month: MonthOverMonth
+    display: RangeDisplay | None = Field(
+        default=None, description="the total cost in the org's display currency (null: USD)"
+    )
 
 
 class SeriesPoint(BaseModel):
@@ -90,6 +109,12 @@ class SeriesPoint(BaseModel):
     groups: dict[str, Money] = Field(
         default_factory=dict, description="cost per group value when group_by is set"
     )
+    display: DayDisplay | None = Field(
+        default=None, description="the day's cost in the org's display currency (null: USD)"
+    )
+    display_groups: dict[str, str | None] | None = Field(
+        default=None, description="`groups` in the display currency, with the day's rate"
+    )
 
 
 class Series(BaseModel):
@@ -97,6 +122,9 @@ class Series(BaseModel):
     group_by: str | None
     groups: list[str] = Field(description="group values, most expensive first")
     points: list[SeriesPoint] = Field(description="one per day of the range, zero-filled")
+    display: RangeDisplay | None = Field(
+        default=None, description="the total cost in the org's display currency (null: USD)"
+    )
 
 
 class BreakdownRow(BaseModel):
@@ -107,6 +135,11 @@ class BreakdownRow(BaseModel):
     cost_usd: Money
     cost_per_request_usd: Money | None
     share_pct: Pct
+    display_cost: str | None = Field(
+        default=None,
+        description="in the display currency, converted day by day (see `display.rates`); "
+        "null when the display currency is USD or part of it falls on days without a rate",
+    )
 
 
 class BreakdownTotals(BaseModel):
@@ -127,6 +160,9 @@ class Breakdown(BaseModel):
     totals: BreakdownTotals = Field(
         description="the whole range, every event (of that status when filtered)"
     )
+    display: BreakdownDisplay | None = Field(
+        default=None, description="the total in the display currency (null: USD)"
+    )
 
 
 class TagKey(BaseModel):
@@ -134,11 +170,16 @@ class TagKey(BaseModel):
     values: int
     requests: int
     cost_usd: Money
+    display_cost: str | None = Field(
+        default=None,
+        description="in the display currency, day by day (null: USD, or a day without rate)",
+    )
 
 
 class TagKeys(BaseModel):
     range: RangeInfo
     tags: list[TagKey]
+    display: RatesUsed | None = None
 
 
 class UnpricedModel(BaseModel):
@@ -179,6 +220,11 @@ class RequestItem(BaseModel):
     latency_ms: int
     cost_usd: Money
     unpriced: bool
+    display: DayDisplay | None = Field(
+        default=None,
+        description="cost in the display currency at the rate of the request's local day "
+        "(null: USD)",
+    )
 
 
 class RequestPage(BaseModel):
@@ -192,11 +238,16 @@ class PromptKey(BaseModel):
     versions: int
     requests: int
     cost_usd: Money
+    display_cost: str | None = Field(
+        default=None,
+        description="in the display currency, day by day (null: USD, or a day without rate)",
+    )
 
 
 class PromptKeys(BaseModel):
     range: RangeInfo
     prompts: list[PromptKey]
+    display: RatesUsed | None = None
 
 
 class PromptRow(BaseModel):
@@ -209,6 +260,13 @@ class PromptRow(BaseModel):
     avg_output_tokens: str | None
     p50_latency_ms: float | None
     p95_latency_ms: float | None
+    display_cost: str | None = Field(
+        default=None,
+        description="in the display currency, day by day (null: USD, or a day without rate)",
+    )
+    display_cost_per_request: str | None = Field(
+        default=None, description="display_cost / requests, 12 places"
+    )
 
 
 class PromptComparison(BaseModel):
@@ -216,6 +274,7 @@ class PromptComparison(BaseModel):
     prompt_key: str
     versions: list[PromptRow] = Field(description="one row per version, all models")
     rows: list[PromptRow] = Field(description="one row per version × model")
+    display: RatesUsed | None = None
 
 
 class ForecastPoint(BaseModel):
@@ -248,6 +307,9 @@ class Forecast(BaseModel):
         description="recommended model: the first day this month's spend exceeds the budget; "
         "null when no budget or not within this month"
     )
+    display: ForecastDisplay | None = Field(
+        default=None, description="the figures in the org's display currency (null: USD)"
+    )
 
 
 class ReconcileRow(BaseModel):
@@ -261,6 +323,9 @@ class ReconcileRow(BaseModel):
     drift_usd: Money | None
     drift_pct: Pct
     untracked_usd: Money
+    display: RowDisplay | None = Field(
+        default=None, description="in the display currency at the day's rate (null: USD)"
+    )
 
 
 class ReconcileSummary(BaseModel):
@@ -284,6 +349,9 @@ class Reconcile(BaseModel):
     rows: list[ReconcileRow]
     providers: list[ProviderReconcile]
     totals: ReconcileSummary
+    display: ReconcileDisplay | None = Field(
+        default=None, description="the totals in the display currency (null: USD)"
+    )
 
 
 class ModelDriftRow(BaseModel):

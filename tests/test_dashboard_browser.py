@@ -90,6 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
             return int(r.json()["requests"]) >= DEMO_EVENTS
 
         _wait(stored, "demo events")
+        _show_in_euros(api, headers)
         _wait(lambda: httpx.get(f"{dash}/_stcore/health").status_code == 200, "dashboard")
         yield api, dash
     finally:
@@ -100,6 +101,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+def _show_in_euros(api: str, headers: dict[str, str]) -> None:
+    """EUR as the display currency, with two dated rates inside the default 30-day range."""
+    today = date.fromisoformat(httpx.get(f"{api}/v1/org", headers=headers).json()["today"])
+    rates = f"date,currency,rate\n{today - timedelta(days=40)},EUR,0.9\n" + (
+        f"{today - timedelta(days=10)},EUR,0.95\n"
+    )
+    for method, path, kw in (
+        ("PUT", "/v1/currency", {"json": {"display_currency": "EUR"}}),
+        ("POST", "/v1/currency/rates", {"content": rates,
+                                        "headers": {**headers, "Content-Type": "text/csv"}}),
+    ):  # fmt: skip
+        r = httpx.request(method, f"{api}{path}", **{"headers": headers, **kw})  # type: ignore[arg-type]
+        assert r.status_code == 200, r.text
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +150,10 @@ def test_overview_and_tag_breakdown_render_with_figures(
     assert ui.money(summary["cost_usd"]) in text
     assert f"{summary['requests']:,}" in text
     assert len(page.query_selector_all('[data-testid="stVegaLiteChart"]')) >= 2
+    # the display currency beside USD: converted day by day, the rates and their dates shown
+    shown = httpx.get(f"{api}/v1/summary", params=rng, headers=headers).json()["display"]
+    assert f"Spend in EUR: {ui.in_currency(shown['cost'], 'EUR')}" in text
+    assert f"0.95 EUR/USD of {today - timedelta(days=10)}" in text
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
 
     tagged = httpx.get(

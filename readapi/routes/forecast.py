@@ -7,9 +7,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from costobs_server.bounds import SupportedDay
+from readapi import _display
 from readapi._context import AUTH_RESPONSES, Reader
 from readapi._models import Forecast
 from readapi._money import ZERO, dec, money
@@ -52,6 +53,7 @@ def model_json(outlook: forecast_math.Outlook) -> dict[str, Any]:
 @router.get("/v1/forecast", response_model=Forecast)
 async def forecast(
     org: Reader,
+    request: Request,
     history_days: Annotated[int, Query(ge=7, le=365, description="days of history to fit")] = 56,
     monthly_budget_usd: Annotated[
         str | None,
@@ -85,15 +87,24 @@ async def forecast(
             )
     best = forecast_math.recommended([o.fit for o in outlooks])
     chosen = next((o for o in outlooks if best is not None and o.fit is best), None)
+    month_end = _usd(chosen.month_end) if chosen else None
+    next_30 = _usd(chosen.next_30_days) if chosen else None
+    shown = None
+    book = await _display.rate_book(request, org)
+    if book is not None:
+        shown = _display.forecast_block(
+            book, today, dict(month), [(d, _usd(v)) for d, v in history], month_end, next_30
+        )
     return {
         "as_of": today.isoformat(),
         "timezone": org.timezone,
+        "display": shown,
         "history": [{"date": d.isoformat(), "cost_usd": _usd(v)} for d, v in history],
         "month_to_date_usd": money(sum((c for _, c in month), ZERO)),
         "monthly_budget_usd": money(Decimal(monthly_budget_usd)) if monthly_budget_usd else None,
         "models": [model_json(o) for o in outlooks],
         "recommended": best.name if best else None,
-        "month_end_usd": _usd(chosen.month_end) if chosen else None,
-        "next_30_days_usd": _usd(chosen.next_30_days) if chosen else None,
+        "month_end_usd": month_end,
+        "next_30_days_usd": next_30,
         "budget_run_out_date": (chosen.run_out.isoformat() if chosen and chosen.run_out else None),
     }

@@ -7,11 +7,11 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from billing.line_items import item_model
 from costobs_server.bounds import SupportedDay
-from readapi import _canonical
+from readapi import _canonical, _display
 from readapi._context import AUTH_RESPONSES, OrgScope, Reader
 from readapi._models import ModelDrift, Reconcile
 from readapi._money import dec
@@ -77,6 +77,7 @@ async def model_drift(org: OrgScope, first: date, last: date) -> dict[str, Any]:
 @router.get("/v1/reconcile", response_model=Reconcile)
 async def reconcile(
     org: Reader,
+    request: Request,
     from_: UtcFrom = None,
     to: UtcTo = None,
 ) -> dict[str, Any]:
@@ -89,4 +90,10 @@ async def reconcile(
     )
     bills = reconcile_math.choose_bills((p, d, s, dec(a)) for p, d, s, a in billed)
     body = reconcile_math.reconcile(((p, d, int(n), dec(c)) for p, d, n, c in tracked), bills)
+    book = await _display.rate_book(request, org)
+    if book is not None:  # each UTC day at its rate
+        body["display"] = _display.convert_rows(book, body["rows"], RECONCILE_MONEY)
     return {"from": first.isoformat(), "to": last.isoformat(), "timezone": "UTC", **body}
+
+
+RECONCILE_MONEY = ("tracked_usd", "billed_usd", "drift_usd", "untracked_usd")

@@ -10,13 +10,16 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from costobs_server.bounds import SupportedInstant, supported_instant
+from costobs_server.currency import RateBook
 from costobs_server.vocabulary import TAG_KEY, TAG_KEY_HELP
-from readapi._context import AUTH_RESPONSES, From, Reader, To, range_info
+from readapi import _display
+from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import RequestDetail, RequestPage
 from readapi._money import money
+from readapi.math import ranges
 from readapi.sql import requests as requests_sql
 
 router = APIRouter(tags=["requests"], responses=AUTH_RESPONSES)
@@ -68,9 +71,22 @@ def _record(columns: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:
     return {c: _json_value(c, v) for c, v in zip(columns, row, strict=True)}
 
 
+def _with_display(
+    columns: tuple[str, ...], row: tuple[Any, ...], book: RateBook | None, org: OrgScope
+) -> dict[str, Any]:
+    """The record, with its cost in the display currency at the rate of its local day."""
+    item = _record(columns, row)
+    if book is not None:
+        at: datetime = row[columns.index("timestamp")].replace(tzinfo=UTC)  # naive UTC
+        day = at.astimezone(ranges.zone(org.timezone)).date()
+        item["display"] = _display.day_block(book, day, item["cost_usd"])
+    return item
+
+
 @router.get("/v1/requests", response_model=RequestPage)
 async def list_requests(
     org: Reader,
+    request: Request,
     from_: From = None,
     to: To = None,
     provider: Text = None,
@@ -118,7 +134,8 @@ async def list_requests(
     query = requests_sql.requests(org.org_id, w, filters, tags, unpriced, after, limit + 1)
     rows = await org.rows(query)
     page = rows[:limit]
-    items = [_record(requests_sql.LIST_COLUMNS, r) for r in page]
+    book = await _display.rate_book(request, org)
+    items = [_with_display(requests_sql.LIST_COLUMNS, r, book, org) for r in page]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
@@ -133,6 +150,7 @@ async def list_requests(
 )
 async def get_request(
     org: Reader,
+    request: Request,
     request_id: Annotated[str, Path(min_length=1, max_length=256)],
     timestamp: Annotated[
         SupportedInstant | None,
@@ -148,4 +166,5 @@ async def get_request(
         rows = await org.rows(requests_sql.request_detail(org.org_id, request_id))
     if not rows:
         raise HTTPException(404, f"no request {request_id!r} in this org")
-    return _record(requests_sql.DETAIL_COLUMNS, rows[0])
+    book = await _display.rate_book(request, org)
+    return _with_display(requests_sql.DETAIL_COLUMNS, rows[0], book, org)

@@ -10,10 +10,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from costobs_server.vocabulary import TAG_KEY, TAG_KEY_HELP
-from readapi import _canonical
+from readapi import _canonical, _display
 from readapi._context import AUTH_RESPONSES, From, OrgScope, Reader, To, range_info
 from readapi._models import Breakdown, Series, Summary, TagKeys, Unpriced
 from readapi._money import ZERO, change, dec, money, percent, ratio
@@ -66,7 +66,9 @@ async def _totals(org: OrgScope, w: ranges.Window) -> dict[str, Any]:
 
 
 @router.get("/v1/summary", response_model=Summary)
-async def summary(org: Reader, from_: From = None, to: To = None) -> dict[str, Any]:
+async def summary(
+    org: Reader, request: Request, from_: From = None, to: To = None
+) -> dict[str, Any]:
     """Totals for the range, the change against the same number of days just before, and
     month-over-month: month to date (as of `to`) against the same days of the previous month."""
     w = org.window(from_, to)
@@ -81,9 +83,18 @@ async def summary(org: Reader, from_: From = None, to: To = None) -> dict[str, A
         str(r[0]): remainders.metrics(r[1:]) for r in by_status if str(r[0]) in statuses.FAILED
     }
     failed_total = statuses.total(failed.values())
+    shown: list[dict[str, Any] | None] = [None] * 4
+    book = await _display.rate_book(request, org)
+    if book is not None:
+        shown = list(
+            await asyncio.gather(
+                *(_display.window_block(book, org, x) for x in (w, prev, mtd, last_month))
+            )
+        )
     return {
         "range": range_info(w),
         "totals": current,
+        "display": shown[0],
         "failed": {
             "requests": failed_total["requests"],
             "cost_usd": money(failed_total["cost"]),
@@ -94,10 +105,15 @@ async def summary(org: Reader, from_: From = None, to: To = None) -> dict[str, A
             "range": range_info(prev),
             "totals": before,
             "change_pct": changes(current, before),
+            "display": shown[1],
         },
         "month_over_month": {
-            "current": {"range": range_info(mtd), "totals": mtd_totals},
-            "previous": {"range": range_info(last_month), "totals": last_month_totals},
+            "current": {"range": range_info(mtd), "totals": mtd_totals, "display": shown[2]},
+            "previous": {
+                "range": range_info(last_month),
+                "totals": last_month_totals,
+                "display": shown[3],
+            },
             "change_pct": changes(mtd_totals, last_month_totals),
         },
     }
@@ -152,6 +168,7 @@ def zero_filled(
 @router.get("/v1/series", response_model=Series)
 async def series(
     org: Reader,
+    request: Request,
     from_: From = None,
     to: To = None,
     group_by: Annotated[
@@ -162,7 +179,25 @@ async def series(
     w = org.window(from_, to)
     rows = await org.rows(spend_sql.series(org.org_id, w, group_by))
     groups, points = zero_filled(w.days, rows, group_by is not None)
-    return {"range": range_info(w), "group_by": group_by, "groups": groups, "points": points}
+    book = await _display.rate_book(request, org)
+    total = None
+    if book is not None:
+        for point in points:
+            day = date.fromisoformat(point["date"])
+            point["display"] = _display.day_block(book, day, point["cost_usd"])
+            if group_by is not None:
+                point["display_groups"] = {
+                    g: _display.day_block(book, day, v)["cost"] for g, v in point["groups"].items()
+                }
+        costs = {date.fromisoformat(p["date"]): dec(p["cost_usd"]) for p in points}
+        total = _display.range_block(book, w.first, w.last, costs)
+    return {
+        "range": range_info(w),
+        "group_by": group_by,
+        "groups": groups,
+        "points": points,
+        "display": total,
+    }
 
 
 MAX_DIMENSION_VALUES = 100_000
@@ -252,6 +287,7 @@ async def _by_canonical_model(
 @router.get("/v1/breakdown", response_model=Breakdown)
 async def breakdown(
     org: Reader,
+    request: Request,
     by: Annotated[str, Query(max_length=80, description=f"first level: {LEVEL_HELP}")],
     from_: From = None,
     to: To = None,
@@ -271,18 +307,33 @@ async def breakdown(
                 422, "'canonical_model' is a level of its own: no 'then', no 'status'"
             )
         labels = [_canonical.LEVEL]
-        rows, totals, truncated = await _by_canonical_model(org, w, limit)
+
+        async def fetch(x: ranges.Window, n: int) -> tuple[Rows, dict[str, Any], bool]:
+            return await _by_canonical_model(org, x, n)
     else:
         levels = (parse_level(by, "by"),) + ((parse_level(then, "then"),) if then else ())
         if len(levels) == 2 and levels[0] == levels[1]:
             raise HTTPException(422, "'then' must differ from 'by'")
         labels = [lv.label for lv in levels]
-        if status is None:
-            rows, totals, truncated = await breakdown_rows(org, w, levels, limit)
-        elif len(levels) == 2 or levels[0] == STATUS_LEVEL:
+        if status is not None and (len(levels) == 2 or levels[0] == STATUS_LEVEL):
             raise HTTPException(422, "'status' filters a single level other than status")
-        else:
-            rows, totals, truncated = await _filtered_by_status(org, w, levels[0], status, limit)
+
+        async def fetch(x: ranges.Window, n: int) -> tuple[Rows, dict[str, Any], bool]:
+            if status is None:
+                return await breakdown_rows(org, x, levels, n)
+            return await _filtered_by_status(org, x, levels[0], status, n)
+
+    rows, totals, truncated = await fetch(w, limit)
+    converted: dict[tuple[str, ...], Decimal | None] = {}
+    shown = None
+    book = await _display.rate_book(request, org)
+    if book is not None:
+
+        async def every_row(x: ranges.Window) -> tuple[Rows, Decimal]:
+            found, sums, _ = await fetch(x, MAX_DIMENSION_VALUES)
+            return found, sums["cost"]
+
+        converted, shown = await _display.converted_breakdown(book, org, w, every_row)
     out = [
         {
             "keys": keys,
@@ -292,6 +343,7 @@ async def breakdown(
             "cost_usd": money(m["cost"]),
             "cost_per_request_usd": ratio(m["cost"], m["requests"]),
             "share_pct": percent(m["cost"], totals["cost"]),
+            **({"display_cost": _display.shown(converted.get(tuple(keys)))} if book else {}),
         }
         for keys, m in rows
     ]
@@ -307,21 +359,23 @@ async def breakdown(
             "output_tokens": totals["output_tokens"],
             "cost_usd": money(totals["cost"]),
         },
+        "display": shown,
     }
 
 
 @router.get("/v1/tags", response_model=TagKeys)
-async def tags(org: Reader, from_: From = None, to: To = None) -> dict[str, Any]:
+async def tags(org: Reader, request: Request, from_: From = None, to: To = None) -> dict[str, Any]:
     """Tag keys seen in the range, with how many values and how much spend carries them."""
     w = org.window(from_, to)
     rows = await org.rows(breakdowns.tag_keys(org.org_id, w))
-    return {
-        "range": range_info(w),
-        "tags": [
-            {"key": k, "values": int(v), "requests": int(n), "cost_usd": money(c)}
-            for k, v, n, c in rows
-        ],
-    }
+    out = [
+        {"key": k, "values": int(v), "requests": int(n), "cost_usd": money(c)}
+        for k, v, n, c in rows
+    ]
+    block = await _display.convert_listed(
+        request, org, w, lambda x: breakdowns.tag_keys(org.org_id, x), out, "key"
+    )
+    return {"range": range_info(w), "tags": out, "display": block}
 
 
 def _when(value: date | datetime) -> str:
