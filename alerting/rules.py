@@ -142,16 +142,16 @@ def rule_currency(config: Mapping[str, Any]) -> str:
 
 
 def normalise_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The kind's config with money as exact decimal strings; ``ValueError`` naming the key."""
+    """The kind's config with money as exact decimal strings; ``InvalidInput`` (a ``ValueError``) naming the key."""
     if kind in LIMIT_KEYS and "currency" in config:
         from costobs_server.currency import currency
 
         key = LIMIT_KEYS[kind]
         unknown = set(config) - {key, "currency"}
         if unknown:
-            raise ValueError(f"{kind} config in a currency has unknown key(s) {sorted(unknown)}")
+            raise InvalidInput(f"{kind} config in a currency has unknown key(s) {sorted(unknown)}")
         if key not in config:
-            raise ValueError(f"{kind} config with 'currency' needs {key!r}")
+            raise InvalidInput(f"{kind} config with 'currency' needs {key!r}")
         code = currency(config["currency"], "config.currency").code
         amount = money_text(_money(config[key], key))
         return {f"{key}_usd": amount} if code == "USD" else {key: amount, "currency": code}
