@@ -37,6 +37,8 @@ DOCS_COMMAND = (
 # The oldest and newest Kubernetes the chart is validated for (policy/v1, autoscaling/v2).
 KUBE_VERSIONS = ("1.27.0", "1.37.0")
 CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}  # not in the Kubernetes schemas
+# The chart is rendered by the helm binary (`make helm`), a process per render: not the fast tier.
+pytestmark = pytest.mark.slow
 
 
 def _helm() -> str:

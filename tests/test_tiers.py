@@ -4,6 +4,7 @@ starts a service on its own (tests/tiers.py)."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,11 @@ def test_a_pure_test_connecting_to_postgres_fails() -> None:
 
     with pytest.raises(pytest.fail.Exception, match=r"pytest.mark.postgres"):
         MetadataDB.connect("postgresql+psycopg://nobody@127.0.0.1:1/none").migrate()
+
+
+def test_a_pure_test_running_helm_fails_naming_the_marker(tmp_path: Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"'helm'.*pytest.mark.slow"):
+        subprocess.Popen([str(tmp_path / "helm"), "version"])
 
 
 def test_a_pure_test_may_run_python() -> None:

@@ -39,6 +39,7 @@ FORBIDDEN_PROGRAMS = {
     "initdb": "postgres",
     "costobs": "slow",
     "streamlit": "slow",
+    "helm": "slow",
 }
 
 MARKERS = [
