@@ -50,3 +50,10 @@ def test_a_pure_test_running_helm_fails_naming_the_marker(tmp_path: Path) -> Non
 def test_a_pure_test_may_run_python() -> None:
     done = subprocess.run(["python3", "-c", "print(1)"], capture_output=True, text=True)
     assert done.stdout == "1\n"
+
+
+def test_what_collection_built_is_frozen_out_of_the_gc() -> None:
+    """tests/gc_freeze.py: a full collection no longer walks the imported libraries."""
+    import gc
+
+    assert gc.get_freeze_count() > 50_000  # the server and SDK modules alone are more
