@@ -38,8 +38,12 @@ def model_drift_display(
     block = convert_rows(book, rows, DRIFT_MONEY)
     block["rates"] = [segment_json(s) for s in book.segments(first, last)]
 
+    by_model: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_model.setdefault((row["provider"], row["model"]), []).append(row)
+
     def of(provider: str, model: str) -> list[dict[str, Any]]:
-        return [r for r in rows if (r["provider"], r["model"]) == (provider, model)]
+        return by_model.get((provider, model), [])
 
     for item in body["untracked_models"]:
         billed = [r for r in of(item["provider"], item["model"]) if r["billed_usd"] is not None]
