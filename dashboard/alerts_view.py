@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from alerting.delivery import figures
 from costobs_server.errors import InvalidInput
 from costobs_server.vocabulary import ALERT_DIMENSIONS, NO_VALUE, usd
 
@@ -105,15 +106,32 @@ def _when(iso: str | None) -> str:
     return iso[:19].replace("T", " ") if iso else NO_VALUE
 
 
+def fire_figures(fire: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(observed, threshold, rate) of a stored fire, as its alert message shows them: in the
+    rule's currency (``fire["currency"]``; a limit in EUR stores EUR figures), with the org's
+    display currency beside USD ones, and the rate with its date ("—": none)."""
+    observed, threshold, rate = figures(
+        {
+            "currency": fire.get("currency") or "USD",
+            "observed": fire["observed_usd"],
+            "threshold": fire["threshold_usd"],
+            "details": fire.get("details") or {},
+        }
+    )
+    return observed, threshold, rate or NO_VALUE
+
+
 def history_rows(fires: list[dict[str, Any]], rules: list[dict[str, Any]]) -> dict[str, list[Any]]:
     names = _names(rules)
+    shown = [fire_figures(f) for f in fires]
     return {
         "Fired at (UTC)": [_when(f["fired_at"]) for f in fires],
         "Rule": [names.get(f["rule_id"], f["rule_id"]) for f in fires],
         "Group": [f.get("group") or NO_VALUE for f in fires],
         "Period": [f["period"] for f in fires],
-        "Observed": [usd(f["observed_usd"]) for f in fires],
-        "Threshold": [usd(f["threshold_usd"]) for f in fires],
+        "Observed": [s[0] for s in shown],
+        "Threshold": [s[1] for s in shown],
+        "Rate": [s[2] for s in shown],
         "Status": [f["status"] for f in fires],
         "Attempts": [str(len(f.get("deliveries") or [])) for f in fires],
     }
