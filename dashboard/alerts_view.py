@@ -8,9 +8,11 @@ as text, for the API to validate.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from alerting.delivery import figures
+from costobs_server.currency import currency, display
 from costobs_server.errors import InvalidInput
 from costobs_server.vocabulary import ALERT_DIMENSIONS, NO_VALUE, usd
 
@@ -26,17 +28,26 @@ SCOPE_FIELDS = tuple(ALERT_DIMENSIONS)
 GROUP_TAG = "tag:"  # the group-by choice "a tag…", completed with the tag key typed
 
 
+def _limit_text(config: Mapping[str, Any], key: str) -> str:
+    """A rule's limit as set: ``$50.00`` for ``<key>_usd``, ``900.00 EUR`` for a limit set
+    in a display currency (``<key>`` + ``currency``)."""
+    code = config.get("currency")
+    if code and config.get(key) is not None:
+        return display(Decimal(str(config[key])), currency(code))
+    return usd(config.get(f"{key}_usd"))
+
+
 def config_text(kind: str, config: Mapping[str, Any]) -> str:
     """A rule's config in words, e.g. ``spend over $50.00 a day``."""
     if kind == "daily_threshold":
-        return f"spend over {usd(config.get('threshold_usd'))} a day"
+        return f"spend over {_limit_text(config, 'threshold')} a day"
     if kind == "spike":
         baseline = BASELINE_LABELS.get(str(config.get("baseline")), str(config.get("baseline")))
         return f"today over {config.get('factor')}× {baseline}"
     if kind == "monthly_budget":
-        return f"month to date over {usd(config.get('budget_usd'))}"
+        return f"month to date over {_limit_text(config, 'budget')}"
     if kind == "projected_monthly_budget":
-        return f"month-end forecast over {usd(config.get('budget_usd'))}"
+        return f"month-end forecast over {_limit_text(config, 'budget')}"
     return ", ".join(f"{k}={v}" for k, v in config.items())
 
 
