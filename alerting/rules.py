@@ -142,7 +142,8 @@ def rule_currency(config: Mapping[str, Any]) -> str:
 
 
 def normalise_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The kind's config with money as exact decimal strings; ``InvalidInput`` (a ``ValueError``) naming the key."""
+    """The kind's config with money as exact decimal strings; ``InvalidInput`` (a
+    ``ValueError``) naming the key."""
     if kind in LIMIT_KEYS and "currency" in config:
         from costobs_server.currency import currency
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from alerting.addresses import policy_from_settings
@@ -22,6 +22,7 @@ from costobs_server.metadata.db import KeyInfo
 from costobs_server.runtime import Services
 from ingest import routes as ingest_routes
 from readapi import router as read_api
+from readapi._display_usage import usage_display
 
 
 def create_app(services: Services) -> FastAPI:
@@ -61,6 +62,7 @@ def create_app(services: Services) -> FastAPI:
         },
     )
     async def usage_summary(
+        request: Request,
         key: Annotated[KeyInfo, Depends(needs("read"))],
         from_: Annotated[SupportedDay, Query(alias="from", description="first UTC day")],
         to: Annotated[SupportedDay, Query(description="last UTC day (inclusive), YYYY-MM-DD")],
@@ -70,6 +72,8 @@ def create_app(services: Services) -> FastAPI:
         summary: dict[str, Any] = await run_in_threadpool(
             services.store.usage_summary, key.org_id, from_, to
         )
+        # the cost in the org's display currency, each UTC day at its rate (null: USD)
+        summary["display"] = await usage_display(request, key, from_, to)
         return summary
 
     app.include_router(read_api)

@@ -8,8 +8,11 @@ as text, for the API to validate.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
+from alerting.delivery import figures
+from costobs_server.currency import currency, display
 from costobs_server.errors import InvalidInput
 from costobs_server.vocabulary import ALERT_DIMENSIONS, NO_VALUE, usd
 
@@ -25,17 +28,26 @@ SCOPE_FIELDS = tuple(ALERT_DIMENSIONS)
 GROUP_TAG = "tag:"  # the group-by choice "a tag…", completed with the tag key typed
 
 
+def _limit_text(config: Mapping[str, Any], key: str) -> str:
+    """A rule's limit as set: ``$50.00`` for ``<key>_usd``, ``900.00 EUR`` for a limit set
+    in a display currency (``<key>`` + ``currency``)."""
+    code = config.get("currency")
+    if code and config.get(key) is not None:
+        return display(Decimal(str(config[key])), currency(code))
+    return usd(config.get(f"{key}_usd"))
+
+
 def config_text(kind: str, config: Mapping[str, Any]) -> str:
     """A rule's config in words, e.g. ``spend over $50.00 a day``."""
     if kind == "daily_threshold":
-        return f"spend over {usd(config.get('threshold_usd'))} a day"
+        return f"spend over {_limit_text(config, 'threshold')} a day"
     if kind == "spike":
         baseline = BASELINE_LABELS.get(str(config.get("baseline")), str(config.get("baseline")))
         return f"today over {config.get('factor')}× {baseline}"
     if kind == "monthly_budget":
-        return f"month to date over {usd(config.get('budget_usd'))}"
+        return f"month to date over {_limit_text(config, 'budget')}"
     if kind == "projected_monthly_budget":
-        return f"month-end forecast over {usd(config.get('budget_usd'))}"
+        return f"month-end forecast over {_limit_text(config, 'budget')}"
     return ", ".join(f"{k}={v}" for k, v in config.items())
 
 
@@ -105,15 +117,32 @@ def _when(iso: str | None) -> str:
     return iso[:19].replace("T", " ") if iso else NO_VALUE
 
 
+def fire_figures(fire: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(observed, threshold, rate) of a stored fire, as its alert message shows them: in the
+    rule's currency (``fire["currency"]``; a limit in EUR stores EUR figures), with the org's
+    display currency beside USD ones, and the rate with its date ("—": none)."""
+    observed, threshold, rate = figures(
+        {
+            "currency": fire.get("currency") or "USD",
+            "observed": fire["observed_usd"],
+            "threshold": fire["threshold_usd"],
+            "details": fire.get("details") or {},
+        }
+    )
+    return observed, threshold, rate or NO_VALUE
+
+
 def history_rows(fires: list[dict[str, Any]], rules: list[dict[str, Any]]) -> dict[str, list[Any]]:
     names = _names(rules)
+    shown = [fire_figures(f) for f in fires]
     return {
         "Fired at (UTC)": [_when(f["fired_at"]) for f in fires],
         "Rule": [names.get(f["rule_id"], f["rule_id"]) for f in fires],
         "Group": [f.get("group") or NO_VALUE for f in fires],
         "Period": [f["period"] for f in fires],
-        "Observed": [usd(f["observed_usd"]) for f in fires],
-        "Threshold": [usd(f["threshold_usd"]) for f in fires],
+        "Observed": [s[0] for s in shown],
+        "Threshold": [s[1] for s in shown],
+        "Rate": [s[2] for s in shown],
         "Status": [f["status"] for f in fires],
         "Attempts": [str(len(f.get("deliveries") or [])) for f in fires],
     }

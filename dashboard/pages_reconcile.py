@@ -18,17 +18,25 @@ def _explained(ctx: ui.PageContext) -> None:
     """Drift per provider-day-model, untracked models, suggested overrides."""
     body = ui.fetch(ctx, "/v1/reconcile/models", **ctx.range)
     st.subheader("Drift by model")
+    shown = body.get("display")
+    code = shown["currency"] if shown else None
+
+    def both(usd: str, converted: str | None) -> str:
+        """The USD figure, and beside it the converted one (when the org shows another)."""
+        return ui.money(usd) + (f" = {ui.in_currency(converted, code)}" if code else "")
+
     for untracked in body["untracked_models"]:
         st.warning(
             f"Untracked model: {untracked['provider']} bills {untracked['model']} "
-            f"({ui.money(untracked['billed_usd'])}) and no event tracks it — is a client not "
-            "wrapped?",
+            f"({both(untracked['billed_usd'], untracked.get('display_billed'))}) and no event "
+            "tracks it — is a client not wrapped?",
             icon=":material/visibility_off:",
         )
     for i, s in enumerate(body["suggestions"]):
         st.info(
             f"{s['provider']} / {s['model']}: billed is {s['ratio']}× tracked on each of "
-            f"{s['days']} days ({ui.money(s['billed_usd'])} vs {ui.money(s['tracked_usd'])}). "
+            f"{s['days']} days ({both(s['billed_usd'], s.get('display_billed'))} vs "
+            f"{both(s['tracked_usd'], s.get('display_tracked'))}). "
             f"A discount override of {s['override']['multiplier']} from "
             f"{s['override']['from']} prices new events the way the provider bills.",
             icon=":material/tune:",
@@ -57,11 +65,27 @@ def _explained(ctx: ui.PageContext) -> None:
                 "Billed": [ui.money(r["billed_usd"]) for r in rows],
                 "Drift": [ui.money(r["drift_usd"]) for r in rows],
                 "Drift %": [ui.pct(r["drift_pct"]) or "—" for r in rows],
+                **_converted(rows),
             }
         ),
         hide_index=True,
         width="stretch",
     )
+    if shown:
+        st.caption(f"{code} figures: each UTC day at its own rate · {ui.rate_text(shown)}")
+
+
+def _converted(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The per-model rows in the display currency, with each day's rate (none: USD)."""
+    if not rows or not rows[0].get("display"):
+        return {}
+    code = rows[0]["display"]["currency"]
+    out = {
+        f"{name} ({code})": [ui.in_currency(r["display"][key], code) for r in rows]
+        for name, key in (("Tracked", "tracked"), ("Billed", "billed"), ("Drift", "drift"))
+    }
+    out["Rate (date)"] = [ui.day_rate(r["display"]) for r in rows]
+    return out
 
 
 def _in_currency(shown: dict[str, Any] | None) -> None:

@@ -229,6 +229,14 @@ def rate_text(block: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def day_rate(shown: dict[str, Any]) -> str:
+    """One day's rate in a table cell: ``0.92 (2026-11-02)``, ``, earlier`` when the day has
+    none of its own; "—" before the first rate."""
+    if shown.get("rate") is None:
+        return "—"
+    return f"{shown['rate']} ({shown['rate_date']}{', earlier' if shown['fallback'] else ''})"
+
+
 def display_caption(block: dict[str, Any] | None, what: str = "Spend") -> None:
     """The converted total beside the USD one, with the rates it used."""
     if not block:

@@ -54,7 +54,7 @@ def day_block(book: RateBook, day: date, usd: Any) -> dict[str, Any]:
     }
 
 
-def _segment(s: Segment) -> dict[str, Any]:
+def segment_json(s: Segment) -> dict[str, Any]:
     return {
         "from": s.first.isoformat(),
         "to": s.last.isoformat(),
@@ -74,7 +74,7 @@ def range_block(
         "currency": book.currency.code,
         "minor_units": book.currency.minor_units,
         "cost": None if converted is None else money(converted),
-        "rates": [_segment(s) for s in book.segments(first, last)],
+        "rates": [segment_json(s) for s in book.segments(first, last)],
     }
 
 
@@ -110,7 +110,7 @@ async def converted_breakdown(
         "currency": book.currency.code,
         "minor_units": book.currency.minor_units,
         "cost": None,
-        "rates": [_segment(s) for s in segments],
+        "rates": [segment_json(s) for s in segments],
         "note": None,
     }
     if len(segments) > MAX_SEGMENTS:

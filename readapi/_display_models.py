@@ -89,3 +89,15 @@ class RatesUsed(BaseModel):
     minor_units: int
     rates: list[RateUse]
     note: str | None = Field(description="why rows are not converted, when they are not")
+
+
+class ModelDriftDisplay(BaseModel):
+    """``/v1/reconcile/models`` totals: each provider-day-model row at its UTC day's rate, summed
+    exactly; ``rates`` names the rate of every run of days in the range."""
+
+    currency: str
+    minor_units: int
+    tracked: str | None
+    billed: str | None
+    drift: str | None
+    rates: list[RateUse]

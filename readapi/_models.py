@@ -14,6 +14,7 @@ from readapi._display_models import (
     BreakdownDisplay,
     DayDisplay,
     ForecastDisplay,
+    ModelDriftDisplay,
     RangeDisplay,
     RatesUsed,
     ReconcileDisplay,
@@ -363,12 +364,20 @@ class ModelDriftRow(BaseModel):
     billed_usd: Money | None = Field(description="null: the bill names no line item for it")
     drift_usd: Money | None
     drift_pct: Pct
+    display: RowDisplay | None = Field(
+        default=None, description="in the display currency at the UTC day's rate (null: USD)"
+    )
 
 
 class UntrackedModel(BaseModel):
     provider: str
     model: str
     billed_usd: Money
+    display_billed: str | None = Field(
+        default=None,
+        description="in the display currency, each day at its rate (see `display.rates`); "
+        "null: USD, or a day without any rate",
+    )
 
 
 class OverrideSuggestion(BaseModel):
@@ -380,6 +389,12 @@ class OverrideSuggestion(BaseModel):
     ratio: str = Field(description="pooled billed / tracked over those days")
     override: dict[str, str] = Field(description="the discount override that closes the drift")
     command: str = Field(description="the same, as one CLI line")
+    display_billed: str | None = Field(
+        default=None, description="billed_usd in the display currency, day by day (null: USD)"
+    )
+    display_tracked: str | None = Field(
+        default=None, description="tracked_usd in the display currency, day by day (null: USD)"
+    )
 
 
 class ModelDrift(BaseModel):
@@ -389,6 +404,9 @@ class ModelDrift(BaseModel):
     rows: list[ModelDriftRow]
     untracked_models: list[UntrackedModel]
     suggestions: list[OverrideSuggestion]
+    display: ModelDriftDisplay | None = Field(
+        default=None, description="the rows' totals in the display currency (null: USD)"
+    )
 
 
 class ApiKeyOut(BaseModel):

@@ -137,3 +137,30 @@ async def test_alertd_fires_a_limit_in_euros(running: Running, alertd: StartAler
             "2000-01-01",
             True,
         )
+
+
+def test_the_alerts_page_history_labels_each_fire_with_its_currency_and_rate() -> None:
+    from dashboard.alerts_view import history_rows
+
+    common = {"rule_id": "r1", "group": None, "period": "2026-11", "status": "delivered",
+              "fired_at": "2026-11-02T12:00:00+00:00", "deliveries": []}  # fmt: skip
+    in_euros = {  # a budget in EUR stores EUR figures (the history's currency says so)
+        **common, "currency": "EUR", "observed_usd": "910", "threshold_usd": "900",
+        "details": {"currency": "EUR", "rate": "0.92", "rate_date": "2026-11-02",
+                    "fallback": False, "observed_usd": "1000"},
+    }  # fmt: skip
+    shown_in_euros = {  # a USD rule of an org that shows EUR
+        **common, "currency": "USD", "observed_usd": "150.005", "threshold_usd": "100",
+        "details": {"display": {"currency": "EUR", "observed": "138.0046", "threshold": "92",
+                                "rate": "0.92", "rate_date": "2026-11-01", "fallback": True}},
+    }  # fmt: skip
+    plain = {**common, "currency": "USD", "observed_usd": "0.0035", "threshold_usd": "0",
+             "details": {}}  # fmt: skip
+    rows = history_rows([in_euros, shown_in_euros, plain], [{"id": "r1", "name": "Budget"}])
+    assert rows["Observed"] == ["910.00 EUR ($1,000.00)", "$150.005 (138.00 EUR)", "$0.0035"]
+    assert rows["Threshold"] == ["900.00 EUR", "$100.00 (92.00 EUR)", "$0.00"]
+    assert rows["Rate"] == [
+        "EUR at 0.92 per USD (rate of 2026-11-02)",
+        "EUR at 0.92 per USD (rate of 2026-11-01, the latest before today)",
+        "—",
+    ]

@@ -206,3 +206,40 @@ def test_an_import_into_a_missing_org_stores_nothing(db: MetadataDB) -> None:
     with pytest.raises(CurrencyError, match="no org 'ghost'"):
         stored.import_rates(db, "ghost", lines)
     assert stored.list_rates(db, "ghost") == []
+
+
+def test_model_drift_converts_rows_untracked_models_and_suggestions_day_by_day() -> None:
+    from readapi._display_drift import model_drift_display
+    from readapi.math import drift
+
+    cells = {("openai", NOV[i], "gpt-4o"): drift.Cell(1, D("10"), D("11"), 1) for i in range(8)}
+    cells[("openai", NOV[8], "gpt-4o")] = drift.Cell(1, D("10"))  # no bill: not pooled
+    cells[("anthropic", NOV[1], "claude-opus-4-1")] = drift.Cell(0, D("0"), D("5"), 1)
+    book = RateBook(currency("EUR"), {NOV[0]: D("0.9"), NOV[4]: D("0.92")})
+    body = drift.explain("acme", cells)
+    block = model_drift_display(book, NOV[0], NOV[8], body)
+    # tracked: 4 × 10 × 0.9 + 5 × 10 × 0.92; billed: 4 × 11 × 0.9 + 4 × 11 × 0.92 + 5 × 0.9
+    assert (block["tracked"], block["billed"], block["drift"]) == ("82", "84.58", "11.78")
+    assert [(r["from"], r["to"], r["rate"], r["fallback"]) for r in block["rates"]] == [
+        ("2026-11-01", "2026-11-04", "0.9", True), ("2026-11-05", "2026-11-09", "0.92", True),
+    ]  # fmt: skip
+    nov_9 = body["rows"][-1]
+    assert nov_9["date"] == "2026-11-09" and nov_9["display"] == {
+        "currency": "EUR", "rate": "0.92", "rate_date": "2026-11-05", "fallback": True,
+        "tracked": "9.2", "billed": None, "drift": None,
+    }  # fmt: skip
+    assert body["untracked_models"] == [
+        {"provider": "anthropic", "model": "claude-opus-4-1", "billed_usd": "5",
+         "display_billed": "4.5"},
+    ]  # fmt: skip
+    (s,) = body["suggestions"]
+    assert (s["days"], s["billed_usd"], s["tracked_usd"]) == (8, "88", "80")
+    # the pooled days only: 4 × 11 × 0.9 + 4 × 11 × 0.92; 4 × 10 × 0.9 + 4 × 10 × 0.92
+    assert (s["display_billed"], s["display_tracked"]) == ("80.08", "72.8")
+    assert s["override"]["multiplier"] == "1.1000"  # a ratio: the same in every currency
+    # a pooled day before the first rate: not converted, never guessed
+    late = drift.explain("acme", cells)
+    block = model_drift_display(RateBook(currency("EUR"), {NOV[1]: D("0.9")}), NOV[0], NOV[8], late)
+    (s,) = late["suggestions"]
+    assert (s["display_billed"], s["display_tracked"], block["tracked"]) == (None, None, None)
+    assert late["untracked_models"][0]["display_billed"] == "4.5"  # its day has a rate

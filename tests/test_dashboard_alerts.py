@@ -564,6 +564,15 @@ def test_readable_config_scope_and_cooldown() -> None:
         view.config_text("projected_monthly_budget", {"budget_usd": "999.999"})
         == "month-end forecast over $999.999"
     )
+    # a limit set in the display currency reads in that currency, not as dollars
+    assert (
+        view.config_text("monthly_budget", {"budget": "900", "currency": "EUR"})
+        == "month to date over 900.00 EUR"
+    )
+    assert (
+        view.config_text("daily_threshold", {"threshold": "1234.5", "currency": "JPY"})
+        == "spend over 1,234 JPY a day"
+    )
     assert view.scope_text({}) == "all spend"
     assert view.scope_text({"tags": {"a": ["x", "y"]}}) == "tag a=x | y"
     assert [view.cooldown_text(m) for m in (1440, 2880, 120, 90)] == ["1 d", "2 d", "2 h", "90 min"]

@@ -122,7 +122,8 @@ async def test_forecast_shows_the_projection_in_euros(in_euros: Running) -> None
 
 async def test_reconcile_shows_the_totals_in_euros(in_euros: Running) -> None:
     today = datetime.now(UTC).date().isoformat()
-    bill = {"provider": "openai", "date": today, "billed_usd": "31", "source": "import"}
+    bill = {"provider": "openai", "date": today, "billed_usd": "31", "source": "import",
+            "line_item": "gpt-4o, input"}  # fmt: skip
     r = await in_euros.client.post(
         "/v1/billing/import", json={"bills": [bill]}, headers=in_euros.org.headers
     )
@@ -140,6 +141,15 @@ async def test_reconcile_shows_the_totals_in_euros(in_euros: Running) -> None:
     assert (
         "In EUR: tracked **27.70 EUR** · billed **28.63 EUR** · drift **0.92 EUR** · "
         "untracked **0.92 EUR**" in captions(at)
+    )
+    # the per-model table (itemised bill) too, with the day's rate
+    [per_model] = [d.value for d in at.dataframe if "Model" in d.value.columns]
+    assert per_model[["Tracked (EUR)", "Billed (EUR)", "Drift (EUR)", "Rate (date)"]].to_dict(
+        "records"
+    ) == [{"Tracked (EUR)": "27.70 EUR", "Billed (EUR)": "28.63 EUR", "Drift (EUR)": "0.92 EUR",
+           "Rate (date)": "0.9234 (2000-01-01, earlier)"}]  # fmt: skip
+    assert "EUR figures: each UTC day at its own rate · 0.9234 EUR/USD of 2000-01-01" in captions(
+        at
     )
 
 

@@ -178,7 +178,12 @@ async def test_drift_per_model_untracked_models_and_the_override_that_closes_it(
     assert (first["billed_usd"], first["drift_usd"], first["drift_pct"]) == ("1.05", "0.05", "5.00")
     assert rows[("openai", FIRST.isoformat(), None)]["billed_usd"] == "0.25"  # not per model
     assert body["untracked_models"] == [
-        {"provider": "anthropic", "model": "claude-opus-4-1", "billed_usd": "2.505"}
+        {
+            "provider": "anthropic",
+            "model": "claude-opus-4-1",
+            "billed_usd": "2.505",
+            "display_billed": None,
+        }  # null: the org shows USD
     ]
     (suggestion,) = body["suggestions"]
     spec = suggestion["override"]

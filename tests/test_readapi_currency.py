@@ -94,6 +94,16 @@ async def test_summary_converts_day_by_day_not_at_one_rate(euro: Running) -> Non
     # the previous period (2026-10-29..11-01) holds days before the first rate
     assert body["previous_period"]["display"]["cost"] is None
     assert body["month_over_month"]["current"]["display"]["cost"] is None  # from 11-01
+    # the plain usage summary (UTC days of the rollup) converts the same way
+    usage = await call(
+        euro, "GET", "/v1/usage/summary", params={"from": "2026-11-02", "to": "2026-11-05"}
+    )
+    assert (usage["cost_usd"], usage["display"]) == ("0.0175", body["display"])
+    usage = await call(
+        euro, "GET", "/v1/usage/summary", params={"from": "2026-11-01", "to": "2026-11-02"}
+    )
+    assert usage["display"]["cost"] is None  # 11-01 has spend and no rate
+    assert usage["display"]["rates"][0]["rate"] is None
 
 
 async def test_breakdown_rows_convert_per_rate_period(euro: Running) -> None:
@@ -264,9 +274,12 @@ async def test_forecast_converts_the_past_by_day_and_the_future_at_todays_rate(
 
 
 async def test_reconcile_rows_convert_at_their_days_rate(euro: Running) -> None:
+    item = {"provider": "openai", "source": "import", "line_item": "gpt-4o, input"}
     bills = [
-        {"provider": "openai", "date": "2026-11-02", "billed_usd": "0.004", "source": "import"},
-        {"provider": "openai", "date": "2026-11-05", "billed_usd": "0.003", "source": "import"},
+        {**item, "date": "2026-11-02", "billed_usd": "0.004"},
+        {**item, "date": "2026-11-05", "billed_usd": "0.003"},
+        # a model no event tracks, on a day after the range of /v1/reconcile below
+        {**item, "date": "2026-11-06", "billed_usd": "0.01", "line_item": "o3, input"},
     ]
     r = await euro.client.post(
         "/v1/billing/import", json={"bills": bills}, headers=euro.org.headers
@@ -296,6 +309,44 @@ async def test_reconcile_rows_convert_at_their_days_rate(euro: Running) -> None:
     assert body["display"] == {
         "currency": "EUR", "minor_units": 2, "tracked": "0.01582", "billed": "0.00638",
         "drift": "0.00001", "untracked": "0.00046",
+    }  # fmt: skip
+
+    # drift per model: each provider-day-model row at its UTC day's rate
+    models_params = {"from": "2026-11-02", "to": "2026-11-06"}
+
+    async def untracked() -> bool:
+        body = await call(euro, "GET", "/v1/reconcile/models", params=models_params)
+        return bool(body["untracked_models"])
+
+    await eventually(untracked, within=20)
+    models = await call(euro, "GET", "/v1/reconcile/models", params=models_params)
+    got = [(r["date"], r["model"], r["billed_usd"], r["display"]) for r in models["rows"]]
+    assert got == [
+        ("2026-11-02", "gpt-4o", "0.004", {**eur, "rate": "0.92", "rate_date": "2026-11-02",
+         "fallback": False, "tracked": "0.00322", "billed": "0.00368", "drift": "0.00046",
+         "untracked": None}),
+        ("2026-11-04", "gpt-4o", None, {**eur, "rate": "0.9", "rate_date": "2026-11-04",
+         "fallback": False, "tracked": "0.00945", "billed": None, "drift": None,
+         "untracked": None}),
+        ("2026-11-05", "gpt-4o", "0.003", {**eur, "rate": "0.9", "rate_date": "2026-11-04",
+         "fallback": True, "tracked": "0.00315", "billed": "0.0027", "drift": "-0.00045",
+         "untracked": None}),
+        ("2026-11-06", "o3", "0.01", {**eur, "rate": "0.9", "rate_date": "2026-11-04",
+         "fallback": True, "tracked": "0", "billed": "0.009", "drift": "0.009",
+         "untracked": None}),
+    ]  # fmt: skip
+    assert models["untracked_models"] == [
+        {"provider": "openai", "model": "o3", "billed_usd": "0.01", "display_billed": "0.009"}
+    ]
+    assert models["display"] == {
+        "currency": "EUR", "minor_units": 2, "tracked": "0.01582", "billed": "0.01538",
+        "drift": "0.00901",
+        "rates": [
+            {"from": "2026-11-02", "to": "2026-11-03", "rate": "0.92",
+             "rate_date": "2026-11-02", "fallback": True},
+            {"from": "2026-11-04", "to": "2026-11-06", "rate": "0.9",
+             "rate_date": "2026-11-04", "fallback": True},
+        ],
     }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from billing.line_items import item_model
 from costobs_server.bounds import SupportedDay
 from readapi import _canonical, _display
 from readapi._context import AUTH_RESPONSES, OrgScope, Reader
+from readapi._display_drift import model_drift_display
 from readapi._models import ModelDrift, Reconcile
 from readapi._money import dec
 from readapi.math import drift, ranges
@@ -40,15 +41,18 @@ def _days(from_: date | None, to: date | None) -> tuple[date, date]:
 
 
 @router.get("/v1/reconcile/models", response_model=ModelDrift)
-async def reconcile_models(org: Reader, from_: UtcFrom = None, to: UtcTo = None) -> dict[str, Any]:
+async def reconcile_models(
+    org: Reader, request: Request, from_: UtcFrom = None, to: UtcTo = None
+) -> dict[str, Any]:
     """Drift explained per provider, UTC day and model (the bill's line items, see
-    ``readapi.math.drift``): untracked models, and the override that would close a stable drift."""
+    ``readapi.math.drift``): untracked models, and the override that would close a stable drift.
+    With a display currency each row also shows at its UTC day's rate."""
     first, last = _days(from_, to)
-    return {
-        "from": first.isoformat(),
-        "to": last.isoformat(),
-        **await model_drift(org, first, last),
-    }
+    body = await model_drift(org, first, last)
+    book = await _display.rate_book(request, org)
+    if book is not None:
+        body["display"] = model_drift_display(book, first, last, body)
+    return {"from": first.isoformat(), "to": last.isoformat(), **body}
 
 
 async def model_drift(org: OrgScope, first: date, last: date) -> dict[str, Any]:
