@@ -26,11 +26,13 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 TARGET_MS = 300.0
+LAZY_COMMANDS = ("replay", "dlq", "reprice", "currency")  # their modules load only when run
 
 COMMANDS: list[tuple[str, list[str]]] = [
     ("baseline: python -c pass", [sys.executable, "-c", "pass"]),
     ("costobs --help", [str(BIN / "costobs"), "--help"]),
     ("costobs alerts --help", [str(BIN / "costobs"), "alerts", "--help"]),
+    *((f"costobs {c} --help", [str(BIN / "costobs"), c, "--help"]) for c in LAZY_COMMANDS),
     (
         "costobs pricing quote",
         [
