@@ -119,11 +119,29 @@ class Writer:
         await self._retrying(self.store.prepare_staging, self.staging_table)
         await self._complete_logged_flushes()
 
-    async def insert_rows(self, good: list[tuple[Msg, MessageRows]]) -> tuple[int, int, int]:
-        """The exactly-once insert of one flush (dedup against ``events``, one insert with a
-        token recorded in the flush log); returns (inserted, already stored, unpriced).
-        ``costobs replay`` writes through this too, so it stores exactly as the live writer."""
-        return await self._insert(good)
+    async def store_flush(
+        self, messages: list[Msg], parsed: list[MessageRows | str]
+    ) -> tuple[list[tuple[Msg, MessageRows]], int, int, int]:
+        """One flush, stored exactly once: messages that did not parse are rejected (``_reject``),
+        the rest inserted (dedup against ``events``, one insert with a token recorded in the
+        flush log), and a message whose rows ClickHouse refuses is rejected too. Returns the
+        stored messages (to ack) and (inserted, already stored, unpriced); nothing to ack when
+        the flush was one refused message. Raises ``Abandoned`` when stopped while the store
+        fails. ``costobs replay`` stores through this too, exactly as the live writer."""
+        good: list[tuple[Msg, MessageRows]] = []
+        for msg, outcome in zip(messages, parsed, strict=True):
+            if isinstance(outcome, str):
+                await self._reject(msg, outcome)
+            else:
+                good.append((msg, outcome))
+        if not good:
+            return [], 0, 0, 0
+        try:
+            inserted, duplicates, unpriced = await self._insert(good)
+        except PoisonMessage as exc:  # a flush of one message, whose rows ClickHouse refuses
+            await self._reject(good[0][0], str(exc))
+            return [], 0, 0, 0
+        return good, inserted, duplicates, unpriced
 
     async def run(self) -> None:
         try:
@@ -181,18 +199,9 @@ class Writer:
 
     async def _write(self, messages: list[Msg], parsed: list[MessageRows | str]) -> None:
         started = time.perf_counter()
-        good: list[tuple[Msg, MessageRows]] = []
-        for msg, outcome in zip(messages, parsed, strict=True):
-            if isinstance(outcome, str):
-                await self._reject(msg, outcome)
-            else:
-                good.append((msg, outcome))
         try:
-            inserted, duplicates, unpriced = await self._insert(good)
+            good, inserted, duplicates, unpriced = await self.store_flush(messages, parsed)
         except Abandoned:
-            return
-        except PoisonMessage as exc:  # a flush of one message, whose rows ClickHouse refuses
-            await self._reject(good[0][0], str(exc))
             return
         if FAILPOINT == "writer_after_insert" and inserted:
             os.kill(os.getpid(), signal.SIGKILL)

@@ -3,7 +3,7 @@
 What it is for: a lost or new ClickHouse (embedded → server migration, a new cluster), or a
 writer bug fixed after the fact. Each message goes through the same pure transform
 (consumers/processor.py, priced by consumers/pricer.py) and the same exactly-once insert as
-the live writer (``Writer.insert_rows``: events already in ``events`` are skipped by
+the live writer (``Writer.store_flush``: events already in ``events`` are skipped by
 (org, request_id), the rest is one insert with a token recorded in a flush log). So a replay
 stores what is missing and nothing twice, however often it runs.
 
@@ -40,7 +40,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from consumers.flush_log import FlushLog
-from consumers.processor import MessageRows, PoisonMessage, Price, transform
+from consumers.processor import Price, transform
 from consumers.writer import Abandoned, Writer
 from costobs_server import metrics
 from costobs_server.broker import guard_fetches, raw_batch
@@ -389,19 +389,7 @@ class ReplayJob:
         assert writer is not None
         batch = [(m.data, m.metadata.sequence.stream) for m in messages]
         parsed = await asyncio.to_thread(transform, batch, self.price)
-        good: list[tuple[Msg, MessageRows]] = []
-        for msg, outcome in zip(messages, parsed, strict=True):
-            if isinstance(outcome, str):
-                await writer._reject(msg, outcome)
-            else:
-                good.append((msg, outcome))
-        inserted = duplicates = 0
-        if good:
-            try:
-                inserted, duplicates, _ = await writer.insert_rows(good)
-            except PoisonMessage as exc:  # one message, whose rows ClickHouse refuses
-                await writer._reject(good[0][0], str(exc))
-                good = []
+        good, inserted, duplicates, _ = await writer.store_flush(messages, parsed)
         for msg, _ in good:  # acked for sure before the job checks what is still in flight
             await msg.ack_sync()
         read = sum(len(rows.request_ids) for _, rows in good)
