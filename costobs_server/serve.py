@@ -32,6 +32,7 @@ from consumers.intake import BrokerIntake
 from consumers.pricer import Pricer
 from consumers.transform_pool import TransformPool
 from consumers.writer import Writer
+from consumers.writer_health import writer_report
 from costobs_server import metrics
 from costobs_server.broker import RoleBroker, make_broker
 from costobs_server.errors import CostObsError
@@ -163,8 +164,6 @@ class Stack:
             )
             self.tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
             if s.writer_port:
-                from consumers.writer_health import writer_report
-
                 writer = self.writer
                 self._serve_health(
                     "writer",
